@@ -1,0 +1,78 @@
+"""The one settings object. Environment variables CALLSCRIBE_*; company-level settings
+that admins change in the web app live in the database (accounts.CompanySettings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLSCRIBE_", extra="ignore")
+
+    DATA_DIR: Path = Field(default=Path("./data"))  # SQLite db, queue, blobs, secret key
+    DATABASE_URL: str | None = None  # default: sqlite:///<DATA_DIR>/callscribe.db
+    REDIS_URL: str | None = None  # set => Huey on Redis instead of SQLite
+    STORAGE_URL: str | None = None  # default: file://<DATA_DIR>/blobs
+    SECRET_KEY: str | None = None  # Fernet key; default: generated into DATA_DIR (0600)
+
+    HOST: str = "127.0.0.1"
+    PORT: int = 8000
+    PUBLIC_URL: str | None = None  # base URL used in links we hand out; default http://HOST:PORT
+
+    MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default
+    ALLOW_PRIVATE_URLS: bool = False  # let audio URLs/automations reach private addresses
+    URL_TIMEOUT_S: float = 30  # connect/read timeout when fetching an audio URL
+    URL_MAX_REDIRECTS: int = 5
+    AUDIO_URL_TTL_S: int = 3600  # lifetime of signed audio links in API answers
+
+    QUEUE_WORKERS: int = 2  # consumer threads (serve and worker)
+    QUEUE_IMMEDIATE: bool = False  # run tasks inline (scripts, some tests)
+    SWEEP_INTERVAL_S: float = 30  # how often lost jobs are looked for
+    STALE_AFTER_S: float = 120  # a processing call with no heartbeat for this long is re-run
+    MAX_ATTEMPTS: int = 5  # processing attempts before a call is failed for good
+
+    WHISPER_MODEL: str = "tiny.en"  # "tiny.en" = bundled model; or a path / model name
+    WHISPER_DEVICE: str = "cpu"  # cpu | cuda | auto
+    WHISPER_COMPUTE_TYPE: str = "int8"  # int8 on CPU; float16 / int8_float16 on GPU
+    WHISPER_BEAM_SIZE: int = 5
+    WHISPER_CPU_THREADS: int = 0  # 0 = CTranslate2 default
+    SPEECH_WINDOW_S: float = 600  # audio is decoded and transcribed in windows this long
+
+    AI_TIMEOUT_S: float = 60  # per request to an LLM / transcription endpoint
+    AI_MAX_RETRIES: int = 2  # retries after a failed or malformed LLM answer
+
+    LOG_LEVEL: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        return f"sqlite:///{(self.DATA_DIR / 'callscribe.db').resolve()}"
+
+    @property
+    def storage_url(self) -> str:
+        return self.STORAGE_URL or f"file://{(self.DATA_DIR / 'blobs').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        return (self.PUBLIC_URL or f"http://{self.HOST}:{self.PORT}").rstrip("/")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.MAX_UPLOAD_MB * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between runs)."""
+    get_settings.cache_clear()
