@@ -1,0 +1,67 @@
+"""Pydantic shapes of the minutes domain: what an analyzer takes in (turns and a
+context) and what it hands back (a MinutesDraft the service stores)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sentiment = Literal["positive", "neutral", "negative", "mixed"]
+SENTIMENTS: tuple[str, ...] = ("positive", "neutral", "negative", "mixed")
+
+DEFAULT_OUTCOME_LABELS: list[str] = [
+    "resolved",
+    "follow-up needed",
+    "escalated",
+    "sale",
+    "no sale",
+    "voicemail",
+    "unresolved",
+    "informational",
+]
+
+
+class Section(BaseModel):
+    heading: str
+    bullets: list[str]
+
+
+class ActionItemDraft(BaseModel):
+    title: str
+    priority: Literal["high", "medium", "low"] = "medium"
+    status: Literal["open", "done"] = "open"
+    owner: str | None = None  # "agent" / "customer" / a person's name
+    due: str | None = None  # ISO date when resolvable from the call date, else the phrase
+
+
+class MinutesDraft(BaseModel):
+    subject: str
+    summary: str
+    overview: str = ""
+    sentiment: Sentiment
+    outcome: str
+    sections: list[Section] = []
+    action_items: list[ActionItemDraft] = []
+    notes: list[str] = []
+    tags: list[str] = []
+
+
+class TurnIn(BaseModel):
+    role: Literal["agent", "customer", "bot", "unknown"]
+    text: str
+    start_ms: int = 0
+    end_ms: int = 0
+    speaker: str | None = None
+
+
+class AnalysisContext(BaseModel):
+    model_config = ConfigDict(frozen=False)
+
+    outcome_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_OUTCOME_LABELS))
+    channel: str = "voice"
+    agent_name: str | None = None
+    customer_name: str | None = None
+    started_at: datetime | None = None  # resolves "tomorrow", "by Friday" into dates
+    language: str = "en"
