@@ -1,0 +1,152 @@
+"""Minutes and action items of an engagement: choose the analyzer from the company's AI
+settings, run it over the turns, and replace what an earlier run produced."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from callscribe.accounts import service as accounts
+from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.minutes.analyzers import Analyzer, AnalyzerConfig, get_analyzer
+from callscribe.minutes.models import ActionItem, Minutes
+from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
+from callscribe.settings import get_settings
+
+if TYPE_CHECKING:
+    from callscribe.calls.models import Engagement
+
+
+def analyzer_config_for(cs: CompanySettings) -> AnalyzerConfig:
+    settings = get_settings()
+    return AnalyzerConfig(
+        engine=cs.ai_engine or "local",
+        base_url=cs.ai_base_url,
+        model=cs.ai_model,
+        api_key=accounts.ai_key(cs),
+        timeout_s=settings.AI_TIMEOUT_S,
+        max_retries=settings.AI_MAX_RETRIES,
+    )
+
+
+def analyzer_for(cs: CompanySettings) -> Analyzer:
+    """Raises AnalyzerKeyMissing (code ai_key_missing) when an LLM engine has no key."""
+    return get_analyzer(analyzer_config_for(cs))
+
+
+def context_for(session: Session, call: Engagement, cs: CompanySettings) -> AnalysisContext:
+    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    kwargs = {}
+    if cs.outcome_labels:
+        kwargs["outcome_labels"] = cs.outcome_labels
+    return AnalysisContext(
+        channel=call.channel,
+        agent_name=agent.name if agent else None,
+        customer_name=call.customer_name,
+        started_at=call.started_at or call.created_at,
+        **kwargs,
+    )
+
+
+def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
+    from callscribe.calls.models import Turn
+
+    rows = session.scalars(
+        select(Turn).where(Turn.engagement_id == call.id).order_by(Turn.start_ms, Turn.seq)
+    )
+    return [
+        TurnIn(role=t.role, text=t.text, start_ms=t.start_ms, end_ms=t.end_ms, speaker=t.speaker)
+        for t in rows
+    ]
+
+
+def analyze_engagement(session: Session, call: Engagement, analyzer: Analyzer) -> Minutes:
+    cs = accounts.get_company_settings(session, call.company_id)
+    draft = analyzer.analyze(turns_for_analysis(session, call), context_for(session, call, cs))
+    return store_minutes(session, call, draft, analyzer.name)
+
+
+def store_minutes(
+    session: Session, call: Engagement, draft: MinutesDraft, analyzer_name: str
+) -> Minutes:
+    """Replace the engagement's minutes and action items (idempotent re-analysis)."""
+    session.execute(delete(ActionItem).where(ActionItem.engagement_id == call.id))
+    session.execute(delete(Minutes).where(Minutes.engagement_id == call.id))
+    session.flush()
+    minutes = Minutes(
+        engagement_id=call.id,
+        company_id=call.company_id,
+        subject=draft.subject[:300],
+        summary=draft.summary,
+        overview=draft.overview,
+        sentiment=draft.sentiment,
+        outcome=accounts.trim_attribute(session, call.company_id, "outcome", draft.outcome)
+        or "unresolved",
+        sections=[s.model_dump() for s in draft.sections],
+        notes=list(draft.notes),
+        tags=[
+            t
+            for t in (
+                accounts.trim_attribute(session, call.company_id, "tag", tag) for tag in draft.tags
+            )
+            if t
+        ],
+        analyzer=analyzer_name,
+    )
+    session.add(minutes)
+    for seq, item in enumerate(draft.action_items):
+        session.add(
+            ActionItem(
+                company_id=call.company_id,
+                engagement_id=call.id,
+                seq=seq,
+                title=item.title[:300],
+                priority=item.priority,
+                status=item.status,
+                owner=item.owner,
+                due=item.due,
+            )
+        )
+    session.flush()
+    return minutes
+
+
+def export_doc(session: Session, principal, call_id: str):  # type: ignore[no-untyped-def]
+    """The call's Minutes and transcript as an ExportDoc for the renderers."""
+    from callscribe.calls import service as calls
+    from callscribe.exports.schemas import ExportActionItem, ExportDoc, ExportSection, ExportTurn
+
+    call = calls.get_call(session, principal, call_id)
+    minutes = session.get(Minutes, call.id)
+    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    return ExportDoc(
+        call_id=str(call.id),
+        title=minutes.subject if minutes else f"Call {str(call.id)[:8]}",
+        started_at=call.started_at or call.created_at,
+        duration_s=call.duration_s,
+        direction=call.direction,
+        agent_name=agent.name if agent else None,
+        customer_name=call.customer_name,
+        status=call.status,
+        summary=minutes.summary if minutes else None,
+        overview=minutes.overview if minutes else None,
+        sentiment=minutes.sentiment if minutes else None,
+        outcome=minutes.outcome if minutes else None,
+        sections=[ExportSection(**s) for s in (minutes.sections if minutes else [])],
+        action_items=[
+            ExportActionItem(
+                title=i.title, priority=i.priority, status=i.status, owner=i.owner, due=i.due
+            )
+            for i in calls.list_call_action_items(session, call.id)
+        ],
+        notes=list(minutes.notes) if minutes else [],
+        tags=list(minutes.tags) if minutes else [],
+        turns=[
+            ExportTurn(
+                role=t.role, speaker=t.speaker, start_ms=t.start_ms, end_ms=t.end_ms, text=t.text
+            )
+            for t in calls.list_turns(session, call.id)
+        ],
+    )
