@@ -55,7 +55,9 @@ def make_big_doc() -> ExportDoc:
         sentiment="negative → positive",
         outcome="Refund issued",
         sections=[
-            ExportSection(heading="Key points", bullets=["Duplicate charge of €129.99", "ETA 5 days"]),
+            ExportSection(
+                heading="Key points", bullets=["Duplicate charge of €129.99", "ETA 5 days"]
+            ),
             ExportSection(heading="Next steps", bullets=["Email confirmation to zoë@example.com"]),
         ],
         action_items=[

@@ -117,7 +117,7 @@ def _role_key(turn: ExportTurn) -> str:
 
 
 def turn_label(turn: ExportTurn) -> str:
-    """"Agent", or "Agent (Anna Müller)" when the turn carries a speaker name."""
+    """ "Agent", or "Agent (Anna Müller)" when the turn carries a speaker name."""
     label = ROLE_LABELS.get(_role_key(turn), UNKNOWN_ROLE_LABEL)
     speaker = _one_line(turn.speaker)
     if speaker and speaker.casefold() != label.casefold():
@@ -345,10 +345,10 @@ def render_docx(doc: ExportDoc) -> bytes:
 
     if _one_line(doc.sentiment) or _one_line(doc.outcome):
         heading("Sentiment and outcome")
-        for label, value in (("Sentiment", doc.sentiment), ("Outcome", doc.outcome)):
+        for name, verdict in (("Sentiment", doc.sentiment), ("Outcome", doc.outcome)):
             paragraph = document.add_paragraph()
-            paragraph.add_run(f"{label}: ").bold = True
-            paragraph.add_run(_one_line(value) or MISSING)
+            paragraph.add_run(f"{name}: ").bold = True
+            paragraph.add_run(_one_line(verdict) or MISSING)
 
     for section_heading, section_bullets in _sections(doc):
         heading(section_heading)
@@ -360,7 +360,9 @@ def render_docx(doc: ExportDoc) -> bytes:
         table.style = "Light List Accent 1"
         widths = (Cm(1.0), Cm(8.5), Cm(2.2), Cm(3.0), Cm(2.3))
         for cell, text, width in zip(
-            table.rows[0].cells, ("", "Action item", "Priority", "Owner", "Due"), widths,
+            table.rows[0].cells,
+            ("", "Action item", "Priority", "Owner", "Due"),
+            widths,
             strict=True,
         ):
             cell.width = width
@@ -403,9 +405,9 @@ def render_docx(doc: ExportDoc) -> bytes:
         paragraph = document.add_paragraph(style=turn_style)
         stamp = paragraph.add_run(f"{turn_timestamp(turn)} ")
         stamp.font.color.rgb = muted
-        label = paragraph.add_run(f"{turn_label(turn)}: ")
-        label.bold = True
-        label.font.color.rgb = role_colours.get(_role_key(turn), unknown_colour)
+        role = paragraph.add_run(f"{turn_label(turn)}: ")
+        role.bold = True
+        role.font.color.rgb = role_colours.get(_role_key(turn), unknown_colour)
         paragraph.add_run(_one_line(turn.text))
 
     buffer = io.BytesIO()
@@ -451,7 +453,7 @@ def _pdf_text(text: str) -> str:
 
 def render_pdf(doc: ExportDoc) -> bytes:
     from fpdf import FPDF
-    from fpdf.enums import TableBordersLayout, XPos, YPos
+    from fpdf.enums import TableBordersLayout, XPos
     from fpdf.fonts import FontFace
 
     title = _one_line(doc.title) or "Call"
@@ -542,11 +544,11 @@ def render_pdf(doc: ExportDoc) -> bytes:
 
     if _one_line(doc.sentiment) or _one_line(doc.outcome):
         heading("Sentiment and outcome")
-        for label, value in (("Sentiment", doc.sentiment), ("Outcome", doc.outcome)):
+        for name, verdict in (("Sentiment", doc.sentiment), ("Outcome", doc.outcome)):
             font(10, bold=True)
-            pdf.write(5.2, f"{label}: ")
+            pdf.write(5.2, f"{name}: ")
             font(10)
-            pdf.write(5.2, _pdf_text(_one_line(value) or MISSING))
+            pdf.write(5.2, _pdf_text(_one_line(verdict) or MISSING))
             pdf.ln(6)
 
     for section_heading, section_bullets in _sections(doc):
@@ -632,7 +634,7 @@ def _slug(text: str, max_len: int) -> str:
 
 
 def export_filename(doc: ExportDoc, fmt: str) -> str:
-    """"2026-11-21-refund-request-ab12cd34.pdf": date, title slug, short call id.
+    """ "2026-11-21-refund-request-ab12cd34.pdf": date, title slug, short call id.
     Only [a-z0-9-] before the extension, so it is safe in any file system and in a
     Content-Disposition header without quoting tricks."""
     if fmt not in EXPORT_FORMATS:
