@@ -103,7 +103,7 @@ def test_segments_are_yielded_before_the_file_is_finished(
         AUDIO_DIR / "sample.wav", whisper_engine, window_s=5.0, on_progress=progress.append
     )
     first = next(segments)
-    assert first.end_s <= 12.0  # the call opens with ringing; speech starts at ~6 s
+    assert first.end_s <= 12.0  # speech in sample.wav starts ~6 s in
     assert progress and progress[-1] < 0.5
     segments.close()
 
