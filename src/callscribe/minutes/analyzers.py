@@ -236,6 +236,7 @@ _FIRST_PERSON = [
     (re.compile(r"^i(?:'ll| will) ", re.I), "will "),
     (re.compile(r"^i(?:'d| would) ", re.I), "would "),
     (re.compile(r"^i (can(?:'t|not)?|could(?:n't)?|was|did(?:n't)?|got|just|also|should|must|might|may)\b ?", re.I), r"\1 "),
+    (re.compile(r"^i (lost|had|made|sent|saw|forgot|received|bought|ordered|paid|called|tried|noticed|went|left|found|spoke|talked|never|already|(?!need\b|feed\b|proceed\b|exceed\b|succeed\b)\w+ed)\b ?", re.I), r"\1 "),
     (re.compile(r"^i don't ", re.I), "doesn't "),
     (re.compile(r"^i do not ", re.I), "does not "),
     (re.compile(r"^i (need|want|think|have|see|know|understand|believe|hope|guess|wonder|feel|agree|live|work|use|mean|like|recommend|suggest)\b ?", re.I), None),
@@ -259,6 +260,7 @@ def _third_person(text: str, label: str) -> str | None:
         rest = re.split(r",\s*(?:can|could|would) you\b", rest, maxsplit=1, flags=re.I)[0]
         rest = re.sub(r"\bmy\b", "their", rest, flags=re.I)
         rest = re.sub(r"\bmyself\b", "themselves", rest, flags=re.I)
+        rest = re.sub(r"\bmine\b", "theirs", rest, flags=re.I)
         rest = re.sub(r"\bme\b", "them", rest, flags=re.I)
         rest = re.sub(r"\bI'm\b", "they are", rest)
         rest = re.sub(r"\bI\b", "they", rest)
@@ -956,7 +958,7 @@ def _pick_summary(sentences: list[_Sentence], rank: np.ndarray, request: _Senten
     order = sorted(range(n), key=lambda i: (-scores[i], i))
     chosen: list[_Sentence] = []
     for i in order:
-        if chosen and (scores[i] <= 0 or scores[i] < 0.2 * scores[order[0]]):
+        if len(chosen) >= 2 and (scores[i] <= 0 or scores[i] < 0.2 * scores[order[0]]):
             break
         cand = sentences[i]
         if any(_similarity(cand.content, c.content) > 0.6 for c in chosen):
