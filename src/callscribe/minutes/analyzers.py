@@ -1208,7 +1208,7 @@ def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
         if turn.speaker and turn.role in {"agent", "customer"}:
             who = f"{turn.speaker} ({turn.role})"
         prefix = f"[{_ms(turn.start_ms)}] {who}: "
-        room = max(200, max_chars - len(prefix) - 1)
+        room = max(200, max_chars - len(prefix) - len(" (cont.)") - 1)
         while len(text) > room:
             cut = text.rfind(". ", 0, room)
             if cut < room // 2:
@@ -1308,20 +1308,22 @@ class OpenAIAnalyzer:
         return "\n".join(lines)
 
     def _reduce(self, client: httpx.Client, system: str, partials: list[MinutesDraft], schema: dict[str, Any]) -> MinutesDraft:
-        # merge in groups that fit the chunk budget, then merge the merges
+        # merge in groups that fit the budget, then merge the merges (partial minutes are
+        # far smaller than the transcript, so one reduce call is the usual case)
+        budget = 2 * self.config.max_chunk_chars
         while len(partials) > 1:
             docs = [p.model_dump_json() for p in partials]
             groups: list[list[str]] = []
             size = 0
             for doc in docs:
-                if groups and size + len(doc) + 1 <= self.config.max_chunk_chars:
+                if groups and size + len(doc) + 1 <= budget:
                     groups[-1].append(doc)
                     size += len(doc) + 1
                 else:
                     groups.append([doc])
                     size = len(doc) + 1
-            if len(groups) == len(docs):  # nothing fits together: merge everything at once
-                groups = [docs]
+            if len(groups) == len(docs):  # nothing fits together: merge pairs, so rounds still shrink
+                groups = [docs[i : i + 2] for i in range(0, len(docs), 2)]
             merged = []
             for group in groups:
                 if len(group) == 1:
