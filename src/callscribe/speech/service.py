@@ -272,7 +272,8 @@ def iter_audio_windows(
                 cut = _cut_point(buf.mean(axis=0), window_samples)
                 yield offset / SAMPLE_RATE, buf[:, :cut]
                 offset += cut
-                pending, pending_len = [buf[:, cut:]], buf.shape[1] - cut
+                # A copy, not a view: a view would keep the whole old buffer alive.
+                pending, pending_len = [buf[:, cut:].copy()], buf.shape[1] - cut
         if pending_len:
             yield offset / SAMPLE_RATE, np.concatenate(pending, axis=1)
     finally:
@@ -343,14 +344,18 @@ def transcribe_file(
         for index, (channel, samples) in enumerate(passes):
             audio = np.ascontiguousarray(samples, dtype=np.float32)
             for start, end, text in engine.transcribe(audio, language=language):
+                # Engines can place the last segment's end past the audio they were given;
+                # clamping keeps windows from overlapping in absolute time.
+                end = min(end, window_len_s)
+                start = min(start, end)
                 yield Segment(
                     start_s=round(offset_s + start, 3),
-                    end_s=round(offset_s + min(end, window_len_s), 3),
+                    end_s=round(offset_s + end, 3),
                     text=text,
                     channel=channel,
                 )
                 # Progress counts the channel passes of a window as equal shares of it.
-                share = (index + min(end, window_len_s) / window_len_s) / len(passes)
+                share = (index + end / window_len_s) / len(passes)
                 report(offset_s + share * window_len_s)
         report(offset_s + window_len_s)
     if on_progress is not None and done < 1.0:
