@@ -206,15 +206,21 @@ class _Sentence:
     position: float = 0.0  # 0 at the start of the call, 1 at the end
 
 
+_DIARIZATION_LABEL_RE = re.compile(r"^(?:speaker|spk|s|channel|ch)[ _-]?\d+$", re.I)
+
+
 def _party_label(role: str, speaker: str | None, context: AnalysisContext, *, owner: bool = False) -> str:
+    """How a party is named: context name, else a real speaker name (in prose only;
+    owners stay "agent"/"customer"), else the role."""
+    named = speaker if speaker and not owner and not _DIARIZATION_LABEL_RE.match(speaker.strip()) else None
     if role == "agent":
         if context.agent_name:
             return context.agent_name
-        return "agent" if owner else "The agent"
+        return "agent" if owner else named or "The agent"
     if role == "customer":
         if context.customer_name:
             return context.customer_name
-        return "customer" if owner else "The customer"
+        return "customer" if owner else named or "The customer"
     if speaker:
         return speaker
     if role == "bot":
@@ -852,7 +858,7 @@ def _notes(sentences: list[_Sentence], context: AnalysisContext) -> list[str]:
 
 _REQUEST_PATTERNS = [
     re.compile(r"\b(?:i|we)(?:'m| am| are|'re)? (?:calling|writing|contacting you|reaching out) (?:to|about|regarding|because|for)\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:i |we )?(?:really |just |only )?(?:need|needed|want|wanted|would like|'d like|wanna|wish|hope|was hoping|am hoping) to\s+(?P<x>.+)", re.I),
+    re.compile(r"\b(?:i |we )?(?:really |just |only )?(?:need|needed|want|wanted|would like|'d like|wanna|wish|hope|was hoping|am hoping) (?:you |someone |somebody )?to\s+(?P<x>.+)", re.I),
     re.compile(r"\b(?:i|we) (?:have |had |just )?(?P<x>(?:lost|forgot|misplaced|can't find|cannot find|can't access|cannot access|can't log in|was charged|got charged|was double charged|never received|didn't receive|haven't received)\b.+)", re.I),
     re.compile(r"\b(?:i|we)(?:'d| would) like\s+(?P<x>.+)", re.I),
     re.compile(r"\b(?:i|we)(?:'m| am| are|'re) (?:trying|looking|hoping|wanting|interested) (?:to|for|in)\s+(?P<x>.+)", re.I),
