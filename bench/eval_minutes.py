@@ -1,12 +1,13 @@
 """Evaluate the local minutes analyzer on DialogSum dialogues: ROUGE-1/2/L F1 of its
-summary against the best of the human references (three, or one for some rows), next to a lead-2 baseline
-(the first two turns), and the mean analysis time per dialogue.
+summary against the best of the human references (three, or one for some rows),
+next to a lead-2 baseline (the first two turns), and the mean analysis time per dialogue.
 
     PYTHONPATH=src python bench/eval_minutes.py [--data DIR] [--show N]
 
 Not a test: it prints figures. ROUGE is implemented here (no rouge-score package):
 lowercased alphanumeric tokens, no stemming, no stop-word removal; ROUGE-L is the
-LCS over the whole summary; each metric takes its best reference (max over the references of the row).
+LCS over the whole summary; each metric takes its best reference (max over the row's
+references).
 Speakers keep their DialogSum names (#Person1#, #Person2#) as TurnIn.speaker, so the
 analyzer's third-person sentences read "#Person1# needs ..." like the references do.
 """
@@ -35,7 +36,8 @@ _TURN_RE = re.compile(r"^#(Person\d)#:\s*(.*)$")
 # a speaker who offers help or answers with a business greeting is the agent
 _AGENT_CUES = re.compile(
     r"\b(?:can|may|could) i help you|what can i do for you|how (?:can|may) i (?:help|assist)|"
-    r"welcome to|thank you for calling|speaking\b|this is [\w' .]+ (?:office|department|desk|service|hotel|bank|company)|"
+    r"welcome to|thank you for calling|speaking\b|"
+    r"this is [\w' .]+ (?:office|department|desk|service|hotel|bank|company)|"
     r"at your service|may i take your order|are you ready to order|sir\b|madam\b",
     re.I,
 )
@@ -63,7 +65,15 @@ def to_turns(pairs: list[tuple[str, str]]) -> list[TurnIn]:
     turns = []
     for i, (person, text) in enumerate(pairs):
         role = "agent" if person == agent else "customer" if len(people) <= 2 else "unknown"
-        turns.append(TurnIn(role=role, speaker=f"#{person}#", text=text, start_ms=i * 5000, end_ms=i * 5000 + 4000))
+        turns.append(
+            TurnIn(
+                role=role,
+                speaker=f"#{person}#",
+                text=text,
+                start_ms=i * 5000,
+                end_ms=i * 5000 + 4000,
+            )
+        )
     return turns
 
 
@@ -139,11 +149,17 @@ def evaluate(path: Path, show: int) -> dict[str, object]:
         lead = " ".join(f"#{p}#: {t}" for p, t in pairs[:2])
         scores["lead-2"].append(best_rouge(lead, refs))
         if k < show:
-            print(f"\n[{row['fname']}] subject: {draft.subject}\n  ours: {draft.summary}\n  ref1: {refs[0]}")
+            print(
+                f"\n[{row['fname']}] subject: {draft.subject}\n"
+                f"  ours: {draft.summary}\n  ref1: {refs[0]}"
+            )
     return {
         "name": path.name,
         "n": len(rows),
-        "scores": {k: tuple(100 * statistics.fmean(x[i] for x in v) for i in range(3)) for k, v in scores.items()},
+        "scores": {
+            k: tuple(100 * statistics.fmean(x[i] for x in v) for i in range(3))
+            for k, v in scores.items()
+        },
         "mean_ms": 1000 * statistics.fmean(timings),
         "p95_ms": 1000 * sorted(timings)[int(0.95 * (len(timings) - 1))],
         "mean_words": statistics.fmean(lengths),
@@ -153,11 +169,17 @@ def evaluate(path: Path, show: int) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--show", type=int, default=0, help="print the first N summaries next to a reference")
+    parser.add_argument(
+        "--show", type=int, default=0, help="print the first N summaries next to a reference"
+    )
     args = parser.parse_args()
-    results = [evaluate(args.data / name, args.show) for name in FILES if (args.data / name).exists()]
+    results = [
+        evaluate(args.data / name, args.show) for name in FILES if (args.data / name).exists()
+    ]
     if not results:
         sys.exit(f"no DialogSum files under {args.data}")
     print("\nROUGE F1 (x100) against the best reference; own implementation, no stemming")
@@ -168,7 +190,8 @@ def main() -> None:
     print()
     for res in results:
         print(
-            f"{res['name']}: analyzer {res['mean_ms']:.2f} ms/dialogue mean, {res['p95_ms']:.2f} ms p95; "
+            f"{res['name']}: analyzer {res['mean_ms']:.2f} ms/dialogue mean, "
+            f"{res['p95_ms']:.2f} ms p95; "
             f"summary {res['mean_words']:.1f} words mean"
         )
         print(f"  outcomes {res['outcomes']}\n  sentiments {res['sentiments']}")

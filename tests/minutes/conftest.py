@@ -22,7 +22,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "transcripts"
 def abcd_dialogues() -> list[tuple[str, list[TurnIn]]]:
     out = []
     for convo in json.loads((DATA / "abcd" / "abcd_sample.json").read_text()):
-        turns = [TurnIn(role=role, text=text) for role, text in convo["original"] if role in ("agent", "customer")]
+        turns = [
+            TurnIn(role=role, text=text)
+            for role, text in convo["original"]
+            if role in ("agent", "customer")
+        ]
         out.append((f"abcd-{convo['convo_id']}", turns))
     return out
 
@@ -32,7 +36,9 @@ def harper_valley_calls() -> list[tuple[str, list[TurnIn]]]:
     for path in sorted((DATA / "harper_valley").glob("*.transcript.json")):
         turns = [
             TurnIn(
-                role=seg["speaker_role"] if seg["speaker_role"] in ("agent", "customer") else "unknown",
+                role=seg["speaker_role"]
+                if seg["speaker_role"] in ("agent", "customer")
+                else "unknown",
                 text=seg["transcript"],
                 start_ms=seg["start_ms"],
                 end_ms=seg["start_ms"] + seg["duration_ms"],
@@ -48,7 +54,10 @@ def qmsum_meetings() -> list[tuple[str, list[TurnIn]]]:
     out = []
     for path in sorted((DATA / "qmsum").glob("*.json")):
         data = json.loads(path.read_text())
-        turns = [TurnIn(role="unknown", speaker=t["speaker"], text=t["content"]) for t in data["meeting_transcripts"]]
+        turns = [
+            TurnIn(role="unknown", speaker=t["speaker"], text=t["content"])
+            for t in data["meeting_transcripts"]
+        ]
         out.append((f"qmsum-{path.stem}", turns))
     return out
 
@@ -74,7 +83,13 @@ def completion(content: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": "test-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
@@ -92,7 +107,9 @@ class ChatServer:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.responder: Callable[[dict[str, Any], int], Reply] = lambda body, n: Reply(404, {"error": "unset"})
+        self.responder: Callable[[dict[str, Any], int], Reply] = lambda body, n: Reply(
+            404, {"error": "unset"}
+        )
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,7 +119,9 @@ class ChatServer:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                server.requests.append(
+                    Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 reply = server.responder(body, len(server.requests))
                 if reply.delay_s:
                     time.sleep(reply.delay_s)

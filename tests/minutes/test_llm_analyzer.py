@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -34,25 +34,40 @@ VALID: dict[str, Any] = {
     "outcome": "resolved",
     "sections": [{"heading": "Customer request", "bullets": ["Lost debit card"]}],
     "action_items": [
-        {"title": "Mail the new card", "priority": "medium", "status": "open", "owner": "agent", "due": "2026-11-20"}
+        {
+            "title": "Mail the new card",
+            "priority": "medium",
+            "status": "open",
+            "owner": "agent",
+            "due": "2026-11-20",
+        }
     ],
     "notes": ["Card ending 4421"],
     "tags": ["debit card", "replacement"],
 }
 
-SMALL: dict[str, Any] = dict(VALID, summary="Part.", overview="", sections=[], action_items=[], tags=[])
+SMALL: dict[str, Any] = dict(
+    VALID, summary="Part.", overview="", sections=[], action_items=[], tags=[]
+)
 
 TURNS = [
     TurnIn(role="agent", text="Harper Valley bank, how can I help?", start_ms=1200),
     TurnIn(role="customer", text="I lost my debit card and need a new one.", start_ms=65000),
-    TurnIn(role="agent", text="I've ordered a replacement; I'll mail it by Friday.", start_ms=71000),
+    TurnIn(
+        role="agent", text="I've ordered a replacement; I'll mail it by Friday.", start_ms=71000
+    ),
 ]
 
 
 def analyzer(server: ChatServer, **overrides: Any) -> OpenAIAnalyzer:
     config = AnalyzerConfig(
-        engine="openai", base_url=server.base_url, model="test-model", api_key=KEY,
-        timeout_s=overrides.pop("timeout_s", 5), max_retries=overrides.pop("max_retries", 2), **overrides,
+        engine="openai",
+        base_url=server.base_url,
+        model="test-model",
+        api_key=KEY,
+        timeout_s=overrides.pop("timeout_s", 5),
+        max_retries=overrides.pop("max_retries", 2),
+        **overrides,
     )
     built = get_analyzer(config)
     assert isinstance(built, OpenAIAnalyzer)
@@ -66,7 +81,9 @@ def user_text(body: dict[str, Any]) -> str:
 
 def test_valid_structured_answer_becomes_minutes(chat_server: ChatServer) -> None:
     chat_server.responder = lambda body, n: Reply(body=completion(json.dumps(VALID)))
-    context = AnalysisContext(started_at=datetime(2026, 11, 17, 9, 0, tzinfo=timezone.utc), agent_name="Elizabeth")
+    context = AnalysisContext(
+        started_at=datetime(2026, 11, 17, 9, 0, tzinfo=UTC), agent_name="Elizabeth"
+    )
     draft = analyzer(chat_server).analyze(TURNS, context)
 
     assert isinstance(draft, MinutesDraft)
@@ -86,9 +103,15 @@ def test_valid_structured_answer_becomes_minutes(chat_server: ChatServer) -> Non
     assert set(schema["required"]) == set(MinutesDraft.model_fields) == set(schema["properties"])
     assert schema["properties"]["outcome"]["enum"] == context.outcome_labels
     item_schema = schema["properties"]["action_items"]["items"]
-    assert set(item_schema["required"]) == set(item_schema["properties"]) and item_schema["additionalProperties"] is False
+    assert (
+        set(item_schema["required"]) == set(item_schema["properties"])
+        and item_schema["additionalProperties"] is False
+    )
     assert body["messages"][0]["role"] == "system"
-    assert "2026-11-17" in body["messages"][0]["content"] and "Elizabeth" in body["messages"][0]["content"]
+    assert (
+        "2026-11-17" in body["messages"][0]["content"]
+        and "Elizabeth" in body["messages"][0]["content"]
+    )
     text = user_text(body)
     assert "[00:01] Agent: Harper Valley bank, how can I help?" in text
     assert "[01:05] Customer: I lost my debit card and need a new one." in text
@@ -97,7 +120,11 @@ def test_valid_structured_answer_becomes_minutes(chat_server: ChatServer) -> Non
 def test_schema_sent_to_the_model_accepts_exactly_minutes_drafts() -> None:
     schema = minutes_json_schema(["resolved"])
     # every field of every object is required and nothing else is allowed (strict mode rules)
-    for obj in (schema, schema["properties"]["sections"]["items"], schema["properties"]["action_items"]["items"]):
+    for obj in (
+        schema,
+        schema["properties"]["sections"]["items"],
+        schema["properties"]["action_items"]["items"],
+    ):
         assert obj["additionalProperties"] is False
         assert sorted(obj["required"]) == sorted(obj["properties"])
     MinutesDraft.model_validate(VALID)
@@ -123,7 +150,9 @@ def test_schema_violation_is_sent_back_to_the_model(chat_server: ChatServer) -> 
 
 
 def test_always_malformed_answer_fails_after_max_retries_plus_one(chat_server: ChatServer) -> None:
-    chat_server.responder = lambda body, n: Reply(body=completion("Sure! Here are the minutes: ..."))
+    chat_server.responder = lambda body, n: Reply(
+        body=completion("Sure! Here are the minutes: ...")
+    )
     with pytest.raises(AnalyzerFailed) as info:
         analyzer(chat_server, max_retries=2).analyze(TURNS, AnalysisContext())
     assert len(chat_server.requests) == 3
@@ -142,7 +171,13 @@ def test_slow_endpoint_fails_with_timeout_message(chat_server: ChatServer) -> No
 
 def test_refused_key_fails_at_once_without_showing_the_key(chat_server: ChatServer) -> None:
     chat_server.responder = lambda body, n: Reply(
-        401, {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}}
+        401,
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {KEY}",
+                "type": "invalid_request_error",
+            }
+        },
     )
     with pytest.raises(AnalyzerFailed) as info:
         analyzer(chat_server).analyze(TURNS, AnalysisContext())
@@ -153,7 +188,9 @@ def test_refused_key_fails_at_once_without_showing_the_key(chat_server: ChatServ
 
 
 def test_bad_request_body_is_reported_with_the_key_scrubbed(chat_server: ChatServer) -> None:
-    chat_server.responder = lambda body, n: Reply(400, {"error": {"message": f"response_format unsupported for {KEY}"}})
+    chat_server.responder = lambda body, n: Reply(
+        400, {"error": {"message": f"response_format unsupported for {KEY}"}}
+    )
     with pytest.raises(AnalyzerFailed) as info:
         analyzer(chat_server).analyze(TURNS, AnalysisContext())
     assert "response_format unsupported" in info.value.message
@@ -164,7 +201,8 @@ def test_bad_request_body_is_reported_with_the_key_scrubbed(chat_server: ChatSer
 def test_rate_limit_is_retried_honouring_retry_after(chat_server: ChatServer) -> None:
     chat_server.responder = lambda body, n: (
         Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0"})
-        if n == 1 else Reply(body=completion(json.dumps(VALID)))
+        if n == 1
+        else Reply(body=completion(json.dumps(VALID)))
     )
     draft = analyzer(chat_server).analyze(TURNS, AnalysisContext())
     assert draft.outcome == "resolved"
@@ -183,7 +221,9 @@ def test_unreachable_endpoint_fails_clearly() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = AnalyzerConfig(engine="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0)
+    config = AnalyzerConfig(
+        engine="openai", base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0
+    )
     with pytest.raises(AnalyzerFailed) as info:
         get_analyzer(config).analyze(TURNS, AnalysisContext())
     assert "unreachable" in info.value.message
@@ -191,29 +231,45 @@ def test_unreachable_endpoint_fails_clearly() -> None:
 
 
 def test_outcome_outside_the_labels_is_coerced_to_the_closest(chat_server: ChatServer) -> None:
-    chat_server.responder = lambda body, n: Reply(body=completion(json.dumps(dict(VALID, outcome="Escalation"))))
+    chat_server.responder = lambda body, n: Reply(
+        body=completion(json.dumps(dict(VALID, outcome="Escalation")))
+    )
     draft = analyzer(chat_server).analyze(TURNS, AnalysisContext())
     assert draft.outcome == "escalated"
 
 
 def test_answer_in_code_fences_is_accepted(chat_server: ChatServer) -> None:
-    chat_server.responder = lambda body, n: Reply(body=completion("```json\n" + json.dumps(VALID) + "\n```"))
-    assert analyzer(chat_server).analyze(TURNS, AnalysisContext()).subject == "Replacement debit card"
+    chat_server.responder = lambda body, n: Reply(
+        body=completion("```json\n" + json.dumps(VALID) + "\n```")
+    )
+    assert (
+        analyzer(chat_server).analyze(TURNS, AnalysisContext()).subject == "Replacement debit card"
+    )
 
 
-def test_long_transcript_is_mapped_in_chunks_then_reduced_without_losing_text(chat_server: ChatServer) -> None:
+def test_long_transcript_is_mapped_in_chunks_then_reduced_without_losing_text(
+    chat_server: ChatServer,
+) -> None:
     turns = [
-        TurnIn(role=("agent", "customer")[i % 2], text=f"Marker M{i:03d} says the topic number {i} matters a lot to us.", start_ms=i * 4000)
+        TurnIn(
+            role=("agent", "customer")[i % 2],
+            text=f"Marker M{i:03d} says the topic number {i} matters a lot to us.",
+            start_ms=i * 4000,
+        )
         for i in range(60)
     ]
     # one turn longer than a chunk on its own: it is split, not cut
-    turns.append(TurnIn(role="customer", text=" ".join(f"W{j:04d}" for j in range(400)), start_ms=999000))
+    turns.append(
+        TurnIn(role="customer", text=" ".join(f"W{j:04d}" for j in range(400)), start_ms=999000)
+    )
 
     def respond(body: dict[str, Any], n: int) -> Reply:
         text = user_text(body)
         if "partial minutes" in text:
             return Reply(body=completion(json.dumps(dict(VALID, subject="Merged"))))
-        return Reply(body=completion(json.dumps(dict(SMALL, subject=f"Part {n}", notes=[f"note {n}"]))))
+        return Reply(
+            body=completion(json.dumps(dict(SMALL, subject=f"Part {n}", notes=[f"note {n}"])))
+        )
 
     chat_server.responder = respond
     draft = analyzer(chat_server, max_chunk_chars=1000).analyze(turns, AnalysisContext())
@@ -243,7 +299,9 @@ def test_many_large_partials_are_merged_in_rounds(chat_server: ChatServer) -> No
 
     def respond(body: dict[str, Any], n: int) -> Reply:
         if "partial minutes" in user_text(body):
-            return Reply(body=completion(json.dumps(dict(VALID, subject=f"Merge {n}", notes=big_notes))))
+            return Reply(
+                body=completion(json.dumps(dict(VALID, subject=f"Merge {n}", notes=big_notes)))
+            )
         return Reply(body=completion(json.dumps(dict(VALID, notes=big_notes))))
 
     chat_server.responder = respond
@@ -264,4 +322,6 @@ def test_presets_name_known_providers() -> None:
     built = OpenAIAnalyzer(AnalyzerConfig(engine="openai", base_url="mistral", api_key=KEY))
     assert built.base_url == PRESETS["mistral"]
     assert built.model == "mistral-small-latest"
-    assert OpenAIAnalyzer(AnalyzerConfig(engine="openai", api_key=KEY)).base_url == PRESETS["openai"]
+    assert (
+        OpenAIAnalyzer(AnalyzerConfig(engine="openai", api_key=KEY)).base_url == PRESETS["openai"]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS, AnalysisContext, 
 
 from .conftest import abcd_dialogues, all_dialogues, harper_valley_calls, qmsum_meetings
 
-TUESDAY = datetime(2026, 11, 17, 14, 30, tzinfo=timezone.utc)  # a Tuesday
+TUESDAY = datetime(2026, 11, 17, 14, 30, tzinfo=UTC)  # a Tuesday
 
 
 def agent(text: str) -> TurnIn:
@@ -85,7 +85,9 @@ def test_meeting_without_customer_gets_topic_subject_and_no_customer_section() -
 def test_ten_minute_call_is_analyzed_fast() -> None:
     # ~10 minutes of speech: about 1,500 words in 150 turns
     _, meeting = qmsum_meetings()[0]
-    turns = [TurnIn(role=("agent", "customer")[i % 2], text=t.text) for i, t in enumerate(meeting[:150])]
+    turns = [
+        TurnIn(role=("agent", "customer")[i % 2], text=t.text) for i, t in enumerate(meeting[:150])
+    ]
     analyzer = LocalAnalyzer()
     analyzer.analyze(turns, AnalysisContext())
     timings = []
@@ -155,13 +157,18 @@ def test_due_phrase_is_kept_when_call_date_is_unknown() -> None:
     ],
 )
 def test_due_phrases_resolve_against_the_call_date(sentence: str, due: str) -> None:
-    draft = analyze([customer("Hello, I need help with my account."), agent(sentence)], started_at=TUESDAY)
+    draft = analyze(
+        [customer("Hello, I need help with my account."), agent(sentence)], started_at=TUESDAY
+    )
     assert [i.due for i in draft.action_items] == [due]
 
 
 def test_urgent_request_is_high_priority_and_owned_by_the_other_party() -> None:
     draft = analyze(
-        [customer("My card was stolen. Can you please send me a new card asap?"), agent("Of course.")],
+        [
+            customer("My card was stolen. Can you please send me a new card asap?"),
+            agent("Of course."),
+        ],
         started_at=TUESDAY,
     )
     assert len(draft.action_items) == 1
@@ -224,7 +231,9 @@ def test_furious_customer_is_negative() -> None:
     draft = analyze(
         [
             agent("Thank you for calling, how can I help?"),
-            customer("My internet has been down for three days. This is unacceptable, I'm furious."),
+            customer(
+                "My internet has been down for three days. This is unacceptable, I'm furious."
+            ),
             agent("I'm sorry to hear that."),
         ]
     )
@@ -243,15 +252,22 @@ def test_grateful_customer_is_positive() -> None:
 
 
 def test_negation_flips_sentiment() -> None:
-    assert analyze([customer("I am not happy with this service at all, it is not good.")]).sentiment == "negative"
-    assert analyze([customer("The delivery was not bad, no problem at all.")]).sentiment != "negative"
+    assert (
+        analyze([customer("I am not happy with this service at all, it is not good.")]).sentiment
+        == "negative"
+    )
+    assert (
+        analyze([customer("The delivery was not bad, no problem at all.")]).sentiment != "negative"
+    )
 
 
 def test_strong_praise_and_strong_anger_is_mixed() -> None:
     draft = analyze(
         [
             customer("The product itself is excellent, I love it, the design is amazing."),
-            customer("But the delivery was terrible, the courier was rude and I'm really angry about it."),
+            customer(
+                "But the delivery was terrible, the courier was rude and I'm really angry about it."
+            ),
             agent("I understand."),
         ]
     )
@@ -312,7 +328,9 @@ def test_promise_to_call_back_is_follow_up() -> None:
     draft = analyze(
         [
             customer("My replacement part has not arrived yet."),
-            agent("I need to check with the warehouse. I'll call you back tomorrow with an update."),
+            agent(
+                "I need to check with the warehouse. I'll call you back tomorrow with an update."
+            ),
             customer("Okay."),
         ],
         started_at=TUESDAY,
@@ -323,7 +341,13 @@ def test_promise_to_call_back_is_follow_up() -> None:
 
 def test_voicemail_greeting_is_voicemail() -> None:
     draft = analyze(
-        [TurnIn(role="unknown", text="Hi, you've reached Sam. I'm not available to take your call, please leave a message after the tone.")]
+        [
+            TurnIn(
+                role="unknown",
+                text="Hi, you've reached Sam. I'm not available to take your call, "
+                "please leave a message after the tone.",
+            )
+        ]
     )
     assert draft.outcome == "voicemail"
 
@@ -353,7 +377,9 @@ def test_subject_comes_from_the_customer_request() -> None:
 
 
 def test_summary_is_short_for_a_short_call_and_grows_with_length() -> None:
-    short = analyze([customer("I want to cancel my subscription."), agent("Done, it is cancelled.")])
+    short = analyze(
+        [customer("I want to cancel my subscription."), agent("Done, it is cancelled.")]
+    )
     _, meeting = qmsum_meetings()[0]
     long = analyze(meeting)
     assert 1 <= short.summary.count(".") <= 3
@@ -363,7 +389,9 @@ def test_summary_is_short_for_a_short_call_and_grows_with_length() -> None:
 def test_amounts_and_dates_are_noted() -> None:
     draft = analyze(
         [
-            customer("I was billed $129.99 on October 5th instead of the usual 15% discount price."),
+            customer(
+                "I was billed $129.99 on October 5th instead of the usual 15% discount price."
+            ),
             agent("I see it, the refund will arrive within 3 business days."),
         ]
     )

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """Analyzers: a transcript (turns) in, a MinutesDraft out.
 
 Two implementations behind one Protocol and a registry:
@@ -21,8 +22,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, timedelta
+from typing import Any, Literal, Protocol
 
 import httpx
 import numpy as np
@@ -145,7 +146,9 @@ def _words(text: str) -> list[str]:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in _words(text) if w not in lexicon.STOPWORDS and len(w) > 2 and not w.isdigit()]
+    return [
+        w for w in _words(text) if w not in lexicon.STOPWORDS and len(w) > 2 and not w.isdigit()
+    ]
 
 
 def _stem(word: str) -> str:
@@ -209,10 +212,16 @@ class _Sentence:
 _DIARIZATION_LABEL_RE = re.compile(r"^(?:speaker|spk|s|channel|ch)[ _-]?\d+$", re.I)
 
 
-def _party_label(role: str, speaker: str | None, context: AnalysisContext, *, owner: bool = False) -> str:
+def _party_label(
+    role: str, speaker: str | None, context: AnalysisContext, *, owner: bool = False
+) -> str:
     """How a party is named: context name, else a real speaker name (in prose only;
     owners stay "agent"/"customer"), else the role."""
-    named = speaker if speaker and not owner and not _DIARIZATION_LABEL_RE.match(speaker.strip()) else None
+    named = (
+        speaker
+        if speaker and not owner and not _DIARIZATION_LABEL_RE.match(speaker.strip())
+        else None
+    )
     if role == "agent":
         if context.agent_name:
             return context.agent_name
@@ -234,18 +243,45 @@ def _other_role(role: str) -> str | None:
 
 # third-person rewrite of a leading first-person clause ("I need" -> "needs")
 _FIRST_PERSON = [
-    (re.compile(r"^i(?:'m| am) (?=calling|trying|looking|having|going|not|unable|still|interested)", re.I), "is "),
+    (
+        re.compile(
+            r"^i(?:'m| am) (?=calling|trying|looking|having|going|not|unable|still|interested)",
+            re.I,
+        ),
+        "is ",
+    ),
     (re.compile(r"^i(?:'m| am) ", re.I), "is "),
-    (re.compile(r"^i(?:'ve| have) (?=\w+ed\b|been|got|had|made|done|sent|seen|lost)", re.I), "has "),
+    (
+        re.compile(r"^i(?:'ve| have) (?=\w+ed\b|been|got|had|made|done|sent|seen|lost)", re.I),
+        "has ",
+    ),
     (re.compile(r"^i(?:'ve| have) ", re.I), "has "),
     (re.compile(r"^i(?:'d| would) like ", re.I), "would like "),
     (re.compile(r"^i(?:'ll| will) ", re.I), "will "),
     (re.compile(r"^i(?:'d| would) ", re.I), "would "),
-    (re.compile(r"^i (can(?:'t|not)?|could(?:n't)?|was|did(?:n't)?|got|just|also|should|must|might|may)\b ?", re.I), r"\1 "),
-    (re.compile(r"^i (lost|had|made|sent|saw|forgot|received|bought|ordered|paid|called|tried|noticed|went|left|found|spoke|talked|never|already|(?!need\b|feed\b|proceed\b|exceed\b|succeed\b)\w+ed)\b ?", re.I), r"\1 "),
+    (
+        re.compile(
+            r"^i (can(?:'t|not)?|could(?:n't)?|was|did(?:n't)?|got|just|also|should|must|might|may)\b ?",
+            re.I,
+        ),
+        r"\1 ",
+    ),
+    (
+        re.compile(
+            r"^i (lost|had|made|sent|saw|forgot|received|bought|ordered|paid|called|tried|noticed|went|left|found|spoke|talked|never|already|(?!need\b|feed\b|proceed\b|exceed\b|succeed\b)\w+ed)\b ?",
+            re.I,
+        ),
+        r"\1 ",
+    ),
     (re.compile(r"^i don't ", re.I), "doesn't "),
     (re.compile(r"^i do not ", re.I), "does not "),
-    (re.compile(r"^i (need|want|think|have|see|know|understand|believe|hope|guess|wonder|feel|agree|live|work|use|mean|like|recommend|suggest)\b ?", re.I), None),
+    (
+        re.compile(
+            r"^i (need|want|think|have|see|know|understand|believe|hope|guess|wonder|feel|agree|live|work|use|mean|like|recommend|suggest)\b ?",
+            re.I,
+        ),
+        None,
+    ),
 ]
 _THIRD_S = {"have": "has"}
 
@@ -284,7 +320,11 @@ def _summary_sentence(sent: _Sentence, context: AnalysisContext) -> str:
     body = sent.text.strip()
     if not body.endswith((".", "!", "?")):
         body += "."
-    return f"{label}: {_capitalize(body)}" if not label.startswith("The ") else f"{label.replace('The ', '', 1).capitalize()}: {_capitalize(body)}"
+    return (
+        f"{label}: {_capitalize(body)}"
+        if not label.startswith("The ")
+        else f"{label.replace('The ', '', 1).capitalize()}: {_capitalize(body)}"
+    )
 
 
 # --------------------------------------------------------------------------- TextRank
@@ -342,8 +382,8 @@ def _similarity(a: list[str], b: list[str]) -> float:
 
 def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
     """Frequent content unigrams and bigrams (adjacent content words), best first."""
-    uni: Counter[str] = Counter()
-    bi: Counter[str] = Counter()
+    uni: dict[str, float] = {}
+    bi: dict[str, float] = {}
     first_seen: dict[str, int] = {}
     surface: dict[str, str] = {}
     for s in sentences:
@@ -352,19 +392,22 @@ def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
         prev: str | None = None
         for tok in toks:
             is_content = (
-                tok not in lexicon.STOPWORDS and tok not in lexicon.TAG_STOPWORDS and len(tok) > 2
-                and not any(ch.isdigit() for ch in tok) and tok not in lexicon.SENTIMENT
+                tok not in lexicon.STOPWORDS
+                and tok not in lexicon.TAG_STOPWORDS
+                and len(tok) > 2
+                and not any(ch.isdigit() for ch in tok)
+                and tok not in lexicon.SENTIMENT
             )
             if not is_content:
                 prev = None
                 continue
             key = _stem(tok)
             surface.setdefault(key, tok)
-            uni[key] += weight
+            uni[key] = uni.get(key, 0.0) + weight
             first_seen.setdefault(key, s.index)
             if prev is not None:
                 bkey = f"{prev} {key}"
-                bi[bkey] += weight
+                bi[bkey] = bi.get(bkey, 0.0) + weight
                 surface.setdefault(bkey, f"{surface[prev]} {tok}")
                 first_seen.setdefault(bkey, s.index)
             prev = key
@@ -380,7 +423,10 @@ def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
         if score < 2 and chosen:
             break
         parts = key.split(" ")
-        if any(key in c.split(" ") or (len(parts) == 2 and set(parts) & set(c.split(" "))) for c in chosen):
+        if any(
+            key in c.split(" ") or (len(parts) == 2 and set(parts) & set(c.split(" ")))
+            for c in chosen
+        ):
             continue
         chosen.append(key)
         if len(chosen) >= limit:
@@ -402,10 +448,15 @@ def _sentence_valence(text: str) -> float:
     toks = _WORD_RE.findall(low)
     but_at = toks.index("but") if "but" in toks else -1
     for i, tok in enumerate(toks):
-        value = lexicon.SENTIMENT.get(tok)
-        if value is None:
+        if tok not in lexicon.SENTIMENT:
             continue
-        if tok == "like" and i > 0 and toks[i - 1] in {"would", "i'd", "you'd", "we'd", "looks", "sounds", "feel", "something"}:
+        value = lexicon.SENTIMENT[tok]
+        if (
+            tok == "like"
+            and i > 0
+            and toks[i - 1]
+            in {"would", "i'd", "you'd", "we'd", "looks", "sounds", "feel", "something"}
+        ):
             continue
         for j in (i - 1, i - 2):
             if j >= 0 and toks[j] in lexicon.INTENSIFIERS:
@@ -450,7 +501,11 @@ def _overall_sentiment(sentences: list[_Sentence]) -> str:
                 strong_neg += -w * v
     if bearing == 0:
         return "neutral"
-    if strong_pos and strong_neg and min(strong_pos, strong_neg) / max(strong_pos, strong_neg) >= 0.4:
+    if (
+        strong_pos
+        and strong_neg
+        and min(strong_pos, strong_neg) / max(strong_pos, strong_neg) >= 0.4
+    ):
         return "mixed"
     net = (pos - neg) / (bearing + 0.1 * neutral_w)
     if net >= 0.18:
@@ -488,7 +543,7 @@ def closest_label(value: str, labels: Sequence[str]) -> str:
             return label
     concept = _norm_label(value)
     for name, spec in lexicon.OUTCOME_CUES.items():
-        aliases = [name, *spec["aliases"]]  # type: ignore[misc]
+        aliases = [name, *spec["aliases"]]
         if concept in {_norm_label(a) for a in aliases}:
             mapped = _concept_label(name, labels)
             if mapped:
@@ -497,7 +552,7 @@ def closest_label(value: str, labels: Sequence[str]) -> str:
 
 
 def _concept_label(concept: str, labels: Sequence[str]) -> str | None:
-    aliases = [concept, *lexicon.OUTCOME_CUES[concept]["aliases"]]  # type: ignore[misc]
+    aliases = [concept, *lexicon.OUTCOME_CUES[concept]["aliases"]]
     best, best_score = None, 0.0
     for label in labels:
         score = max(_label_similarity(label, a) for a in aliases)
@@ -507,14 +562,22 @@ def _concept_label(concept: str, labels: Sequence[str]) -> str | None:
 
 
 _CONCEPT_WEIGHT = {
-    "escalated": 2.5, "voicemail": 3.0, "sale": 1.6, "no sale": 1.3, "follow-up needed": 1.0,
-    "resolved": 1.0, "unresolved": 1.4, "informational": 0.4,
+    "escalated": 2.5,
+    "voicemail": 3.0,
+    "sale": 1.6,
+    "no sale": 1.3,
+    "follow-up needed": 1.0,
+    "resolved": 1.0,
+    "unresolved": 1.4,
+    "informational": 0.4,
 }
 
 
 _CUE_RES: dict[str, re.Pattern[str]] = {
     concept: re.compile(
-        r"(?<![a-z])(?:" + "|".join(re.escape(c) for c in sorted(spec["cues"], key=len, reverse=True)) + r")(?![a-z])"  # type: ignore[union-attr]
+        r"(?<![a-z])(?:"
+        + "|".join(re.escape(c) for c in sorted(spec["cues"], key=len, reverse=True))
+        + r")(?![a-z])"
     )
     for concept, spec in lexicon.OUTCOME_CUES.items()
 }
@@ -523,7 +586,11 @@ _RESOLUTION_RE = re.compile(_CUE_RES["resolved"].pattern + "|" + _CUE_RES["escal
 
 def _cue_hits(text: str, cue: str | re.Pattern[str]) -> int:
     hits = 0
-    pattern = cue if isinstance(cue, re.Pattern) else re.compile(r"(?<![a-z])" + re.escape(cue) + r"(?![a-z])")
+    pattern = (
+        cue
+        if isinstance(cue, re.Pattern)
+        else re.compile(r"(?<![a-z])" + re.escape(cue) + r"(?![a-z])")
+    )
     for m in pattern.finditer(text):
         before = text[max(0, m.start() - 14) : m.start()]
         if re.search(r"\b(not|no|never|n't|cannot|without)\s+(?:\w+\s+)?$", before):
@@ -532,7 +599,9 @@ def _cue_hits(text: str, cue: str | re.Pattern[str]) -> int:
     return hits
 
 
-def _outcome(sentences: list[_Sentence], labels: Sequence[str], action_items: list[ActionItemDraft]) -> str:
+def _outcome(
+    sentences: list[_Sentence], labels: Sequence[str], action_items: list[ActionItemDraft]
+) -> str:
     if not labels:
         return "unresolved"
     scores: dict[str, float] = {label: 0.0 for label in labels}
@@ -541,7 +610,7 @@ def _outcome(sentences: list[_Sentence], labels: Sequence[str], action_items: li
     for s in sentences:
         low = s.text.lower().replace("’", "'")
         pos_w = 0.5 + s.position
-        for concept, spec in lexicon.OUTCOME_CUES.items():
+        for concept in lexicon.OUTCOME_CUES:
             label = concept_to_label[concept]
             if label is None:
                 continue
@@ -577,14 +646,40 @@ def _outcome(sentences: list[_Sentence], labels: Sequence[str], action_items: li
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = [
-    "january", "february", "march", "april", "may", "june", "july", "august",
-    "september", "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ]
 _MONTH_RE = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "twelve": 12, "fourteen": 14, "twenty": 20, "thirty": 30,
-    "a": 1, "an": 1, "twenty-four": 24, "forty-eight": 48, "seventy-two": 72,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fourteen": 14,
+    "twenty": 20,
+    "thirty": 30,
+    "a": 1,
+    "an": 1,
+    "twenty-four": 24,
+    "forty-eight": 48,
+    "seventy-two": 72,
 }
 _NUM = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty|thirty|twenty-four|forty-eight|seventy-two|a|an)"
 _DUE_RE = re.compile(
@@ -597,10 +692,14 @@ _DUE_RE = re.compile(
     r"|(?P<nextweek>next week|early next week)"
     r"|(?P<nextmonth>next month)"
     r"|(?:(?P<wkmod>this|next|coming)\s+)?(?P<weekday>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-    r"|(?:within|in)\s+(?:the\s+next\s+)?" + _NUM + r"\s+(?P<unit>business days?|working days?|days?|hours?|weeks?)"
+    r"|(?:within|in)\s+(?:the\s+next\s+)?"
+    + _NUM
+    + r"\s+(?P<unit>business days?|working days?|days?|hours?|weeks?)"
     r"|" + _NUM.replace("(", "(?P<num2>", 1) + r"\s+(?P<unit2>business days?|working days?)"
     r"|(?P<month>" + _MONTH_RE[1:-1] + r")\.?\s+(?P<mday>\d{1,2})(?:st|nd|rd|th)?"
-    r"|(?:the\s+)?(?P<mday2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month2>" + _MONTH_RE[1:-1] + r")"
+    r"|(?:the\s+)?(?P<mday2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month2>"
+    + _MONTH_RE[1:-1]
+    + r")"
     r"|(?P<iso>\d{4}-\d{2}-\d{2})"
     r")\b",
     re.I,
@@ -648,7 +747,9 @@ def _resolve_due(m: re.Match[str], base: date | None) -> str:
         if (g["wkmod"] or "").lower() == "next" and base.weekday() + ahead < 7:
             ahead += 7  # "next Friday" said on a Monday: the Friday of next week
         return (base + timedelta(days=ahead)).isoformat()
-    num_raw = g.get("num2") or next((x for x in m.groups() if x and x.lower() in _NUMBER_WORDS or (x and x.isdigit())), None)
+    num_raw = g.get("num2") or next(
+        (x for x in m.groups() if x and x.lower() in _NUMBER_WORDS or (x and x.isdigit())), None
+    )
     unit = (g["unit"] or g["unit2"] or "").lower()
     if unit and num_raw:
         n = int(num_raw) if num_raw.isdigit() else _NUMBER_WORDS[num_raw.lower()]
@@ -674,17 +775,129 @@ def _resolve_due(m: re.Match[str], base: date | None) -> str:
 # --------------------------------------------------------------------------- action items
 
 _ACTION_VERBS = frozenset(
-    """send email e-mail mail text call ring phone follow get reach check look process refund
-    credit issue ship deliver schedule arrange book set setup cancel update forward reset review
-    prepare share submit file order replace fix escalate investigate confirm contact notify
-    transfer write draft organize organise create make put pay return resend reissue expedite
-    waive reverse apply add remove change upgrade downgrade activate deactivate open close
-    provide research find try test install finish complete handle sort talk speak discuss
-    present design bring visit sign draw report mention come meet give let""".split()
+    [
+        "send",
+        "email",
+        "e-mail",
+        "mail",
+        "text",
+        "call",
+        "ring",
+        "phone",
+        "follow",
+        "get",
+        "reach",
+        "check",
+        "look",
+        "process",
+        "refund",
+        "credit",
+        "issue",
+        "ship",
+        "deliver",
+        "schedule",
+        "arrange",
+        "book",
+        "set",
+        "setup",
+        "cancel",
+        "update",
+        "forward",
+        "reset",
+        "review",
+        "prepare",
+        "share",
+        "submit",
+        "file",
+        "order",
+        "replace",
+        "fix",
+        "escalate",
+        "investigate",
+        "confirm",
+        "contact",
+        "notify",
+        "transfer",
+        "write",
+        "draft",
+        "organize",
+        "organise",
+        "create",
+        "make",
+        "put",
+        "pay",
+        "return",
+        "resend",
+        "reissue",
+        "expedite",
+        "waive",
+        "reverse",
+        "apply",
+        "add",
+        "remove",
+        "change",
+        "upgrade",
+        "downgrade",
+        "activate",
+        "deactivate",
+        "open",
+        "close",
+        "provide",
+        "research",
+        "find",
+        "try",
+        "test",
+        "install",
+        "finish",
+        "complete",
+        "handle",
+        "sort",
+        "talk",
+        "speak",
+        "discuss",
+        "present",
+        "design",
+        "bring",
+        "visit",
+        "sign",
+        "draw",
+        "report",
+        "mention",
+        "come",
+        "meet",
+        "give",
+        "let",
+    ]
 )
 _STRONG_VERBS = frozenset(
-    """send email e-mail mail text call ring phone follow get reach ship schedule arrange book
-    forward resend reissue escalate notify contact refund expedite prepare share submit""".split()
+    [
+        "send",
+        "email",
+        "e-mail",
+        "mail",
+        "text",
+        "call",
+        "ring",
+        "phone",
+        "follow",
+        "get",
+        "reach",
+        "ship",
+        "schedule",
+        "arrange",
+        "book",
+        "forward",
+        "resend",
+        "reissue",
+        "escalate",
+        "notify",
+        "contact",
+        "refund",
+        "expedite",
+        "prepare",
+        "share",
+        "submit",
+    ]
 )
 _COMMIT_RE = re.compile(
     r"\b(?P<trig>i(?:'ll| will| shall)|we(?:'ll| will| shall)|i(?:'m| am) going to|we(?:'re| are) going to|"
@@ -704,7 +917,10 @@ _ADVERB_START_RE = re.compile(
     r"make sure to|try to|try and|please|actually|first|immediately|right away|gladly|be able to)\s+)+",
     re.I,
 )
-_CLAUSE_END_RE = re.compile(r"(?:[.!?;]|\s+(?:but|because|since|although|so that|if|okay|ok)\b|,\s*(?:and |so |okay|alright|if ))", re.I)
+_CLAUSE_END_RE = re.compile(
+    r"(?:[.!?;]|\s+(?:but|because|since|although|so that|if|okay|ok)\b|,\s*(?:and |so |okay|alright|if ))",
+    re.I,
+)
 _IN_CALL_OBJECTS = re.compile(
     r"\b(?:your name|your full name|your username|your email address|your account number|"
     r"your order id|your order number|your phone number|your zip|your address|the spelling|"
@@ -717,19 +933,35 @@ def _owner(role: str, speaker: str | None, context: AnalysisContext) -> str:
     return _party_label(role, speaker, context, owner=True)
 
 
-def _rewrite_title(body: str, speaker_role: str, owner_role: str | None, context: AnalysisContext) -> str:
-    speaker_ref = "the agent" if speaker_role == "agent" else "the customer" if speaker_role == "customer" else None
+def _rewrite_title(
+    body: str, speaker_role: str, owner_role: str | None, context: AnalysisContext
+) -> str:
+    speaker_ref = (
+        "the agent"
+        if speaker_role == "agent"
+        else "the customer"
+        if speaker_role == "customer"
+        else None
+    )
     listener_role = _other_role(speaker_role)
     listener_ref = (
-        (context.customer_name or "the customer") if listener_role == "customer"
-        else (context.agent_name or "the agent") if listener_role == "agent" else None
+        (context.customer_name or "the customer")
+        if listener_role == "customer"
+        else (context.agent_name or "the agent")
+        if listener_role == "agent"
+        else None
     )
     if speaker_role == "agent" and context.agent_name:
         speaker_ref = context.agent_name
     if speaker_role == "customer" and context.customer_name:
         speaker_ref = context.customer_name
     if listener_ref:
-        for contraction, verb in (("you'd", "would"), ("you're", "is"), ("you've", "has"), ("you'll", "will")):
+        for contraction, verb in (
+            ("you'd", "would"),
+            ("you're", "is"),
+            ("you've", "has"),
+            ("you'll", "will"),
+        ):
             body = re.sub(rf"\b{contraction}\b", f"{listener_ref} {verb}", body, flags=re.I)
         body = re.sub(r"\byourself\b", listener_ref, body, flags=re.I)
         body = re.sub(r"\byour\b", f"{listener_ref}'s", body, flags=re.I)
@@ -760,18 +992,39 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
             if not first:
                 continue
             verb = first[0]
-            if verb == "go" and re.match(r"go ahead and (\w+)", clause, re.I):
-                verb = re.match(r"go ahead and (\w+)", clause, re.I).group(1).lower()  # type: ignore[union-attr]
+            go_ahead = re.match(r"go ahead and (\w+)", clause, re.I)
+            if go_ahead:
+                verb = go_ahead.group(1).lower()
             due_match = _DUE_RE.search(body)
-            weak_trigger = trig in {"let me", "let us", "let's", "i can", "we can", "i need to", "i have to",
-                                    "we need to", "we have to"} or is_request
+            weak_trigger = (
+                trig
+                in {
+                    "let me",
+                    "let us",
+                    "let's",
+                    "i can",
+                    "we can",
+                    "i need to",
+                    "i have to",
+                    "we need to",
+                    "we have to",
+                }
+                or is_request
+            )
             if verb not in _ACTION_VERBS:
                 continue
             if weak_trigger and verb not in _STRONG_VERBS and not due_match:
                 continue
-            if verb in {"let", "come", "give", "make", "put", "get", "talk", "speak", "check", "look"} and not due_match and verb not in _STRONG_VERBS:
+            if (
+                verb
+                in {"let", "come", "give", "make", "put", "get", "talk", "speak", "check", "look"}
+                and not due_match
+                and verb not in _STRONG_VERBS
+            ):
                 continue
-            if verb == "get" and not re.match(r"get (?:back|in touch|you|that|it|the|a|an|this)", clause, re.I):
+            if verb == "get" and not re.match(
+                r"get (?:back|in touch|you|that|it|the|a|an|this)", clause, re.I
+            ):
                 continue
             if _IN_CALL_OBJECTS.search(clause) and not due_match:
                 continue
@@ -792,6 +1045,7 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
             title = _truncate(_capitalize(title), TITLE_MAX)
             low = text.lower()
             due = _resolve_due(due_match, base) if due_match else None
+            priority: Literal["high", "medium", "low"]
             if any(w in low for w in lexicon.URGENT_WORDS) or (base and due == base.isoformat()):
                 priority = "high"
             elif any(w in low for w in lexicon.LOW_PRIORITY_WORDS):
@@ -816,7 +1070,9 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
                         existing.priority = "high"
                     break
             if not duplicate:
-                items.append((ActionItemDraft(title=title, priority=priority, owner=owner, due=due), key))
+                items.append(
+                    (ActionItemDraft(title=title, priority=priority, owner=owner, due=due), key)
+                )
             break  # one item per sentence
     return [item for item, _ in items[:12]]
 
@@ -824,12 +1080,42 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
 # --------------------------------------------------------------------------- notes
 
 _NOTE_PATTERNS = [
-    ("Amount", re.compile(r"(?:[$£€]\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:k|m|million|thousand))?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|euros|pounds|bucks|usd|eur|gbp)\b)", re.I)),
+    (
+        "Amount",
+        re.compile(
+            r"(?:[$£€]\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:k|m|million|thousand))?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|euros|pounds|bucks|usd|eur|gbp)\b)",
+            re.I,
+        ),
+    ),
     ("Percentage", re.compile(r"\b\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I)),
-    ("Date", re.compile(r"\b(?:" + _MONTH_RE + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_RE + r"|\d{4}-\d{2}-\d{2})\b", re.I)),
-    ("Deadline", re.compile(r"\b(?:within|in)\s+" + _NUM + r"\s+(?:business days?|working days?|days?|hours?|weeks?)\b", re.I)),
+    (
+        "Date",
+        re.compile(
+            r"\b(?:"
+            + _MONTH_RE
+            + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?"
+            + _MONTH_RE
+            + r"|\d{4}-\d{2}-\d{2})\b",
+            re.I,
+        ),
+    ),
+    (
+        "Deadline",
+        re.compile(
+            r"\b(?:within|in)\s+"
+            + _NUM
+            + r"\s+(?:business days?|working days?|days?|hours?|weeks?)\b",
+            re.I,
+        ),
+    ),
     ("Time", re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)", re.I)),
-    ("Reference", re.compile(r"\b(?:order|account|case|ticket|confirmation|reference|tracking|invoice)\s+(?:number|id|no\.?|#)?\s*:?\s*#?((?=[A-Z0-9-]*\d)[A-Z0-9-]{5,})\b", re.I)),
+    (
+        "Reference",
+        re.compile(
+            r"\b(?:order|account|case|ticket|confirmation|reference|tracking|invoice)\s+(?:number|id|no\.?|#)?\s*:?\s*#?((?=[A-Z0-9-]*\d)[A-Z0-9-]{5,})\b",
+            re.I,
+        ),
+    ),
 ]
 
 
@@ -848,7 +1134,9 @@ def _notes(sentences: list[_Sentence], context: AnalysisContext) -> list[str]:
                 seen.add(key)
                 who = _party_label(s.role, s.speaker, context)
                 snippet = _truncate(s.text, 140)
-                notes.append(f"{kind} mentioned by {who[0].lower() + who[1:] if who.startswith('The ') else who}: {value} — \"{snippet}\"")
+                notes.append(
+                    f'{kind} mentioned by {who[0].lower() + who[1:] if who.startswith("The ") else who}: {value} — "{snippet}"'
+                )
                 if len(notes) >= 10:
                     return notes
     return notes
@@ -857,16 +1145,37 @@ def _notes(sentences: list[_Sentence], context: AnalysisContext) -> list[str]:
 # --------------------------------------------------------------------------- subject
 
 _REQUEST_PATTERNS = [
-    re.compile(r"\b(?:i|we)(?:'m| am| are|'re)? (?:calling|writing|contacting you|reaching out) (?:to|about|regarding|because|for)\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:i |we )?(?:really |just |only )?(?:need|needed|want|wanted|would like|'d like|wanna|wish|hope|was hoping|am hoping) (?:you |someone |somebody )?to\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:i|we) (?:have |had |just )?(?P<x>(?:lost|forgot|misplaced|can't find|cannot find|can't access|cannot access|can't log in|was charged|got charged|was double charged|never received|didn't receive|haven't received)\b.+)", re.I),
+    re.compile(
+        r"\b(?:i|we)(?:'m| am| are|'re)? (?:calling|writing|contacting you|reaching out) (?:to|about|regarding|because|for)\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:i |we )?(?:really |just |only )?(?:need|needed|want|wanted|would like|'d like|wanna|wish|hope|was hoping|am hoping) (?:you |someone |somebody )?to\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:i|we) (?:have |had |just )?(?P<x>(?:lost|forgot|misplaced|can't find|cannot find|can't access|cannot access|can't log in|was charged|got charged|was double charged|never received|didn't receive|haven't received)\b.+)",
+        re.I,
+    ),
     re.compile(r"\b(?:i|we)(?:'d| would) like\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:i|we)(?:'m| am| are|'re) (?:trying|looking|hoping|wanting|interested) (?:to|for|in)\s+(?P<x>.+)", re.I),
+    re.compile(
+        r"\b(?:i|we)(?:'m| am| are|'re) (?:trying|looking|hoping|wanting|interested) (?:to|for|in)\s+(?P<x>.+)",
+        re.I,
+    ),
     re.compile(r"\b(?:i|we) (?:need|want)\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:a |an |some )?(?:problem|issue|trouble|question|complaint|concern)s? (?:with|about|regarding|on)\s+(?P<x>.+)", re.I),
+    re.compile(
+        r"\b(?:a |an |some )?(?:problem|issue|trouble|question|complaint|concern)s? (?:with|about|regarding|on)\s+(?P<x>.+)",
+        re.I,
+    ),
     re.compile(r"\bhow (?:do|can|could) i\s+(?P<x>.+)", re.I),
-    re.compile(r"\b(?:can|could) (?:you|i) (?:please )?(?:help me )?(?P<x>(?:get|change|cancel|update|return|check|reset|replace|order|book|find|open|close|transfer|add|remove|pay|make)\b.+)", re.I),
-    re.compile(r"\b(?:my|the|our) (?P<x>[\w' -]{3,40}?) (?:isn't working|is not working|wasn't working|keeps|won't|doesn't work|does not work|stopped|is broken|was stolen|was declined|got declined|is missing|never arrived|hasn't arrived)\b(?P<y>.*)", re.I),
+    re.compile(
+        r"\b(?:can|could) (?:you|i) (?:please )?(?:help me )?(?P<x>(?:get|change|cancel|update|return|check|reset|replace|order|book|find|open|close|transfer|add|remove|pay|make)\b.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:my|the|our) (?P<x>[\w' -]{3,40}?) (?:isn't working|is not working|wasn't working|keeps|won't|doesn't work|does not work|stopped|is broken|was stolen|was declined|got declined|is missing|never arrived|hasn't arrived)\b(?P<y>.*)",
+        re.I,
+    ),
 ]
 
 
@@ -881,13 +1190,23 @@ def _subject_from(sentence: str) -> str | None:
             x = m.group(0)
         end = _CLAUSE_END_RE.search(x)
         x = x[: end.start()] if end else x
-        x = re.split(r",\s|\s(?:and i|and we|can you|could you|please)\b", x, maxsplit=1, flags=re.I)[0]
+        x = re.split(
+            r",\s|\s(?:and i|and we|can you|could you|please)\b", x, maxsplit=1, flags=re.I
+        )[0]
         x = re.sub(r"^(?:a|an|the|some|my|our)\s+", "", x.strip(" ,.?!"), flags=re.I)
         x = re.sub(r"\b(?:my|our)\b", "", x, flags=re.I)
         x = re.sub(r"\b(?:me|us)\s+(?=with\b)", "", x, flags=re.I)
         x = re.sub(r"\bi\b", "they", x)
         x = _SPACE_RE.sub(" ", x).strip(" ,.?!")
-        if len(_content_words(x)) >= 1 and len(x) >= 6 and not re.fullmatch(r"(?:help|talk|speak|ask)(?: \w+)?(?: with)?(?: (?:that|this|it|something))?", x, re.I):
+        if (
+            len(_content_words(x)) >= 1
+            and len(x) >= 6
+            and not re.fullmatch(
+                r"(?:help|talk|speak|ask)(?: \w+)?(?: with)?(?: (?:that|this|it|something))?",
+                x,
+                re.I,
+            )
+        ):
             return _truncate(_capitalize(x), SUBJECT_MAX)
     return None
 
@@ -902,8 +1221,13 @@ def _subject(sentences: list[_Sentence], tags: list[str]) -> str:
         if subject:
             return subject
     for s in customer[:6]:
-        if len(s.content) >= 3 and ("?" in s.text or any(w in lexicon.SENTIMENT and lexicon.SENTIMENT[w] < 0 for w in s.words)):
-            return _truncate(_capitalize(_FILLER_START_RE.sub("", s.text).strip(" ?.!")), SUBJECT_MAX)
+        if len(s.content) >= 3 and (
+            "?" in s.text
+            or any(w in lexicon.SENTIMENT and lexicon.SENTIMENT[w] < 0 for w in s.words)
+        ):
+            return _truncate(
+                _capitalize(_FILLER_START_RE.sub("", s.text).strip(" ?.!")), SUBJECT_MAX
+            )
     if tags:
         return _truncate(_capitalize(", ".join(tags[:3])), SUBJECT_MAX)
     return _truncate(_capitalize(sentences[0].text.strip(" ?.!")), SUBJECT_MAX)
@@ -924,8 +1248,13 @@ def _sentences_of(turns: Sequence[TurnIn]) -> list[_Sentence]:
                 continue
             sentences.append(
                 _Sentence(
-                    index=len(sentences), turn=t_index, role=turn.role, speaker=turn.speaker,
-                    text=piece, words=words, content=_content_words(piece),
+                    index=len(sentences),
+                    turn=t_index,
+                    role=turn.role,
+                    speaker=turn.speaker,
+                    text=piece,
+                    words=words,
+                    content=_content_words(piece),
                 )
             )
     n = len(sentences)
@@ -943,13 +1272,17 @@ _SMALL_TALK_RE = re.compile(
 _ID_RE = re.compile(r"\S+@\S+|\b[a-z]*\d{3,}[a-z\d]*\b", re.I)
 
 
-def _pick_summary(sentences: list[_Sentence], rank: np.ndarray, request: _Sentence | None) -> list[_Sentence]:
+def _pick_summary(
+    sentences: list[_Sentence], rank: np.ndarray, request: _Sentence | None
+) -> list[_Sentence]:
     n = len(sentences)
     k = 2 if n <= 12 else 3 if n <= 60 else 4
     scores = []
     for s, r in zip(sentences, rank, strict=True):
         length = len(s.content)
-        length_factor = 0.0 if length < 2 else min(1.0, length / 6) * (1.0 if len(s.words) <= 45 else 0.7)
+        length_factor = (
+            0.0 if length < 2 else min(1.0, length / 6) * (1.0 if len(s.words) <= 45 else 0.7)
+        )
         role_factor = 1.2 if s.role == "customer" else 1.0
         score = r * n * length_factor * role_factor
         if request is not None and s.index == request.index:
@@ -995,7 +1328,11 @@ class LocalAnalyzer:
             )
         tags = _keyphrases(sentences, MAX_TAGS)
         request = next(
-            (s for s in sentences if s.role == "customer" and len(s.content) >= 2 and _subject_from(s.text)),
+            (
+                s
+                for s in sentences
+                if s.role == "customer" and len(s.content) >= 2 and _subject_from(s.text)
+            ),
             next((s for s in sentences if s.role == "customer" and len(s.content) >= 3), None),
         )
         rank = _textrank(sentences)
@@ -1018,9 +1355,13 @@ class LocalAnalyzer:
 
 
 def _overview(turns: Sequence[TurnIn], context: AnalysisContext, sentences: list[_Sentence]) -> str:
-    kind = {"voice": "Call", "chat": "Chat", "email": "Email thread", "ticket": "Ticket", "meeting": "Meeting"}.get(
-        context.channel, _capitalize(context.channel)
-    )
+    kind = {
+        "voice": "Call",
+        "chat": "Chat",
+        "email": "Email thread",
+        "ticket": "Ticket",
+        "meeting": "Meeting",
+    }.get(context.channel, _capitalize(context.channel))
     parties = []
     if context.agent_name:
         parties.append(f"agent {context.agent_name}")
@@ -1054,17 +1395,26 @@ def _sections(
     has_customer = any(s.role == "customer" for s in sentences)
     if request is not None:
         follow = [
-            s for s in sentences
-            if s.role == "customer" and request.index < s.index <= request.index + 6 and len(s.content) >= 3
-            and len(s.words) >= 4 and not _ID_RE.search(s.text) and not _SMALL_TALK_RE.search(s.text)
+            s
+            for s in sentences
+            if s.role == "customer"
+            and request.index < s.index <= request.index + 6
+            and len(s.content) >= 3
+            and len(s.words) >= 4
+            and not _ID_RE.search(s.text)
+            and not _SMALL_TALK_RE.search(s.text)
         ][:1]
         bullets = [_truncate(_summary_sentence(s, context), 200) for s in [request, *follow]]
         sections.append(Section(heading="Customer request", bullets=bullets))
         used.update(s.index for s in [request, *follow])
     candidates = [
-        s for s in sentences
-        if s.index not in used and len(s.content) >= 3 and not ("?" in s.text and s.role == "agent")
-        and not _SMALL_TALK_RE.search(s.text) and not (_ID_RE.search(s.text) and len(s.content) < 5)
+        s
+        for s in sentences
+        if s.index not in used
+        and len(s.content) >= 3
+        and not ("?" in s.text and s.role == "agent")
+        and not _SMALL_TALK_RE.search(s.text)
+        and not (_ID_RE.search(s.text) and len(s.content) < 5)
     ]
     candidates.sort(key=lambda s: (-rank[s.index] * min(1.0, len(s.content) / 6), s.index))
     discussion: list[_Sentence] = []
@@ -1076,13 +1426,23 @@ def _sections(
             break
     if discussion:
         heading = "Discussion" if has_customer else "Main points"
-        bullets = [_truncate(_summary_sentence(s, context), 200) for s in sorted(discussion, key=lambda s: s.index)]
+        bullets = [
+            _truncate(_summary_sentence(s, context), 200)
+            for s in sorted(discussion, key=lambda s: s.index)
+        ]
         sections.append(Section(heading=heading, bullets=bullets))
     tail = [s for s in sentences if s.position >= 0.7 and len(s.content) >= 2]
-    resolution = [s for s in tail if _cue_hits(s.text.lower(), _RESOLUTION_RE) and not _SMALL_TALK_RE.search(s.text)][-3:]
+    resolution = [
+        s
+        for s in tail
+        if _cue_hits(s.text.lower(), _RESOLUTION_RE) and not _SMALL_TALK_RE.search(s.text)
+    ][-3:]
     if resolution:
         sections.append(
-            Section(heading="Resolution", bullets=[_truncate(_summary_sentence(s, context), 200) for s in resolution])
+            Section(
+                heading="Resolution",
+                bullets=[_truncate(_summary_sentence(s, context), 200) for s in resolution],
+            )
         )
     if action_items:
         bullets = []
@@ -1123,8 +1483,11 @@ def finalize_draft(draft: MinutesDraft, context: AnalysisContext) -> MinutesDraf
         items.append(item.model_copy(update={"title": title, "owner": owner}))
     return draft.model_copy(
         update={
-            "subject": subject, "summary": summary, "outcome": outcome,
-            "tags": tags[:MAX_TAGS], "action_items": items,
+            "subject": subject,
+            "summary": summary,
+            "outcome": outcome,
+            "tags": tags[:MAX_TAGS],
+            "action_items": items,
         }
     )
 
@@ -1203,14 +1566,16 @@ def minutes_json_schema(outcome_labels: Sequence[str] | None = None) -> dict[str
 
 
 def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
-    """"[mm:ss] Agent: text" lines; a turn longer than max_chars is split into several
+    """ "[mm:ss] Agent: text" lines; a turn longer than max_chars is split into several
     lines at sentence or word boundaries so that no text is ever dropped."""
     lines: list[str] = []
     for turn in turns:
         text = _SPACE_RE.sub(" ", turn.text or "").strip()
         if not text:
             continue
-        who = turn.speaker or {"agent": "Agent", "customer": "Customer", "bot": "Bot"}.get(turn.role, "Speaker")
+        who = turn.speaker or {"agent": "Agent", "customer": "Customer", "bot": "Bot"}.get(
+            turn.role, "Speaker"
+        )
         if turn.speaker and turn.role in {"agent", "customer"}:
             who = f"{turn.speaker} ({turn.role})"
         prefix = f"[{_ms(turn.start_ms)}] {who}: "
@@ -1259,12 +1624,14 @@ class OpenAIAnalyzer:
 
     def __init__(self, config: AnalyzerConfig, *, client: httpx.Client | None = None) -> None:
         if not (config.api_key or "").strip():
-            raise AnalyzerKeyMissing("AI key not set: add an API key for the AI endpoint in the settings")
+            raise AnalyzerKeyMissing(
+                "AI key not set: add an API key for the AI endpoint in the settings"
+            )
         base = config.base_url or "openai"
         self.base_url = PRESETS.get(base.lower(), base).rstrip("/")
         self.model = config.model or DEFAULT_MODELS.get(self.base_url, "gpt-4o-mini")
         self.config = config
-        self._api_key = config.api_key.strip()  # type: ignore[union-attr]
+        self._api_key = (config.api_key or "").strip()
         self._client = client
         self.backoff_cap_s = 5.0  # longest wait between retries, Retry-After included
 
@@ -1285,8 +1652,10 @@ class OpenAIAnalyzer:
             else:
                 partials = [
                     self._ask(
-                        client, system,
-                        MAP_INSTRUCTION.format(part=i + 1, parts=len(chunks)) + f"\n\nTranscript part {i + 1}:\n{chunk}",
+                        client,
+                        system,
+                        MAP_INSTRUCTION.format(part=i + 1, parts=len(chunks))
+                        + f"\n\nTranscript part {i + 1}:\n{chunk}",
                         schema,
                     )
                     for i, chunk in enumerate(chunks)
@@ -1300,7 +1669,11 @@ class OpenAIAnalyzer:
     # -- internals
 
     def _system(self, context: AnalysisContext) -> str:
-        lines = [SYSTEM_PROMPT, "", "Allowed outcome labels: " + ", ".join(json.dumps(x) for x in context.outcome_labels)]
+        lines = [
+            SYSTEM_PROMPT,
+            "",
+            "Allowed outcome labels: " + ", ".join(json.dumps(x) for x in context.outcome_labels),
+        ]
         if context.started_at:
             lines.append(
                 f"The conversation started on {context.started_at.date().isoformat()} "
@@ -1310,10 +1683,18 @@ class OpenAIAnalyzer:
             lines.append(f"The agent's name is {context.agent_name}.")
         if context.customer_name:
             lines.append(f"The customer's name is {context.customer_name}.")
-        lines.append(f"Channel: {context.channel}. Write the minutes in language: {context.language}.")
+        lines.append(
+            f"Channel: {context.channel}. Write the minutes in language: {context.language}."
+        )
         return "\n".join(lines)
 
-    def _reduce(self, client: httpx.Client, system: str, partials: list[MinutesDraft], schema: dict[str, Any]) -> MinutesDraft:
+    def _reduce(
+        self,
+        client: httpx.Client,
+        system: str,
+        partials: list[MinutesDraft],
+        schema: dict[str, Any],
+    ) -> MinutesDraft:
         # merge in groups that fit the budget, then merge the merges (partial minutes are
         # far smaller than the transcript, so one reduce call is the usual case)
         budget = 2 * self.config.max_chunk_chars
@@ -1328,15 +1709,19 @@ class OpenAIAnalyzer:
                 else:
                     groups.append([doc])
                     size = len(doc) + 1
-            if len(groups) == len(docs):  # nothing fits together: merge pairs, so rounds still shrink
+            if len(groups) == len(
+                docs
+            ):  # nothing fits together: merge pairs, so rounds still shrink
                 groups = [docs[i : i + 2] for i in range(0, len(docs), 2)]
             merged = []
             for group in groups:
                 if len(group) == 1:
                     merged.append(MinutesDraft.model_validate_json(group[0]))
                     continue
-                body = REDUCE_INSTRUCTION + "\n\n" + "\n".join(
-                    f"Part {i + 1}:\n{doc}" for i, doc in enumerate(group)
+                body = (
+                    REDUCE_INSTRUCTION
+                    + "\n\n"
+                    + "\n".join(f"Part {i + 1}:\n{doc}" for i, doc in enumerate(group))
                 )
                 merged.append(self._ask(client, system, body, schema))
             partials = merged
@@ -1345,7 +1730,9 @@ class OpenAIAnalyzer:
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
-    def _ask(self, client: httpx.Client, system: str, user: str, schema: dict[str, Any]) -> MinutesDraft:
+    def _ask(
+        self, client: httpx.Client, system: str, user: str, schema: dict[str, Any]
+    ) -> MinutesDraft:
         messages: list[dict[str, str]] = [
             {"role": "system", "content": system},
             {"role": "user", "content": user},
@@ -1375,7 +1762,9 @@ class OpenAIAnalyzer:
                 self._sleep(attempt, None)
                 continue
             except httpx.HTTPError as exc:
-                last_problem = f"AI endpoint unreachable ({type(exc).__name__}: {self._scrub(str(exc))[:200]})"
+                last_problem = (
+                    f"AI endpoint unreachable ({type(exc).__name__}: {self._scrub(str(exc))[:200]})"
+                )
                 log.warning("minutes: %s (attempt %d/%d)", last_problem, attempt + 1, attempts)
                 self._sleep(attempt, None)
                 continue
@@ -1401,10 +1790,13 @@ class OpenAIAnalyzer:
                 return MinutesDraft.model_validate_json(_strip_fences(content))
             except ValidationError as exc:
                 errors = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:8]
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in exc.errors()[:8]
                 )
                 last_problem = f"the answer did not match the minutes schema ({errors})"
-            log.warning("minutes: malformed answer (attempt %d/%d): %s", attempt + 1, attempts, last_problem)
+            log.warning(
+                "minutes: malformed answer (attempt %d/%d): %s", attempt + 1, attempts, last_problem
+            )
             messages = [
                 *messages,
                 {"role": "assistant", "content": content[:4000]},
@@ -1433,11 +1825,8 @@ class OpenAIAnalyzer:
         if attempt >= self.config.max_retries:
             return  # no retry follows
         delay = min(0.5 * 2**attempt, self.backoff_cap_s)
-        if retry_after:
-            try:
-                delay = float(retry_after)
-            except ValueError:
-                pass
+        if retry_after and re.fullmatch(r"\d+(?:\.\d+)?", retry_after.strip()):
+            delay = float(retry_after)
         time.sleep(max(0.0, min(delay, self.backoff_cap_s)))
 
 
