@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+ROLES = ("admin", "manager", "reviewer", "agent")
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CompanySettings(Base):
+    """Settings admins change in the web app. Secrets are Fernet-encrypted (`*_enc`)."""
+
+    __tablename__ = "company_settings"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
+    )
+    ai_engine: Mapped[str] = mapped_column(String(40), default="local")  # local | openai
+    ai_provider: Mapped[str | None] = mapped_column(String(40))  # openai | mistral | custom
+    ai_base_url: Mapped[str | None] = mapped_column(String(500))
+    ai_model: Mapped[str | None] = mapped_column(String(200))
+    ai_api_key_enc: Mapped[str | None] = mapped_column(Text)
+    ai_api_key_last4: Mapped[str | None] = mapped_column(String(8))
+    speech_engine: Mapped[str] = mapped_column(String(40), default="faster-whisper")
+    speech_model: Mapped[str | None] = mapped_column(String(200))
+    speech_base_url: Mapped[str | None] = mapped_column(String(500))
+    speech_api_key_enc: Mapped[str | None] = mapped_column(Text)
+    speech_language: Mapped[str | None] = mapped_column(String(16))
+    outcome_labels: Mapped[list[str] | None] = mapped_column(JSONType)
+    # {"<source>": {"0": "agent", "1": "customer"}}; "*" is the default for every source
+    channel_roles: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    redact_pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="agent")
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)  # shown in lists: "cs_ab12cd"
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Agent(Base):
+    """A person or bot acting for the company; calls are attributed to agents."""
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        Index("ix_agents_company_extension", "company_id", "extension_id"),
+        Index("ix_agents_company_external", "company_id", "source", "external_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    extension_id: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(100))
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TechnicalLog(Base):
+    """Warnings and errors an admin should see (trimmed values, failed deliveries...)."""
+
+    __tablename__ = "technical_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[str] = mapped_column(String(10), default="warning")
+    source: Mapped[str] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+STATUSES = ("received", "transcribing", "analyzing", "completed", "failed", "waiting")
+ACTIVE_STATUSES = ("received", "transcribing", "analyzing")
+CHANNELS = ("voice", "chat", "email", "ticket")
+DIRECTIONS = ("inbound", "outbound", "internal")
+ROLES = ("agent", "customer", "bot", "unknown")
+
+
+class Conversation(Base):
+    """Groups engagements that belong together (a transfer, an email thread)."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Engagement(Base):
+    """One agent with one customer on one channel. A voice engagement is a call."""
+
+    __tablename__ = "engagements"
+    __table_args__ = (
+        UniqueConstraint("company_id", "source", "external_id", name="uq_engagements_external"),
+        Index("ix_engagements_company_started", "company_id", "started_at"),
+        Index("ix_engagements_company_status", "company_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10), default="voice")
+    source: Mapped[str] = mapped_column(String(40), default="upload")  # upload|api|url|<connector>
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[str | None] = mapped_column(String(10))
+    queue: Mapped[str | None] = mapped_column(String(100))
+    worker_id: Mapped[str | None] = mapped_column(String(100))  # the seed API's order_id
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    status_reason: Mapped[str | None] = mapped_column(String(300))  # why it is waiting
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 within the current step
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lease of a worker
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processing_time_ms: Mapped[int | None] = mapped_column(Integer)
+
+    audio_key: Mapped[str | None] = mapped_column(String(300))
+    audio_format: Mapped[str | None] = mapped_column(String(10))
+    audio_filename: Mapped[str | None] = mapped_column(String(300))
+    audio_size: Mapped[int | None] = mapped_column(Integer)
+    audio_channels: Mapped[int | None] = mapped_column(Integer)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Turn(Base):
+    """One utterance or message. `seq` orders turns as produced; read them by start_ms."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("engagement_id", "seq", name="uq_turns_engagement_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    company_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(10))
+    speaker: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[int | None] = mapped_column(Integer)
+    start_ms: Mapped[int] = mapped_column(Integer, default=0)
+    end_ms: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class CallFields(BaseModel):
+    """Optional metadata that comes with a recording (seed API fields plus a few more)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    customer_name: str | None = Field(None, max_length=200)
+    customer_phone: str | None = Field(None, max_length=40)
+    user_id: str | None = Field(None, max_length=100, description="Internal agent (or user) id")
+    extension_id: str | None = Field(None, max_length=100, description="External agent id")
+    order_id: str | None = Field(None, max_length=100, description="Stored as the call's worker_id")
+    external_id: str | None = Field(
+        None, max_length=200, description="Your reference; the same one again is the same call"
+    )
+    direction: Literal["inbound", "outbound", "internal"] | None = None
+    started_at: datetime | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def empty_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+
+class CallFromUrl(CallFields):
+    api_key: str | None = Field(None, description="Or send Authorization: Bearer <key>")
+    audio_url: str = Field(..., max_length=2000)
+
+
+class IngestResult(BaseModel):
+    success: bool = True
+    call_id: uuid.UUID
+    message: str
+    audio_url: str
+    duration_seconds: int
+    processing_time_ms: int
+    duplicate: bool = False
+
+
+class AgentOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    extension_id: str | None = None
+    email: str | None = None
+
+
+class TurnOut(BaseModel):
+    seq: int
+    role: str
+    speaker: str | None
+    channel: int | None
+    start_ms: int
+    end_ms: int
+    text: str
+
+
+class SectionOut(BaseModel):
+    heading: str
+    bullets: list[str]
+
+
+class MinutesOut(BaseModel):
+    subject: str
+    summary: str
+    overview: str
+    sentiment: str
+    outcome: str
+    sections: list[SectionOut]
+    notes: list[str]
+    tags: list[str]
+    analyzer: str
+    created_at: datetime
+
+
+class ActionItemOut(BaseModel):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    title: str
+    priority: str
+    status: str
+    owner: str | None
+    due: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActionItemPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["open", "done"] | None = None
+    priority: Literal["high", "medium", "low"] | None = None
+    title: str | None = Field(None, min_length=1, max_length=300)
+
+
+class CallSummaryOut(BaseModel):
+    id: uuid.UUID
+    status: str
+    status_reason: str | None
+    progress: float
+    error: str | None
+    channel: str
+    source: str
+    external_id: str | None
+    direction: str | None
+    agent: AgentOut | None
+    customer_name: str | None
+    customer_phone: str | None
+    worker_id: str | None
+    started_at: datetime | None
+    duration_seconds: float | None
+    subject: str | None = None
+    sentiment: str | None = None
+    outcome: str | None = None
+    created_at: datetime
+    completed_at: datetime | None
+    processing_time_ms: int | None
+    audio_url: str | None
+
+
+class CallOut(CallSummaryOut):
+    attempts: int
+    audio_format: str | None
+    audio_filename: str | None
+    audio_size: int | None
+    audio_channels: int | None
+    metadata: dict[str, Any]
+    turns: list[TurnOut]
+    minutes: MinutesOut | None
+    action_items: list[ActionItemOut]
+
+
+class Page(BaseModel):
+    success: bool = True
+    total: int
+    page: int
+    page_size: int
+
+
+class CallPage(Page):
+    calls: list[CallSummaryOut]
+
+
+class ActionItemPage(Page):
+    action_items: list[ActionItemOut]

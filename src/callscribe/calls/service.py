@@ -1,0 +1,745 @@
+"""Calls: ingestion, queries and the processing state machine.
+
+received -> transcribing -> analyzing -> completed | failed, and waiting(reason).
+Ingestion stores the blob and commits the call as `received`; the boundary enqueues it
+after the commit. `process_call` is the one long-running operation here: it commits
+after each step (and while streaming turns) so progress is visible to other processes,
+which is why it opens its own sessions instead of receiving one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callscribe.accounts import service as accounts
+from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.accounts.service import Principal
+from callscribe.calls.models import ACTIVE_STATUSES, Engagement, Turn
+from callscribe.calls.schemas import CallFields
+from callscribe.db import session_scope, utcnow
+from callscribe.errors import (
+    BadRequest,
+    CallscribeError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from callscribe.events import emit
+from callscribe.minutes.models import ActionItem, Minutes
+from callscribe.security import outbound
+from callscribe.security.crypto import sign, verify_signature
+from callscribe.settings import get_settings
+from callscribe.storage import get_store, new_audio_key
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_FORMATS = ("mp3", "wav", "m4a", "webm", "mp4", "ogg", "flac", "aac")
+CHUNK = 1024 * 1024
+DEFAULT_CHANNEL_ROLES = {"0": "agent", "1": "customer"}
+
+
+# -- ingestion ---------------------------------------------------------------------------
+
+
+class StagedAudio:
+    """A recording being received: written to a staging file in the blob store while the
+    bytes arrive, with the size limit enforced as they come (never held in memory)."""
+
+    def __init__(self, max_bytes: int | None = None):
+        self.max_bytes = max_bytes or get_settings().max_upload_bytes
+        self.file, self.path = get_store().staging_file()
+        self.size = 0
+        self.filename: str | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"The recording is larger than the {self.max_bytes // (1024 * 1024)} MB limit."
+            )
+        self.file.write(chunk)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def head(self, n: int = 4096) -> bytes:
+        if not self.file.closed:
+            self.file.flush()
+        with self.path.open("rb") as fh:
+            return fh.read(n)
+
+
+def copy_into_stage(src: BinaryIO, staged: StagedAudio) -> None:
+    while chunk := src.read(CHUNK):
+        staged.write(chunk)
+
+
+def download_to_stage(url: str, staged: StagedAudio) -> None:
+    """Fetch an audio URL through the SSRF guard, enforcing the size limit while streaming."""
+    with outbound.stream_get(url) as response:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > staged.max_bytes:
+            raise PayloadTooLarge(
+                f"The audio at the URL is {int(declared) // (1024 * 1024)} MB, over the "
+                f"{staged.max_bytes // (1024 * 1024)} MB limit."
+            )
+        try:
+            for chunk in response.iter_bytes(CHUNK):
+                staged.write(chunk)
+        except CallscribeError:
+            raise
+        except Exception as exc:  # httpx read timeouts, dropped connections
+            raise outbound.UpstreamError(f"The download of the audio URL failed: {exc}.") from exc
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    staged.filename = name[:300] or None
+
+
+@dataclass
+class Ingested:
+    call: Engagement
+    duplicate: bool
+
+
+def find_by_external_id(
+    session: Session, company_id: uuid.UUID, source: str, external_id: str
+) -> Engagement | None:
+    return session.scalars(
+        select(Engagement).where(
+            Engagement.company_id == company_id,
+            Engagement.source == source,
+            Engagement.external_id == external_id,
+        )
+    ).first()
+
+
+def ingest_recording(
+    session: Session,
+    principal: Principal,
+    staged: StagedAudio,
+    fields: CallFields,
+    *,
+    source: str = "api",
+    meta: dict[str, Any] | None = None,
+) -> Ingested:
+    """Validate a staged recording, store it and create the call as `received`.
+    On any refusal the staged file is deleted and nothing is written."""
+    from callscribe.speech.service import probe_audio, sniff_audio_format
+
+    try:
+        staged.close()
+        if staged.size == 0:
+            raise BadRequest("The recording is empty.", code="empty_file")
+        fmt = sniff_audio_format(staged.head())
+        if fmt is None or fmt not in SUPPORTED_FORMATS:
+            raise UnsupportedMediaType(
+                "This file is not a supported recording. Upload MP3, WAV, M4A, WebM, MP4, "
+                "OGG, FLAC or AAC."
+            )
+        if fields.external_id:
+            existing = find_by_external_id(
+                session, principal.company_id, source, fields.external_id
+            )
+            if existing is not None:
+                staged.discard()
+                return Ingested(existing, duplicate=True)
+        try:
+            info = probe_audio(staged.path)
+            duration, channels = info.duration_s, info.channels
+        except CallscribeError:
+            # Recognised by its header but not decodable: keep it, and let processing
+            # fail with a readable error the user can see and retry.
+            duration, channels = 0.0, None
+        agent = resolve_agent(session, principal.company_id, fields)
+        call = Engagement(
+            id=uuid.uuid4(),
+            company_id=principal.company_id,
+            channel="voice",
+            source=source,
+            external_id=fields.external_id,
+            direction=fields.direction,
+            agent_id=agent.id if agent else None,
+            customer_name=accounts.trim_attribute(
+                session, principal.company_id, "customer_name", fields.customer_name
+            ),
+            customer_phone=fields.customer_phone,
+            worker_id=fields.order_id,
+            started_at=fields.started_at,
+            duration_s=duration,
+            status="received",
+            audio_format=fmt,
+            audio_filename=staged.filename,
+            audio_channels=channels,
+            meta={
+                **(meta or {}),
+                **({"extension_id": fields.extension_id} if fields.extension_id else {}),
+                **({"user_id": fields.user_id} if fields.user_id else {}),
+            },
+        )
+        call.audio_key = new_audio_key(principal.company_id, call.id, fmt)
+        session.add(call)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            # a concurrent request with the same external id won the race
+            existing = find_by_external_id(
+                session, principal.company_id, source, fields.external_id or ""
+            )
+            if existing is None:
+                raise
+            staged.discard()
+            return Ingested(existing, duplicate=True)
+        call.audio_size = get_store().put_file(call.audio_key, staged.path)
+        return Ingested(call, duplicate=False)
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def resolve_agent(session: Session, company_id: uuid.UUID, fields: CallFields) -> Agent | None:
+    if not (fields.user_id or fields.extension_id):
+        return None
+    agent = accounts.find_agent(
+        session, company_id, agent_id=fields.user_id, extension_id=fields.extension_id
+    )
+    if agent is None and fields.user_id:
+        try:
+            uuid.UUID(fields.user_id)
+        except ValueError:
+            # not one of our ids: treat it as the agent's id in the caller's system
+            agent = accounts.find_agent(session, company_id, extension_id=fields.user_id)
+    return agent
+
+
+def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:
+    if call_ids:
+        session.execute(
+            update(Engagement).where(Engagement.id.in_(call_ids)).values(enqueued_at=utcnow())
+        )
+
+
+# -- queries -----------------------------------------------------------------------------
+
+
+def scoped_calls(principal: Principal) -> Select[tuple[Engagement]]:
+    stmt = select(Engagement).where(Engagement.company_id == principal.company_id)
+    if principal.sees_only_own_calls:
+        stmt = stmt.where(Engagement.agent_id == principal.agent_id)
+    return stmt
+
+
+def get_call(session: Session, principal: Principal, call_id: uuid.UUID | str) -> Engagement:
+    try:
+        call_uuid = uuid.UUID(str(call_id))
+    except ValueError as exc:
+        raise NotFound("Call not found.") from exc
+    call = session.scalars(scoped_calls(principal).where(Engagement.id == call_uuid)).first()
+    if call is None:
+        raise NotFound("Call not found.")
+    return call
+
+
+@dataclass
+class CallFilters:
+    status: str | None = None
+    agent_id: uuid.UUID | None = None
+    direction: str | None = None
+    channel: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    customer: str | None = None
+    sort: str = "-created_at"
+
+
+SORTS = {
+    "created_at": Engagement.created_at,
+    "started_at": Engagement.started_at,
+    "duration": Engagement.duration_s,
+    "status": Engagement.status,
+}
+
+
+def list_calls(
+    session: Session, principal: Principal, filters: CallFilters, page: int, page_size: int
+) -> tuple[list[Engagement], int]:
+    stmt = scoped_calls(principal)
+    if filters.status:
+        stmt = stmt.where(Engagement.status.in_(filters.status.split(",")))
+    if filters.agent_id:
+        stmt = stmt.where(Engagement.agent_id == filters.agent_id)
+    if filters.direction:
+        stmt = stmt.where(Engagement.direction == filters.direction)
+    if filters.channel:
+        stmt = stmt.where(Engagement.channel == filters.channel)
+    when = func.coalesce(Engagement.started_at, Engagement.created_at)
+    if filters.date_from:
+        stmt = stmt.where(when >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(when <= filters.date_to)
+    if filters.customer:
+        like = f"%{filters.customer}%"
+        stmt = stmt.where(
+            or_(Engagement.customer_name.ilike(like), Engagement.customer_phone.ilike(like))
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    column = SORTS.get(filters.sort.lstrip("-"), Engagement.created_at)
+    order = column.desc() if filters.sort.startswith("-") else column.asc()
+    rows = session.scalars(
+        stmt.order_by(order, Engagement.id).offset((page - 1) * page_size).limit(page_size)
+    )
+    return list(rows), total
+
+
+def list_turns(session: Session, call_id: uuid.UUID, after_seq: int = -1) -> list[Turn]:
+    return list(
+        session.scalars(
+            select(Turn)
+            .where(Turn.engagement_id == call_id, Turn.seq > after_seq)
+            .order_by(Turn.start_ms, Turn.seq)
+        )
+    )
+
+
+def get_minutes(session: Session, call_id: uuid.UUID) -> Minutes | None:
+    return session.get(Minutes, call_id)
+
+
+def list_call_action_items(session: Session, call_id: uuid.UUID) -> list[ActionItem]:
+    return list(
+        session.scalars(
+            select(ActionItem).where(ActionItem.engagement_id == call_id).order_by(ActionItem.seq)
+        )
+    )
+
+
+@dataclass
+class ActionItemFilters:
+    status: str | None = None
+    priority: str | None = None
+    agent_id: uuid.UUID | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def list_action_items(
+    session: Session, principal: Principal, filters: ActionItemFilters, page: int, page_size: int
+) -> tuple[list[ActionItem], int]:
+    calls = scoped_calls(principal).with_only_columns(Engagement.id)
+    if filters.agent_id:
+        calls = calls.where(Engagement.agent_id == filters.agent_id)
+    stmt = select(ActionItem).where(
+        ActionItem.company_id == principal.company_id, ActionItem.engagement_id.in_(calls)
+    )
+    if filters.status:
+        stmt = stmt.where(ActionItem.status == filters.status)
+    if filters.priority:
+        stmt = stmt.where(ActionItem.priority == filters.priority)
+    if filters.date_from:
+        stmt = stmt.where(ActionItem.created_at >= filters.date_from)
+    if filters.date_to:
+        stmt = stmt.where(ActionItem.created_at <= filters.date_to)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(ActionItem.created_at.desc(), ActionItem.seq)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list(rows), total
+
+
+def update_action_item(
+    session: Session, principal: Principal, item_id: uuid.UUID, **changes: Any
+) -> ActionItem:
+    item = session.get(ActionItem, item_id)
+    if item is None or item.company_id != principal.company_id:
+        raise NotFound("Action item not found.")
+    get_call(session, principal, item.engagement_id)  # agents: only their own calls
+    for key, value in changes.items():
+        if value is not None:
+            setattr(item, key, value)
+    session.flush()
+    return item
+
+
+def audio_token(call: Engagement, ttl_s: int | None = None) -> str:
+    ttl = ttl_s or get_settings().AUDIO_URL_TTL_S
+    return sign(f"audio:{call.id}", int(time.time()) + ttl)
+
+
+def audio_url(call: Engagement) -> str | None:
+    if not call.audio_key:
+        return None
+    return f"{get_settings().public_url}/api/calls/{call.id}/audio?token={audio_token(call)}"
+
+
+def verify_audio_token(call_id: uuid.UUID, token: str) -> bool:
+    return verify_signature(f"audio:{call_id}", token)
+
+
+def retry_call(session: Session, principal: Principal, call_id: uuid.UUID) -> Engagement:
+    call = get_call(session, principal, call_id)
+    if call.status in ACTIVE_STATUSES and not _lease_expired(call):
+        raise BadRequest("The call is being processed; wait for it to finish.", code="busy")
+    reset_for_processing(call, keep_transcript=False)
+    session.flush()
+    return call
+
+
+def reset_for_processing(call: Engagement, *, keep_transcript: bool) -> None:
+    call.status = "received"
+    call.status_reason = None
+    call.error = None
+    call.progress = 0.0
+    call.heartbeat_at = None
+    call.attempts = 0
+    if not keep_transcript:
+        call.meta = {k: v for k, v in (call.meta or {}).items() if k != "transcript_complete"}
+
+
+def resume_waiting(session: Session, company_id: uuid.UUID) -> list[uuid.UUID]:
+    """Calls waiting for a setting go back to `received`; the caller enqueues the ids
+    after commit."""
+    calls = session.scalars(
+        select(Engagement).where(
+            Engagement.company_id == company_id, Engagement.status == "waiting"
+        )
+    ).all()
+    for call in calls:
+        reset_for_processing(call, keep_transcript=True)
+    session.flush()
+    return [c.id for c in calls]
+
+
+def _lease_expired(call: Engagement) -> bool:
+    stale = timedelta(seconds=get_settings().STALE_AFTER_S)
+    return call.heartbeat_at is None or call.heartbeat_at < utcnow() - stale
+
+
+def find_lost_calls(session: Session) -> list[uuid.UUID]:
+    """Calls that should be in progress but whose job is gone: nobody holds their lease
+    and they were last enqueued long enough ago. Marks them enqueued again."""
+    settings = get_settings()
+    cutoff = utcnow() - timedelta(seconds=settings.STALE_AFTER_S)
+    ids = list(
+        session.scalars(
+            select(Engagement.id).where(
+                Engagement.status.in_(ACTIVE_STATUSES),
+                or_(Engagement.heartbeat_at.is_(None), Engagement.heartbeat_at < cutoff),
+                or_(Engagement.enqueued_at.is_(None), Engagement.enqueued_at < cutoff),
+            )
+        )
+    )
+    mark_enqueued(session, ids)
+    return ids
+
+
+# -- processing --------------------------------------------------------------------------
+
+
+def _claim(call_id: uuid.UUID) -> bool:
+    """Take the call's lease. False when another worker holds a fresh one, or the call
+    is not waiting to be processed."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=get_settings().STALE_AFTER_S)
+    with session_scope() as session:
+        result = session.execute(
+            update(Engagement)
+            .where(
+                Engagement.id == call_id,
+                Engagement.status.in_(ACTIVE_STATUSES),
+                or_(Engagement.heartbeat_at.is_(None), Engagement.heartbeat_at < cutoff),
+            )
+            .values(
+                heartbeat_at=now,
+                attempts=Engagement.attempts + 1,
+                processing_started_at=func.coalesce(Engagement.processing_started_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return (result.rowcount or 0) == 1
+
+
+@contextmanager
+def _heartbeat(call_id: uuid.UUID) -> Iterator[None]:
+    """Keep the lease fresh while a step runs, even through long silent stretches."""
+    stop = threading.Event()
+    interval = max(0.5, get_settings().STALE_AFTER_S / 4)
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            with suppress(Exception), session_scope() as session:
+                session.execute(
+                    update(Engagement)
+                    .where(Engagement.id == call_id)
+                    .values(heartbeat_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{call_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _set(call_id: uuid.UUID, **values: Any) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(Engagement)
+            .where(Engagement.id == call_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def process_call(call_id: uuid.UUID | str) -> str:
+    """Run the pipeline for one call; returns the final status. Idempotent: each step
+    replaces what an earlier attempt of it produced."""
+    call_id = uuid.UUID(str(call_id))
+    if not _claim(call_id):
+        return "skipped"
+    settings = get_settings()
+    with session_scope() as session:
+        call = session.get(Engagement, call_id)
+        assert call is not None
+        if call.attempts > settings.MAX_ATTEMPTS:
+            call.status, call.heartbeat_at = "failed", None
+            call.error = f"Processing was interrupted {call.attempts - 1} times; gave up."
+            return "failed"
+    try:
+        with _heartbeat(call_id):
+            status = _run_steps(call_id)
+    except CallscribeError as exc:
+        _set(call_id, status="failed", error=exc.message, heartbeat_at=None, progress=0.0)
+        log.info("call %s failed: %s", call_id, exc.message)
+        return "failed"
+    except Exception as exc:
+        log.exception("call %s failed unexpectedly", call_id)
+        _set(
+            call_id,
+            status="failed",
+            error=f"Internal error while processing ({type(exc).__name__}). Retry the call.",
+            heartbeat_at=None,
+        )
+        return "failed"
+    if status == "completed":
+        emit("call.completed", call_id=call_id)
+    return status
+
+
+def _run_steps(call_id: uuid.UUID) -> str:
+    from callscribe.minutes import service as minutes_service
+
+    with session_scope() as session:
+        call = session.get(Engagement, call_id)
+        assert call is not None
+        needs_transcript = call.channel == "voice" and not (call.meta or {}).get(
+            "transcript_complete"
+        )
+        cs = accounts.get_company_settings(session, call.company_id)
+        try:
+            analyzer = minutes_service.analyzer_for(cs)
+        except CallscribeError as exc:
+            if exc.code == "ai_key_missing":
+                analyzer = None
+            else:
+                raise
+    if needs_transcript:
+        transcribe_call(call_id)
+    if analyzer is None:
+        _set(
+            call_id,
+            status="waiting",
+            status_reason="AI key not set",
+            heartbeat_at=None,
+            progress=0.0,
+        )
+        return "waiting"
+    _set(call_id, status="analyzing", progress=0.0)
+    with session_scope() as session:
+        call = session.get(Engagement, call_id)
+        assert call is not None
+        minutes_service.analyze_engagement(session, call, analyzer)
+        done = utcnow()
+        call.status, call.progress, call.heartbeat_at = "completed", 1.0, None
+        call.completed_at = done
+        started = call.processing_started_at or done
+        call.processing_time_ms = int((done - started).total_seconds() * 1000)
+    return "completed"
+
+
+def channel_roles(cs: CompanySettings, source: str) -> dict[str, str]:
+    configured = cs.channel_roles or {}
+    return configured.get(source) or configured.get("*") or DEFAULT_CHANNEL_ROLES
+
+
+def transcribe_call(call_id: uuid.UUID) -> None:
+    """Decode, split channels, transcribe in windows and stream segments into turns."""
+    from callscribe.speech.service import get_engine, transcribe_file
+
+    with session_scope() as session:
+        call = session.get(Engagement, call_id)
+        assert call is not None and call.audio_key
+        cs = accounts.get_company_settings(session, call.company_id)
+        roles = channel_roles(cs, call.source)
+        engine = get_engine(speech_config_for(cs))
+        agent_name = session.get(Agent, call.agent_id).name if call.agent_id else None
+        company_id, audio_key, language = call.company_id, call.audio_key, cs.speech_language
+        session.execute(delete(Turn).where(Turn.engagement_id == call_id))
+        call.status, call.progress, call.error = "transcribing", 0.0, None
+
+    state = {"progress": 0.0, "last_write": 0.0}
+    pending: list[Turn] = []
+    seq = 0
+
+    def on_progress(fraction: float) -> None:
+        state["progress"] = max(state["progress"], min(fraction, 1.0))
+
+    def flush(force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - state["last_write"] < 0.5:
+            return
+        state["last_write"] = now
+        with session_scope() as s:
+            s.add_all(pending)
+            s.execute(
+                update(Engagement)
+                .where(Engagement.id == call_id)
+                .values(progress=round(state["progress"], 4), heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        pending.clear()
+
+    store = get_store()
+    with store.local_path(audio_key) as path:
+        for segment in transcribe_file(
+            path,
+            engine,
+            split_stereo=True,
+            window_s=get_settings().SPEECH_WINDOW_S,
+            language=language,
+            on_progress=on_progress,
+        ):
+            text = segment.text.strip()
+            if not text:
+                continue
+            if segment.channel is None:
+                role = "unknown"
+            else:
+                role = roles.get(str(segment.channel), "unknown")
+            pending.append(
+                Turn(
+                    company_id=company_id,
+                    engagement_id=call_id,
+                    seq=seq,
+                    role=role,
+                    speaker=agent_name if role == "agent" else None,
+                    channel=segment.channel,
+                    start_ms=int(segment.start_s * 1000),
+                    end_ms=int(segment.end_s * 1000),
+                    text=text,
+                )
+            )
+            seq += 1
+            flush()
+    state["progress"] = 1.0
+    flush(force=True)
+    with session_scope() as session:
+        call = session.get(Engagement, call_id)
+        assert call is not None
+        if cs.redact_pii:
+            redact_turns(session, call_id)
+        call.meta = {**(call.meta or {}), "transcript_complete": True}
+
+
+def speech_config_for(cs: CompanySettings):  # type: ignore[no-untyped-def]
+    from callscribe.speech.service import speech_config_from_settings
+
+    overrides: dict[str, Any] = {}
+    if cs.speech_engine:
+        overrides["engine"] = cs.speech_engine
+    if cs.speech_model:
+        overrides["model"] = cs.speech_model
+    if cs.speech_base_url:
+        overrides["base_url"] = cs.speech_base_url
+    key = accounts.speech_key(cs)
+    if key:
+        overrides["api_key"] = key
+    if cs.speech_language:
+        overrides["language"] = cs.speech_language
+    return speech_config_from_settings(get_settings(), **overrides)
+
+
+PII_PATTERNS = [
+    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "[card]"),
+    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[ssn]"),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
+    (re.compile(r"(?<!\w)\+?\d[\d ().-]{7,}\d\b"), "[phone]"),
+]
+
+
+def redact_text(text: str) -> str:
+    for pattern, label in PII_PATTERNS:
+        text = pattern.sub(label, text)
+    return text
+
+
+def redact_turns(session: Session, call_id: uuid.UUID) -> None:
+    for turn in session.scalars(select(Turn).where(Turn.engagement_id == call_id)):
+        turn.text = redact_text(turn.text)
+
+
+def progress_snapshot(session: Session, call_id: uuid.UUID) -> dict[str, Any] | None:
+    row = session.execute(
+        select(
+            Engagement.status,
+            Engagement.progress,
+            Engagement.status_reason,
+            Engagement.error,
+            func.max(Turn.seq),
+        )
+        .outerjoin(Turn, and_(Turn.engagement_id == Engagement.id))
+        .where(Engagement.id == call_id)
+        .group_by(Engagement.id)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "status": row[0],
+        "progress": row[1],
+        "status_reason": row[2],
+        "error": row[3],
+        "max_seq": -1 if row[4] is None else row[4],
+    }
+
+
+def stage_file_from_path(path: Path) -> StagedAudio:
+    staged = StagedAudio()
+    staged.filename = path.name
+    with path.open("rb") as fh:
+        copy_into_stage(fh, staged)
+    return staged
+
+
+ProgressCallback = Callable[[float], None]

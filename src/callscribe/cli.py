@@ -1,0 +1,236 @@
+"""The `callscribe` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from callscribe.settings import get_settings
+
+app = typer.Typer(help="callscribe: calls in, transcripts and Minutes out.", no_args_is_help=True)
+admin = typer.Typer(help="Scripting helpers for administrators.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+err = Console(stderr=True)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=get_settings().LOG_LEVEL.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("huey").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to bind (default CALLSCRIBE_HOST)"),
+    port: int = typer.Option(None, help="Port (default CALLSCRIBE_PORT)"),
+    worker: bool = typer.Option(True, help="Run queue consumers in this process"),
+) -> None:
+    """Run the web app and API, with an embedded queue consumer (SQLite by default)."""
+    import uvicorn
+
+    from callscribe.db import migrate
+    from callscribe.web.app import create_app
+
+    settings = get_settings()
+    if host:
+        settings.HOST = host
+    if port:
+        settings.PORT = port
+    _logging()
+    migrate()
+    err.print(
+        f"callscribe is running at [bold]{settings.public_url}[/bold]  (data: {settings.DATA_DIR.resolve()})"
+    )
+    uvicorn.run(
+        create_app(embedded_worker=worker),
+        host=settings.HOST,
+        port=settings.PORT,
+        log_level="warning",
+        proxy_headers=True,
+    )
+
+
+@app.command("worker")
+def worker_cmd(
+    workers: int = typer.Option(None, help="Consumer threads (default CALLSCRIBE_QUEUE_WORKERS)"),
+) -> None:
+    """Run only a queue consumer (scaled-out installs: Redis queue, shared database)."""
+    from callscribe.worker import WorkerRunner
+
+    _logging()
+    runner = WorkerRunner(workers)
+    runner.start()
+    settings = get_settings()
+    where = settings.REDIS_URL and "Redis" or f"SQLite queue in {settings.DATA_DIR.resolve()}"
+    err.print(f"callscribe worker consuming from {where}; Ctrl-C stops it.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    err.print("stopping (finishing running tasks)...")
+    runner.stop()
+
+
+@app.command()
+def transcribe(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    format: str = typer.Option("md", "--format", "-f", help="md or json"),
+    model: str = typer.Option(None, help="Whisper model (default CALLSCRIBE_WHISPER_MODEL)"),
+) -> None:
+    """Transcribe one recording offline and print its Minutes and transcript."""
+    from callscribe.exports.schemas import ExportActionItem, ExportDoc, ExportSection, ExportTurn
+    from callscribe.exports.service import render_markdown
+    from callscribe.minutes.analyzers import AnalyzerConfig, get_analyzer
+    from callscribe.minutes.schemas import AnalysisContext, TurnIn
+    from callscribe.speech.service import (
+        get_engine,
+        probe_audio,
+        speech_config_from_settings,
+        transcribe_file,
+    )
+
+    if format not in ("md", "json"):
+        raise typer.BadParameter("--format must be md or json")
+    settings = get_settings()
+    try:
+        info = probe_audio(file)
+    except Exception as exc:
+        err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
+        raise typer.Exit(2) from exc
+    config = speech_config_from_settings(settings, **({"model": model} if model else {}))
+    engine = get_engine(config)
+    roles = {0: "agent", 1: "customer"}
+    turns: list[TurnIn] = []
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"Transcribing {file.name}", total=1.0)
+        for seg in transcribe_file(
+            file,
+            engine,
+            window_s=settings.SPEECH_WINDOW_S,
+            on_progress=lambda f: progress.update(task, completed=f),
+        ):
+            role = "unknown" if seg.channel is None else roles.get(seg.channel, "unknown")
+            turns.append(
+                TurnIn(
+                    role=role,
+                    text=seg.text,
+                    start_ms=int(seg.start_s * 1000),
+                    end_ms=int(seg.end_s * 1000),
+                )
+            )
+        progress.update(task, completed=1.0, description="Analyzing")
+        turns.sort(key=lambda t: t.start_ms)
+        draft = get_analyzer(AnalyzerConfig()).analyze(turns, AnalysisContext())
+    if format == "json":
+        out = {
+            "file": str(file),
+            "duration_seconds": info.duration_s,
+            "channels": info.channels,
+            "minutes": draft.model_dump(),
+            "turns": [t.model_dump() for t in turns],
+        }
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        return
+    doc = ExportDoc(
+        call_id=file.name,
+        title=draft.subject,
+        duration_s=info.duration_s,
+        status="completed",
+        summary=draft.summary,
+        overview=draft.overview,
+        sentiment=draft.sentiment,
+        outcome=draft.outcome,
+        sections=[ExportSection(**s.model_dump()) for s in draft.sections],
+        action_items=[ExportActionItem(**a.model_dump()) for a in draft.action_items],
+        notes=draft.notes,
+        tags=draft.tags,
+        turns=[ExportTurn(**t.model_dump()) for t in turns],
+    )
+    sys.stdout.write(render_markdown(doc))
+
+
+@admin.command("create-company")
+def create_company(name: str) -> None:
+    """Create a company; prints its id."""
+    from callscribe.accounts import service
+    from callscribe.db import migrate, session_scope
+
+    migrate()
+    with session_scope() as session:
+        company = service.create_company(session, name)
+        company_id = company.id
+    typer.echo(str(company_id))
+
+
+@admin.command("create-api-key")
+def create_api_key(
+    company: str = typer.Argument(..., help="Company name or id"),
+    name: str = typer.Option("API key", help="A label for the key"),
+) -> None:
+    """Create an API key for a company; prints the key (shown only this once)."""
+    from callscribe.accounts import service
+    from callscribe.db import migrate, session_scope
+    from callscribe.errors import CallscribeError
+
+    migrate()
+    try:
+        with session_scope() as session:
+            found = service.find_company(session, company)
+            _row, plain = service.create_api_key(session, found.id, name)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(plain)
+
+
+@admin.command("create-agent")
+def create_agent(
+    company: str = typer.Argument(..., help="Company name or id"),
+    name: str = typer.Argument(...),
+    extension_id: str = typer.Option(None),
+    email: str = typer.Option(None),
+    phone: str = typer.Option(None),
+) -> None:
+    """Create an agent record (calls are attributed by extension id, email or phone)."""
+    from callscribe.accounts import service
+    from callscribe.db import migrate, session_scope
+
+    migrate()
+    with session_scope() as session:
+        found = service.find_company(session, company)
+        agent = service.upsert_agent(
+            session, found.id, name=name, extension_id=extension_id, email=email, phone=phone
+        )
+        agent_id = agent.id
+    typer.echo(str(agent_id))
+
+
+@admin.command("migrate")
+def migrate_cmd() -> None:
+    """Apply database migrations (serve and worker do this on start)."""
+    from callscribe.db import migrate
+
+    migrate()
+    typer.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    app()

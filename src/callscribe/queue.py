@@ -1,0 +1,66 @@
+"""The Huey instance. SQLite storage in the data dir by default; Redis when
+CALLSCRIBE_REDIS_URL is set. Tasks live in each domain's tasks.py and are named
+`domain.verb`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from huey import Huey
+from huey.consumer import Consumer
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+from callscribe.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# One instance for the process; `configure_queue` points it at the configured storage.
+huey = Huey("callscribe", immediate=False, results=False, utc=True, storage_class=MemoryStorage)
+_configured_for: tuple | None = None
+_lock = threading.Lock()
+
+
+def configure_queue(settings: Settings | None = None) -> Huey:
+    global _configured_for
+    settings = settings or get_settings()
+    key = (settings.REDIS_URL, str(settings.DATA_DIR.resolve()), settings.QUEUE_IMMEDIATE)
+    with _lock:
+        if key == _configured_for:
+            return huey
+        if settings.REDIS_URL:
+            huey.storage = RedisStorage("callscribe", url=settings.REDIS_URL)
+        else:
+            huey.storage = SqliteStorage(
+                "callscribe", filename=str((settings.DATA_DIR / "queue.db").resolve())
+            )
+        huey.immediate = settings.QUEUE_IMMEDIATE
+        _configured_for = key
+    load_tasks()
+    return huey
+
+
+def load_tasks() -> None:
+    from callscribe.domains import domain_modules
+
+    domain_modules("tasks")
+
+
+def start_consumer(workers: int | None = None) -> Consumer:
+    """Start consumer threads in this process (non-blocking). `stop_consumer` ends them."""
+    settings = get_settings()
+    configure_queue(settings)
+    consumer = huey.create_consumer(
+        workers=workers or settings.QUEUE_WORKERS,
+        worker_type="thread",
+        periodic=True,
+        initial_delay=0.05,
+        max_delay=1.0,
+        check_worker_health=True,
+    )
+    consumer.start()
+    return consumer
+
+
+def stop_consumer(consumer: Consumer) -> None:
+    consumer.stop(graceful=True)
