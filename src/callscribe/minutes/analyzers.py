@@ -127,7 +127,8 @@ _SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Za-z0-9$£€])")
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _FILLER_START_RE = re.compile(
     r"^(?:(?:uh|um|uhm|erm|er|hmm|mm|oh|ah|so|well|okay|ok|alright|all right|yeah|yes|yep|"
-    r"no|right|sure|hi|hello|hey|great|perfect|thanks|thank you|good (?:morning|afternoon|evening))"
+    r"no|right|sure|hi|hello|hey|great|perfect|thanks|thank you|and|but|excuse me|"
+    r"good (?:morning|afternoon|evening))"
     r"\b[\s,.!]*)+",
     re.I,
 )
@@ -399,6 +400,14 @@ def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
                 and tok not in lexicon.SENTIMENT
             )
             if not is_content:
+                prev = None
+                continue
+            if tok.endswith(("ing", "ed")) and len(tok) > 5:  # verb forms: only inside phrases
+                if prev is not None:
+                    bkey = f"{prev} {_stem(tok)}"
+                    bi[bkey] = bi.get(bkey, 0.0) + weight
+                    surface.setdefault(bkey, f"{surface[prev]} {tok}")
+                    first_seen.setdefault(bkey, s.index)
                 prev = None
                 continue
             key = _stem(tok)
@@ -1040,7 +1049,12 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
                 clause = clause.replace(due_match.group(0), " ")
             title = _rewrite_title(clause, s.role, owner_role, context)
             title = _SPACE_RE.sub(" ", title).strip(" ,.;:-")
-            if len(_content_words(title)) < 1 or len(title) < 6:
+            substance = [
+                w
+                for w in _content_words(title)
+                if w not in {"agent", "customer", "agent's", "customer's"}
+            ]
+            if not substance or len(title) < 6 or " 's" in title:
                 continue
             title = _truncate(_capitalize(title), TITLE_MAX)
             low = text.lower()

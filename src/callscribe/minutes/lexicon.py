@@ -360,6 +360,9 @@ TAG_STOPWORDS: frozenset[str] = frozenset(
         "anyway",
     ]
 )
+TAG_STOPWORDS = TAG_STOPWORDS | frozenset(
+    "sir madam miss mister mr mrs ms dear next around find soon later whole kind sorry okay".split()
+)
 
 # word -> valence (-3..+3)
 SENTIMENT: dict[str, float] = {
