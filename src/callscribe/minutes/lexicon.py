@@ -361,7 +361,25 @@ TAG_STOPWORDS: frozenset[str] = frozenset(
     ]
 )
 TAG_STOPWORDS = TAG_STOPWORDS | frozenset(
-    ["sir", "madam", "miss", "mister", "mr", "mrs", "ms", "dear", "next", "around", "find", "soon", "later", "whole", "kind", "sorry", "okay"]
+    [
+        "sir",
+        "madam",
+        "miss",
+        "mister",
+        "mr",
+        "mrs",
+        "ms",
+        "dear",
+        "next",
+        "around",
+        "find",
+        "soon",
+        "later",
+        "whole",
+        "kind",
+        "sorry",
+        "okay",
+    ]
 )
 
 # word -> valence (-3..+3)
