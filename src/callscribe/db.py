@@ -137,7 +137,8 @@ def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
     here = Path(__file__).parent
     cfg = Config()
     cfg.set_main_option("script_location", str(here / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    # configparser interpolates %; socket paths in URLs are percent-encoded
+    cfg.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
     return cfg
 
 

@@ -58,6 +58,10 @@ def start_consumer(workers: int | None = None) -> Consumer:
         max_delay=1.0,
         check_worker_health=True,
     )
+    if threading.current_thread() is not threading.main_thread():
+        # signal handlers can only be set from the main thread; the host process (uvicorn,
+        # `callscribe worker`) handles signals and stops the consumer itself.
+        consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
     consumer.start()
     return consumer
 
