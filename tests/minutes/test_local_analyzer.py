@@ -423,3 +423,19 @@ def test_llm_engine_without_key_is_key_missing(key: str | None) -> None:
 
 def test_config_repr_hides_the_key() -> None:
     assert "sk-secret-123" not in repr(AnalyzerConfig(engine="openai", api_key="sk-secret-123"))
+
+
+def test_config_from_settings_takes_ai_timeout_and_retries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    from callscribe.settings import reset_settings
+
+    monkeypatch.setenv("CALLSCRIBE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CALLSCRIBE_AI_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("CALLSCRIBE_AI_MAX_RETRIES", "4")
+    reset_settings()
+    try:
+        config = AnalyzerConfig.from_settings(engine="openai", api_key="k")
+    finally:
+        reset_settings()
+    assert (config.timeout_s, config.max_retries, config.engine) == (7.5, 4, "openai")

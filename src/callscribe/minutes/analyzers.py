@@ -274,6 +274,7 @@ _FIRST_PERSON = [
         ),
         r"\1 ",
     ),
+    (re.compile(r"^(?:i )?(just (?:wanted|needed|called))\b ?", re.I), r"\1 "),
     (re.compile(r"^i don't ", re.I), "doesn't "),
     (re.compile(r"^i do not ", re.I), "does not "),
     (
@@ -287,7 +288,24 @@ _FIRST_PERSON = [
 _THIRD_S = {"have": "has"}
 
 
-def _third_person(text: str, label: str) -> str | None:
+def _second_to_third(text: str, listener: str) -> str:
+    """Address to the other party ("you", "your") in the third person."""
+    for phrase, verb in (
+        ("you're", "is"),
+        ("you are", "is"),
+        ("you were", "was"),
+        ("you've", "has"),
+        ("you have", "has"),
+        ("you'll", "will"),
+        ("you'd", "would"),
+    ):
+        text = re.sub(rf"\b{phrase}\b", f"{listener} {verb}", text, flags=re.I)
+    text = re.sub(r"\byourself\b", listener, text, flags=re.I)
+    text = re.sub(r"\byour\b", f"{listener}'s", text, flags=re.I)
+    return re.sub(r"\byou\b", listener, text, flags=re.I)
+
+
+def _third_person(text: str, label: str, listener: str | None = None) -> str | None:
     body = _FILLER_START_RE.sub("", text).strip()
     for pattern, replacement in _FIRST_PERSON:
         m = pattern.match(body)
@@ -307,6 +325,8 @@ def _third_person(text: str, label: str) -> str | None:
         rest = re.sub(r"\bme\b", "them", rest, flags=re.I)
         rest = re.sub(r"\bI'm\b", "they are", rest)
         rest = re.sub(r"\bI\b", "they", rest)
+        if listener:
+            rest = _second_to_third(rest, listener)
         out = f"{label} {verb} {rest}".strip()
         out = _SPACE_RE.sub(" ", out)
         return out if out.endswith((".", "!", "?")) else out + "."
@@ -315,7 +335,12 @@ def _third_person(text: str, label: str) -> str | None:
 
 def _summary_sentence(sent: _Sentence, context: AnalysisContext) -> str:
     label = _party_label(sent.role, sent.speaker, context)
-    rewritten = _third_person(sent.text, label)
+    other = _other_role(sent.role)
+    listener = None
+    if other:
+        listener = _party_label(other, None, context)
+        listener = listener[0].lower() + listener[1:] if listener.startswith("The ") else listener
+    rewritten = _third_person(sent.text, label, listener)
     if rewritten:
         return _capitalize(rewritten)
     body = sent.text.strip()
@@ -1283,6 +1308,12 @@ _SMALL_TALK_RE = re.compile(
     r"anything else|is there something else|you're welcome|one moment|bear with me|welcome to)\b",
     re.I,
 )
+_IDENTITY_CHECK_RE = re.compile(
+    r"\b(?:order id|e-?mail(?: address)?|username|user name|account (?:id|number)|zip code|"
+    r"full name|phone number|membership level|date of birth|security question|pin|"
+    r"verify|verification|spell)\b",
+    re.I,
+)
 _ID_RE = re.compile(r"\S+@\S+|\b[a-z]*\d{3,}[a-z\d]*\b", re.I)
 
 
@@ -1305,6 +1336,8 @@ def _pick_summary(
             score *= 0.4
         if _SMALL_TALK_RE.search(s.text) or _IN_CALL_OBJECTS.search(s.text):
             score *= 0.3
+        elif s.role == "agent" and _IDENTITY_CHECK_RE.search(s.text):
+            score *= 0.4
         if _ID_RE.search(s.text) and len(s.content) < 5:
             score *= 0.3
         scores.append(score)
