@@ -439,3 +439,13 @@ def test_config_from_settings_takes_ai_timeout_and_retries(
     finally:
         reset_settings()
     assert (config.timeout_s, config.max_retries, config.engine) == (7.5, 4, "openai")
+
+
+def test_hours_long_meeting_is_still_summarized_quickly() -> None:
+    # all twelve QMSum meetings back to back: about 8 hours, 6,000 turns
+    turns = [turn for _, meeting in qmsum_meetings() for turn in meeting]
+    start = time.perf_counter()
+    draft = analyze(turns)
+    assert time.perf_counter() - start < 10
+    assert draft.summary and 2 <= len(draft.sections[0].bullets) <= 5
+    assert "remote" in (draft.subject + " ".join(draft.tags)).lower()

@@ -356,6 +356,29 @@ def _summary_sentence(sent: _Sentence, context: AnalysisContext) -> str:
 # --------------------------------------------------------------------------- TextRank
 
 
+_TEXTRANK_MAX_SENTENCES = 1500  # ~1.5 hours of speech; beyond, the n x n graph costs too much
+
+
+def _centroid_scores(rows: list[Counter[str]], n: int) -> np.ndarray:
+    """Very long calls: cosine similarity of each sentence to the document centroid,
+    sparse, O(n) memory instead of an n x n graph (and a dense n x vocabulary matrix)."""
+    df: Counter[str] = Counter()
+    for counts in rows:
+        df.update(counts.keys())
+    idf = {t: math.log((1.0 + n) / (1.0 + d)) + 1.0 for t, d in df.items()}
+    vectors: list[dict[str, float]] = []
+    centroid: dict[str, float] = {}
+    for counts in rows:
+        vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        vec = {t: v / norm for t, v in vec.items()}
+        vectors.append(vec)
+        for t, v in vec.items():
+            centroid[t] = centroid.get(t, 0.0) + v
+    cnorm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+    return np.array([sum(v * centroid[t] for t, v in vec.items()) / cnorm for vec in vectors]) / n
+
+
 def _textrank(sentences: list[_Sentence]) -> np.ndarray:
     """Centrality of each sentence in the TF-IDF cosine-similarity graph."""
     n = len(sentences)
@@ -370,6 +393,8 @@ def _textrank(sentences: list[_Sentence]) -> np.ndarray:
             vocab.setdefault(term, len(vocab))
     if not vocab:
         return np.ones(n) / n
+    if n > _TEXTRANK_MAX_SENTENCES:
+        return _centroid_scores(rows, n)
     tf = np.zeros((n, len(vocab)))
     for i, counts in enumerate(rows):
         for term, c in counts.items():
