@@ -1,0 +1,135 @@
+"""Jinja2 templates for every domain's views.py: one `templates` instance over
+web/templates, and `render()`, which adds the signed-in user, the CSRF token and flash
+messages to the context and writes the session cookie. See web/templates/README.md."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+from starlette.responses import Response
+
+from callscribe import __version__
+from callscribe.web.session import (
+    CSRF_FIELD,
+    CurrentUser,
+    csrf_token,
+    flash,
+    pop_flashes,
+    require_admin,
+    require_manager,
+    require_user,
+    write_cookies,
+)
+
+__all__ = [
+    "templates",
+    "render",
+    "redirect",
+    "flash",
+    "require_user",
+    "require_admin",
+    "require_manager",
+    "CurrentUser",
+]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+@pass_context
+def csrf_input(ctx: Any) -> Markup:
+    """`{{ csrf_input() }}` inside every <form method="post">."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, ctx.get("csrf_token", "")
+    )
+
+
+def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(fmt)
+
+
+def format_duration(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "—"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_timestamp_ms(ms: int | None) -> str:
+    return format_duration((ms or 0) / 1000)
+
+
+def time_ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def nl2br(value: str | None) -> Markup:
+    return Markup("<br>").join(escape(value or "").split("\n"))
+
+
+templates.env.globals.update(csrf_input=csrf_input, app_version=__version__)
+templates.env.filters.update(
+    dt=format_datetime,
+    duration=format_duration,
+    ts=format_timestamp_ms,
+    ago=time_ago,
+    nl2br=nl2br,
+)
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **ctx: Any,
+) -> Response:
+    """Render `name` with `ctx` plus `user` (CurrentUser or None), `csrf_token` and
+    `flashes`; writes the session cookie when needed."""
+    context = {
+        "user": getattr(request.state, "current_user", None),
+        "csrf_token": csrf_token(request),
+        "flashes": pop_flashes(request),
+        "path": request.url.path,
+        **ctx,
+    }
+    response = templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=headers
+    )
+    return write_cookies(request, response)
+
+
+def redirect(request: Request, url: str, *, status_code: int = 303) -> Response:
+    """A redirect after a form post (303), carrying flashed messages and the session.
+    For htmx requests it answers with HX-Redirect so the whole page changes."""
+    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
+        response: Response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=status_code)
+    return write_cookies(request, response)
