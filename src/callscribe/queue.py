@@ -24,15 +24,20 @@ _lock = threading.Lock()
 def configure_queue(settings: Settings | None = None) -> Huey:
     global _configured_for
     settings = settings or get_settings()
-    key = (settings.REDIS_URL, str(settings.DATA_DIR.resolve()), settings.QUEUE_IMMEDIATE)
+    key = (
+        settings.REDIS_URL,
+        settings.QUEUE_NAME,
+        str(settings.DATA_DIR.resolve()),
+        settings.QUEUE_IMMEDIATE,
+    )
     with _lock:
         if key == _configured_for:
             return huey
         if settings.REDIS_URL:
-            huey.storage = RedisStorage("callscribe", url=settings.REDIS_URL)
+            huey.storage = RedisStorage(settings.QUEUE_NAME, url=settings.REDIS_URL)
         else:
             huey.storage = SqliteStorage(
-                "callscribe", filename=str((settings.DATA_DIR / "queue.db").resolve())
+                settings.QUEUE_NAME, filename=str((settings.DATA_DIR / "queue.db").resolve())
             )
         huey.immediate = settings.QUEUE_IMMEDIATE
         _configured_for = key

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     URL_MAX_REDIRECTS: int = 5
     AUDIO_URL_TTL_S: int = 3600  # lifetime of signed audio links in API answers
 
+    QUEUE_NAME: str = "callscribe"  # Redis key prefix / SQLite queue name; one per install
     QUEUE_WORKERS: int = 2  # consumer threads (serve and worker)
     QUEUE_IMMEDIATE: bool = False  # run tasks inline (scripts, some tests)
     SWEEP_INTERVAL_S: float = 30  # how often lost jobs are looked for
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     WHISPER_BEAM_SIZE: int = 5
     WHISPER_CPU_THREADS: int = 0  # 0 = CTranslate2 default
     SPEECH_WINDOW_S: float = 600  # audio is decoded and transcribed in windows this long
+
+    DELIVERY_MAX_ATTEMPTS: int = 6  # per delivery (first try + retries) before it fails
+    DELIVERY_BACKOFF_S: float = 10  # first retry delay; doubles each attempt
+    DELIVERY_MAX_DELAY_S: float = 3600  # cap on one backoff or Retry-After wait
+    DELIVERY_DISABLE_AFTER: int = 5  # consecutive failed deliveries before auto-disable
+    DELIVERY_STALE_AFTER_S: float = 300  # a due or in-flight delivery untouched this long is re-run
 
     AI_TIMEOUT_S: float = 60  # per request to an LLM / transcription endpoint
     AI_MAX_RETRIES: int = 2  # retries after a failed or malformed LLM answer
