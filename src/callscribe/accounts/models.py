@@ -122,3 +122,39 @@ class TechnicalLog(Base):
     source: Mapped[str] = mapped_column(String(60))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class OAuthApp(Base):
+    """An integration's OAuth client (client-credentials grant). The secret is shown once
+    and stored as a SHA-256 hash; revoking the app revokes every token it was given."""
+
+    __tablename__ = "oauth_apps"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex
+    created_by_key: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the API key that made it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OAuthToken(Base):
+    """An access token issued to an OAuth app; stored hashed, valid until `expires_at`."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    app_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("oauth_apps.id", ondelete="CASCADE"), index=True
+    )
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

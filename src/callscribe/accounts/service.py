@@ -202,6 +202,168 @@ def create_user(
     return user
 
 
+def has_users(session: Session) -> bool:
+    """False on a fresh install: the first visit of the web app goes to /setup."""
+    return session.scalars(select(User.id).limit(1)).first() is not None
+
+
+def setup_first_account(
+    session: Session, *, company_name: str, name: str, email: str, password: str
+) -> User:
+    """The first account of an install: creates its company and becomes the platform
+    admin. Refused once any user exists (the setup page cannot be replayed)."""
+    from callscribe.errors import Conflict
+
+    if has_users(session):
+        raise Conflict("This installation is already set up; sign in instead.")
+    company = create_company(session, company_name)
+    return create_user(
+        session,
+        company.id,
+        email=email,
+        name=name,
+        password=password,
+        role="admin",
+        is_platform_admin=True,
+    )
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def authenticate_user(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else None. An unknown email costs
+    the same argon2 verification as a wrong password (no account enumeration by time)."""
+    from callscribe.security.crypto import verify_password
+
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.password_hash:
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(hash_password(new_token("", 12)))
+        verify_password(password, _DUMMY_HASH[0])
+        return None
+    if not verify_password(password, user.password_hash) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise ValidationFailed("Passwords need at least 8 characters.")
+    user.password_hash = hash_password(password)
+
+
+def list_users(session: Session, company_id: uuid.UUID) -> list[User]:
+    return list(
+        session.scalars(select(User).where(User.company_id == company_id).order_by(User.name))
+    )
+
+
+def get_user(session: Session, company_id: uuid.UUID, user_id: uuid.UUID | str) -> User:
+    try:
+        user = session.get(User, uuid.UUID(str(user_id)))
+    except ValueError:
+        user = None
+    if user is None or user.company_id != company_id:
+        raise NotFound("User not found.")
+    return user
+
+
+def update_user(
+    session: Session,
+    company_id: uuid.UUID,
+    user: User,
+    *,
+    role: str | None = None,
+    is_active: bool | None = None,
+    name: str | None = None,
+    acting_user_id: uuid.UUID | None = None,
+) -> User:
+    """Change a user's role, name or active flag. The company keeps at least one active
+    admin, and nobody demotes or deactivates themselves."""
+    if role is not None and role not in ROLES:
+        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.")
+    demoting = role is not None and role != "admin" and user.role == "admin"
+    deactivating = is_active is False and user.is_active
+    if (demoting or deactivating) and acting_user_id == user.id:
+        raise ValidationFailed("You cannot demote or deactivate yourself.")
+    if (demoting or deactivating) and user.role == "admin":
+        admins = [
+            u for u in list_users(session, company_id) if u.role == "admin" and u.is_active
+        ]
+        if len(admins) <= 1:
+            raise ValidationFailed("The company needs at least one active admin.")
+    if role is not None:
+        user.role = role
+    if is_active is not None:
+        user.is_active = is_active
+    if name is not None and name.strip():
+        user.name = name.strip()[:200]
+    session.flush()
+    return user
+
+
+def link_user_agent(
+    session: Session,
+    company_id: uuid.UUID,
+    user: User,
+    *,
+    extension_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Agent | None:
+    """Attribute calls to `user`: link the agent record found by extension id, email or
+    phone, creating it (named after the user) when there is none. All empty: unlink."""
+    extension_id = (extension_id or "").strip() or None
+    email = (email or "").strip().lower() or None
+    phone = (phone or "").strip() or None
+    if not (extension_id or email or phone):
+        user.agent_id = None
+        session.flush()
+        return None
+    agent = find_agent(session, company_id, extension_id=extension_id, email=email, phone=phone)
+    if agent is None:
+        agent = upsert_agent(
+            session,
+            company_id,
+            name=user.name,
+            extension_id=extension_id,
+            email=email,
+            phone=phone,
+        )
+    else:
+        for key, value in (("extension_id", extension_id), ("email", email), ("phone", phone)):
+            if value and not getattr(agent, key):
+                setattr(agent, key, trim_attribute(session, company_id, f"agent.{key}", value))
+    user.agent_id = agent.id
+    session.flush()
+    return agent
+
+
+INVITE_TTL_S = 7 * 24 * 3600  # invitation links work for a week
+
+
+def invite_token(user: User, ttl_s: int = INVITE_TTL_S) -> str:
+    """A signed link token to choose a password. It stops working once a password is
+    set (it is bound to the current password hash), so it is single-use."""
+    import time
+
+    from callscribe.security.crypto import sign
+
+    return sign(_invite_message(user), int(time.time()) + ttl_s)
+
+
+def _invite_message(user: User) -> str:
+    return f"invite:{user.id}:{sha256_hex(user.password_hash or '')}"
+
+
+def verify_invite_token(user: User, token: str) -> bool:
+    from callscribe.security.crypto import verify_signature
+
+    return user.is_active and verify_signature(_invite_message(user), token)
+
+
 # -- API keys ----------------------------------------------------------------------------
 
 
@@ -373,3 +535,104 @@ def trim_attribute(
         )
         value = value[:MAX_ATTRIBUTE_LEN]
     return value
+
+
+# -- OAuth apps (client-credentials grant) ------------------------------------------------
+
+OAUTH_CLIENT_PREFIX = "csapp_"
+OAUTH_SECRET_PREFIX = "cssec_"
+OAUTH_TOKEN_PREFIX = "csat_"
+OAUTH_TOKEN_TTL_S = 16 * 3600  # access tokens live 16 hours
+
+
+def create_oauth_app(
+    session: Session, principal: Principal, name: str
+) -> tuple[OAuthApp, str]:
+    """Only company API keys (and admins signed in) create apps; an app's own token
+    cannot mint more apps. Returns the row and the plain client secret (shown once)."""
+    from callscribe.errors import Forbidden
+
+    if principal.api_key_id is None and not (principal.user_id and principal.role == "admin"):
+        raise Forbidden("OAuth apps are created with a company API key.")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("An OAuth app needs a name.")
+    secret = new_token(OAUTH_SECRET_PREFIX, 32)
+    app = OAuthApp(
+        company_id=principal.company_id,
+        name=name[:200],
+        client_id=new_token(OAUTH_CLIENT_PREFIX, 18),
+        client_secret_hash=sha256_hex(secret),
+        created_by_key=principal.api_key_id,
+    )
+    session.add(app)
+    session.flush()
+    return app, secret
+
+
+def list_oauth_apps(session: Session, company_id: uuid.UUID) -> list[OAuthApp]:
+    return list(
+        session.scalars(
+            select(OAuthApp).where(OAuthApp.company_id == company_id).order_by(OAuthApp.created_at)
+        )
+    )
+
+
+def revoke_oauth_app(session: Session, company_id: uuid.UUID, app_id: uuid.UUID) -> OAuthApp:
+    app = session.get(OAuthApp, app_id)
+    if app is None or app.company_id != company_id:
+        raise NotFound("OAuth app not found.")
+    app.revoked_at = app.revoked_at or utcnow()
+    for token in session.scalars(select(OAuthToken).where(OAuthToken.app_id == app.id)):
+        token.revoked = True
+    session.flush()
+    return app
+
+
+def issue_oauth_token(
+    session: Session, client_id: str, client_secret: str, *, now: datetime | None = None
+) -> tuple[OAuthToken, str]:
+    """Client-credentials grant. `now` is the issue time (tests move the clock with it)."""
+    app = session.scalars(select(OAuthApp).where(OAuthApp.client_id == client_id)).first()
+    digest = sha256_hex(client_secret or "")
+    if (
+        app is None
+        or app.revoked_at is not None
+        or not constant_time_equals(app.client_secret_hash, digest)
+    ):
+        raise Unauthorized("invalid_client: unknown client, wrong secret or revoked app.",
+                           code="invalid_client")
+    issued = now or utcnow()
+    plain = new_token(OAUTH_TOKEN_PREFIX, 32)
+    token = OAuthToken(
+        app_id=app.id,
+        company_id=app.company_id,
+        token_hash=sha256_hex(plain),
+        created_at=issued,
+        expires_at=issued + timedelta(seconds=OAUTH_TOKEN_TTL_S),
+    )
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def authenticate_oauth_token(
+    session: Session, plain: str, *, now: datetime | None = None
+) -> Principal:
+    digest = sha256_hex(plain.strip())
+    token = session.scalars(select(OAuthToken).where(OAuthToken.token_hash == digest)).first()
+    if token is None or not constant_time_equals(token.token_hash, digest):
+        raise Unauthorized("The access token is not valid.", code="invalid_token")
+    app = session.get(OAuthApp, token.app_id)
+    if token.revoked or app is None or app.revoked_at is not None:
+        raise Unauthorized("The access token was revoked.", code="invalid_token")
+    if (now or utcnow()) >= token.expires_at:
+        raise Unauthorized(
+            "The access token expired; request a new one.", code="token_expired"
+        )
+    return Principal(company_id=token.company_id, role="admin")
+
+
+from datetime import datetime, timedelta  # noqa: E402  (OAuth section)
+
+from callscribe.accounts.models import OAuthApp, OAuthToken  # noqa: E402

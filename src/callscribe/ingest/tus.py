@@ -1,0 +1,276 @@
+"""tus 1.0 resumable uploads (core + creation + termination) at /api/uploads/.
+
+Bytes go straight to a staging file at the offset the server confirmed; a dropped
+connection keeps what arrived, and the client resumes from `HEAD`'s Upload-Offset. The
+last byte creates the call with the metadata of `Upload-Metadata` (base64 pairs:
+filename, customer_name, customer_phone, external_id, user_id, extension_id, order_id,
+direction, started_at)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections import defaultdict
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
+
+from callscribe.accounts.service import Principal
+from callscribe.calls.tasks import enqueue_calls
+from callscribe.db import session_scope
+from callscribe.errors import (
+    BadRequest,
+    CallscribeError,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from callscribe.ingest import service
+from callscribe.settings import get_settings
+from callscribe.web.deps import require_principal
+
+router = APIRouter(prefix="/uploads", tags=["resumable uploads (tus)"])
+
+TUS_HEADERS = {"Tus-Resumable": service.TUS_VERSION}
+# one PATCH at a time per upload in this process; a resumed client waits for the dropped
+# request to be wound up instead of racing it
+_locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
+class PreconditionFailed(CallscribeError):
+    code, status = "unsupported_tus_version", 412
+
+
+def _check_version(request: Request) -> None:
+    if request.headers.get("tus-resumable") != service.TUS_VERSION:
+        raise PreconditionFailed(f"Send Tus-Resumable: {service.TUS_VERSION}.")
+
+
+def _int_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.strip().isdigit():
+        raise BadRequest(f"Send the {name} header as a non-negative integer.")
+    return int(raw)
+
+
+@router.options(
+    "/",
+    status_code=204,
+    summary="tus capabilities",
+    responses={204: {"description": "Tus-Version, Tus-Extension and Tus-Max-Size headers"}},
+)
+def tus_options() -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            **TUS_HEADERS,
+            "Tus-Version": service.TUS_VERSION,
+            "Tus-Extension": service.TUS_EXTENSIONS,
+            "Tus-Max-Size": str(get_settings().max_upload_bytes),
+        },
+    )
+
+
+@router.post(
+    "/",
+    status_code=201,
+    summary="Create an upload (tus creation)",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Tus-Resumable",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "enum": ["1.0.0"]},
+            },
+            {
+                "name": "Upload-Length",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+                "example": 209715200,
+            },
+            {
+                "name": "Upload-Metadata",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "example": "filename Y2FsbC53YXY=,customer_name QWNtZSBDb3Jw,external_id b3JkLTE=",
+            },
+        ]
+    },
+    responses={
+        201: {"description": "Location: the upload's URL"},
+        412: {"description": "Wrong Tus-Resumable"},
+        413: {"description": "Upload-Length over Tus-Max-Size"},
+    },
+)
+def tus_create(request: Request, principal: Principal = Depends(require_principal)) -> Response:
+    _check_version(request)
+    if request.headers.get("upload-defer-length"):
+        raise BadRequest("Upload-Defer-Length is not supported; send Upload-Length.")
+    length = _int_header(request, "upload-length")
+    meta = service.parse_upload_metadata(request.headers.get("upload-metadata"))
+    with session_scope() as session:
+        upload = service.create_tus_upload(session, principal, length, meta)
+        upload_id = upload.id
+    location = f"{str(request.base_url).rstrip('/')}/api/uploads/{upload_id}"
+    return Response(status_code=201, headers={**TUS_HEADERS, "Location": location})
+
+
+def _state(
+    principal: Principal, upload_id: str
+) -> tuple[uuid.UUID, int, int, str, str, str | None]:
+    with session_scope() as session:
+        u = service.get_tus_upload(session, principal, upload_id)
+        call = str(u.engagement_id) if u.engagement_id else None
+        return u.id, u.length, u.offset, u.part_path, u.status, call
+
+
+@router.head(
+    "/{upload_id}",
+    status_code=200,
+    summary="The upload's offset (resume from here)",
+    responses={200: {"description": "Upload-Offset, Upload-Length; Callscribe-Call-Id when done"}},
+)
+def tus_head(
+    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
+) -> Response:
+    _check_version(request)
+    _uid, length, offset, _path, status, call_id = _state(principal, upload_id)
+    headers = {
+        **TUS_HEADERS,
+        "Upload-Offset": str(offset),
+        "Upload-Length": str(length),
+        "Cache-Control": "no-store",
+        "Callscribe-Upload-Status": status,
+    }
+    if call_id:
+        headers["Callscribe-Call-Id"] = call_id
+    return Response(status_code=200, headers=headers)
+
+
+@router.patch(
+    "/{upload_id}",
+    status_code=204,
+    summary="Append bytes at Upload-Offset (application/offset+octet-stream)",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Tus-Resumable",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "enum": ["1.0.0"]},
+            },
+            {
+                "name": "Upload-Offset",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/offset+octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}
+                }
+            },
+        },
+    },
+    responses={
+        204: {"description": "New Upload-Offset; Callscribe-Call-Id after the last byte"},
+        409: {"description": "Upload-Offset is not the server's offset"},
+        415: {"description": "Wrong Content-Type"},
+    },
+)
+async def tus_patch(
+    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
+) -> Response:
+    _check_version(request)
+    if (
+        request.headers.get("content-type", "").split(";")[0].strip()
+        != "application/offset+octet-stream"
+    ):
+        raise UnsupportedMediaType("PATCH needs Content-Type: application/offset+octet-stream.")
+    client_offset = _int_header(request, "upload-offset")
+    uid, *_ = await run_in_threadpool(_state, principal, upload_id)
+    async with _locks[uid]:
+        _uid, length, offset, path, status, call_id = await run_in_threadpool(
+            _state, principal, upload_id
+        )
+        if status != "open":
+            raise Conflict(f"This upload is {status}.", code="upload_closed")
+        if client_offset != offset:
+            raise Conflict(
+                f"Upload-Offset {client_offset} does not match the server's {offset}.",
+                code="offset_mismatch",
+            )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and offset + int(declared) > length:
+            raise PayloadTooLarge("The PATCH goes past Upload-Length.")
+        written, too_long = 0, False
+        with open(path, "r+b" if os.path.exists(path) else "w+b") as fh:
+            fh.seek(offset)
+            fh.truncate()  # bytes past the confirmed offset are from a dropped request
+            try:
+                async for chunk in request.stream():
+                    if offset + written + len(chunk) > length:
+                        too_long = True
+                        break
+                    fh.write(chunk)
+                    written += len(chunk)
+            except ClientDisconnect:
+                pass  # keep what arrived; the client resumes from HEAD's offset
+            fh.flush()
+            os.fsync(fh.fileno())
+        new_offset = offset + written
+        call_id = await run_in_threadpool(_advance, principal, uid, new_offset, length)
+    if too_long:
+        raise PayloadTooLarge("The PATCH goes past Upload-Length.")
+    headers = {**TUS_HEADERS, "Upload-Offset": str(new_offset)}
+    if call_id:
+        headers["Callscribe-Call-Id"] = call_id
+    return Response(status_code=204, headers=headers)
+
+
+def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int) -> str | None:
+    """Record the new offset; after the last byte, create the call and enqueue it."""
+    with session_scope() as session:
+        upload = service.get_tus_upload(session, principal, str(uid))
+        upload.offset = new_offset
+        if new_offset < length:
+            return None
+    try:
+        with session_scope() as session:
+            upload = service.get_tus_upload(session, principal, str(uid))
+            call = service.complete_tus_upload(session, principal, upload)
+            call_id = call.id
+    except CallscribeError as exc:
+        with session_scope() as session:
+            upload = service.get_tus_upload(session, principal, str(uid))
+            upload.status, upload.error = "failed", exc.message
+        raise
+    enqueue_calls([call_id])
+    return str(call_id)
+
+
+@router.delete(
+    "/{upload_id}",
+    status_code=204,
+    summary="Terminate an upload (tus termination)",
+    responses={204: {"description": "Gone"}, 404: {"description": "Not found"}},
+)
+def tus_delete(
+    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
+) -> Response:
+    _check_version(request)
+    with session_scope() as session:
+        upload = service.get_tus_upload(session, principal, upload_id)
+        if upload.status == "completed":
+            raise Conflict("This upload already became a call.", code="upload_completed")
+        service.terminate_tus_upload(session, upload)
+    return Response(status_code=204, headers=TUS_HEADERS)
