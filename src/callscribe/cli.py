@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -34,6 +35,9 @@ def serve(
     host: str = typer.Option(None, help="Address to bind (default CALLSCRIBE_HOST)"),
     port: int = typer.Option(None, help="Port (default CALLSCRIBE_PORT)"),
     worker: bool = typer.Option(True, help="Run queue consumers in this process"),
+    web_workers: int = typer.Option(
+        None, help="Web server processes (default CALLSCRIBE_WEB_WORKERS; 1 on a laptop)"
+    ),
 ) -> None:
     """Run the web app and API, with an embedded queue consumer (SQLite by default)."""
     import uvicorn
@@ -51,6 +55,21 @@ def serve(
     err.print(
         f"callscribe is running at [bold]{settings.public_url}[/bold]  (data: {settings.DATA_DIR.resolve()})"
     )
+    processes = web_workers or settings.WEB_WORKERS
+    if processes > 1:
+        # uvicorn starts each process from the import string; settings travel by env
+        os.environ["CALLSCRIBE_EMBEDDED_WORKER"] = "1" if worker else "0"
+        os.environ["CALLSCRIBE_HOST"], os.environ["CALLSCRIBE_PORT"] = settings.HOST, str(settings.PORT)
+        uvicorn.run(
+            "callscribe.web.app:create_served_app",
+            factory=True,
+            workers=processes,
+            host=settings.HOST,
+            port=settings.PORT,
+            log_level="warning",
+            proxy_headers=True,
+        )
+        return
     uvicorn.run(
         create_app(embedded_worker=worker),
         host=settings.HOST,

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     HOST: str = "127.0.0.1"
     PORT: int = 8000
+    WEB_WORKERS: int = 1  # web server processes for `serve` (each also runs consumers)
     PUBLIC_URL: str | None = None  # base URL used in links we hand out; default http://HOST:PORT
 
     MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default

@@ -85,7 +85,7 @@ def _store_and_enqueue(
             raise
         result = service.ingest_recording(session, principal, staged, fields, source=source)
     if not result.duplicate:
-        enqueue_calls([result.call.id])
+        enqueue_calls([result.call.id], mark=False)  # enqueued_at set with the insert
     return result
 
 
@@ -145,8 +145,10 @@ async def add_calls(request: Request) -> JSONResponse:
         upload.discard()
         raise
     if upload.staged is not None:
+        # the web app's upload page says so; everything else is the API
+        source = "upload" if form.get("source") == "upload" else "api"
         result = await run_in_threadpool(
-            _store_and_enqueue, request, upload.staged, fields, form.get("api_key"), "api"
+            _store_and_enqueue, request, upload.staged, fields, form.get("api_key"), source
         )
     else:
         result = await run_in_threadpool(

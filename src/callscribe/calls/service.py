@@ -185,6 +185,7 @@ def ingest_recording(
             started_at=fields.started_at,
             duration_s=duration,
             status="received",
+            enqueued_at=utcnow(),  # the boundary enqueues right after the commit
             audio_format=fmt,
             audio_filename=staged.filename,
             audio_channels=channels,
@@ -213,6 +214,74 @@ def ingest_recording(
     except BaseException:
         staged.discard()
         raise
+
+
+def ingest_transcript(
+    session: Session,
+    principal: Principal,
+    fields: CallFields,
+    turns: list[dict[str, Any]],
+    *,
+    source: str,
+    duration_s: float | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Ingested:
+    """A call that comes as text only (a provider's transcript, no audio): created with
+    its turns ({role, text, start_ms, end_ms, speaker?}) and `transcript_complete`, so
+    processing only analyzes it. Same external id again: the existing call."""
+    if not turns:
+        raise BadRequest("The transcript has no turns.", code="empty_transcript")
+    if fields.external_id:
+        existing = find_by_external_id(session, principal.company_id, source, fields.external_id)
+        if existing is not None:
+            return Ingested(existing, duplicate=True)
+    agent = resolve_agent(session, principal.company_id, fields)
+    call = Engagement(
+        id=uuid.uuid4(),
+        company_id=principal.company_id,
+        channel="voice",
+        source=source,
+        external_id=fields.external_id,
+        direction=fields.direction,
+        agent_id=agent.id if agent else None,
+        customer_name=accounts.trim_attribute(
+            session, principal.company_id, "customer_name", fields.customer_name
+        ),
+        customer_phone=fields.customer_phone,
+        worker_id=fields.order_id,
+        started_at=fields.started_at,
+        duration_s=duration_s,
+        status="received",
+        meta={**(meta or {}), "transcript_complete": True},
+    )
+    session.add(call)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        existing = find_by_external_id(
+            session, principal.company_id, source, fields.external_id or ""
+        )
+        if existing is None:
+            raise
+        return Ingested(existing, duplicate=True)
+    redact = bool(accounts.get_company_settings(session, principal.company_id).redact_pii)
+    for seq, turn in enumerate(turns):
+        text = str(turn["text"])
+        session.add(
+            Turn(
+                company_id=principal.company_id,
+                engagement_id=call.id,
+                seq=seq,
+                role=turn.get("role", "unknown"),
+                speaker=turn.get("speaker"),
+                start_ms=int(turn.get("start_ms", 0)),
+                end_ms=int(turn.get("end_ms", 0)),
+                text=redact_text(text) if redact else text,
+            )
+        )
+    session.flush()
+    return Ingested(call, duplicate=False)
 
 
 def resolve_agent(session: Session, company_id: uuid.UUID, fields: CallFields) -> Agent | None:
@@ -602,7 +671,8 @@ def transcribe_call(call_id: uuid.UUID) -> None:
         call = session.get(Engagement, call_id)
         assert call is not None and call.audio_key
         cs = accounts.get_company_settings(session, call.company_id)
-        roles = channel_roles(cs, call.source)
+        # a connector that built the stereo file itself says which side is which
+        roles = (call.meta or {}).get("channel_roles") or channel_roles(cs, call.source)
         engine = get_engine(speech_config_for(cs))
         agent_name = session.get(Agent, call.agent_id).name if call.agent_id else None
         company_id, audio_key, language = call.company_id, call.audio_key, cs.speech_language

@@ -112,6 +112,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     return app
 
 
+def create_served_app() -> FastAPI:
+    """Factory for `callscribe serve` (uvicorn imports it in each web worker process)."""
+    import os
+
+    return create_app(embedded_worker=os.environ.get("CALLSCRIBE_EMBEDDED_WORKER", "1") == "1")
+
+
 async def _in_thread(fn) -> None:  # type: ignore[no-untyped-def]
     done = threading.Event()
 

@@ -1,0 +1,127 @@
+"""Pipeline speed against bare faster-whisper, same files, same model, same run.
+
+    python bench/bench_pipeline.py [FILE ...] [--repeat N]   # default: ../shared/testdata/audio
+
+For each recording:
+- pipeline: callscribe's whole `process_call` (PyAV windowed decode, channel split,
+  transcription, turns streamed into SQLite, local analyzer, minutes stored), timed
+  from the call's claim to `completed`;
+- bare (same work): faster-whisper's own decode plus `transcribe` on the same model and
+  settings, on each channel when the pipeline split the call, else on the mix;
+- bare (mix): one faster-whisper pass over the file as given (what a naive transcriber
+  does; a two-party stereo call then counts half the speech work).
+Prints audio seconds per wall second for each, and pipeline / bare-same-work.
+Best of --repeat runs per side, sides interleaved so machine noise hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
+DEFAULT_DIR = REPO.parent / "shared" / "testdata" / "audio"
+SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".webm"}
+
+
+def setup_install() -> None:
+    data = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    os.environ["CALLSCRIBE_DATA_DIR"] = str(data)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from callscribe.db import migrate
+
+    migrate()
+
+
+def pipeline_once(path: Path) -> tuple[float, float, bool]:
+    """(audio s, wall s, split) for one full pipeline run of a fresh call."""
+    from callscribe.accounts import service as accounts
+    from callscribe.accounts.service import Principal
+    from callscribe.calls import service as calls
+    from callscribe.calls.models import Engagement, Turn
+    from callscribe.calls.schemas import CallFields
+    from callscribe.db import session_scope
+    from sqlalchemy import select
+
+    with session_scope() as s:
+        company = accounts.create_company(s, "bench")
+        staged = calls.stage_file_from_path(path)
+        call = calls.ingest_recording(s, Principal(company.id), staged, CallFields()).call
+        call_id, duration = call.id, call.duration_s or 0.0
+    started = time.perf_counter()
+    status = calls.process_call(call_id)
+    wall = time.perf_counter() - started
+    with session_scope() as s:
+        assert status == "completed", s.get(Engagement, call_id).error  # type: ignore[union-attr]
+        split = any(
+            c is not None for c in s.scalars(select(Turn.channel).where(Turn.engagement_id == call_id))
+        )
+    return duration, wall, split
+
+
+def bare_same_work(path: Path, split: bool) -> float:
+    from bench_speech_bare import BEAM_SIZE, _model
+    from faster_whisper.audio import decode_audio
+
+    model = _model()
+    started = time.perf_counter()
+    channels = decode_audio(str(path), split_stereo=split)
+    for audio in channels if split else [channels]:
+        segments, _info = model.transcribe(
+            audio, beam_size=BEAM_SIZE, vad_filter=True, condition_on_previous_text=False
+        )
+        for _ in segments:
+            pass
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    files = [Path(f) for f in args.files] or sorted(
+        p for p in DEFAULT_DIR.rglob("*") if p.suffix.lower() in SUFFIXES
+    )
+    setup_install()
+    from bench_speech_bare import bare_rate
+
+    pipeline_once(files[0])  # load the model and warm caches outside the timings
+    rows = []
+    tot = {"audio": 0.0, "pipe": 0.0, "same": 0.0, "mix": 0.0}
+    for path in files:
+        best_pipe = best_same = best_mix = float("inf")
+        duration, split = 0.0, False
+        for _ in range(args.repeat):
+            duration, wall, split = pipeline_once(path)
+            best_pipe = min(best_pipe, wall)
+            best_same = min(best_same, bare_same_work(path, split))
+            best_mix = min(best_mix, bare_rate(path)[1])
+        rows.append((path.name, duration, split, best_pipe, best_same, best_mix))
+        tot["audio"] += duration
+        tot["pipe"] += best_pipe
+        tot["same"] += best_same
+        tot["mix"] += best_mix
+
+    print(f"{'file':28} {'audio s':>8} {'split':>5} {'pipeline x':>11} {'bare(same) x':>13} {'bare(mix) x':>12} {'pipe/bare':>10}")
+    for name, dur, split, pipe, same, mix in rows:
+        print(
+            f"{name:28} {dur:8.1f} {('yes' if split else 'no'):>5} {dur / pipe:11.1f} "
+            f"{dur / same:13.1f} {dur / mix:12.1f} {same / pipe:10.2f}"
+        )
+    a = tot["audio"]
+    print(
+        f"{'ALL':28} {a:8.1f} {'':>5} {a / tot['pipe']:11.1f} {a / tot['same']:13.1f} "
+        f"{a / tot['mix']:12.1f} {tot['same'] / tot['pipe']:10.2f}"
+    )
+    print("x = audio seconds per wall second; pipe/bare = pipeline speed / bare(same work) speed")
+
+
+if __name__ == "__main__":
+    main()
