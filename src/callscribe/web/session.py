@@ -250,8 +250,10 @@ def user_from_session(request: Request, session: Session) -> CurrentUser | None:
     if ws.user_id is None:
         return None
     user = session.get(User, ws.user_id)
-    if user is None or not user.is_active or not constant_time_equals(
-        password_fingerprint(user), ws.pw
+    if (
+        user is None
+        or not user.is_active
+        or not constant_time_equals(password_fingerprint(user), ws.pw)
     ):
         return None
     company = session.get(Company, user.company_id)

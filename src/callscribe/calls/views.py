@@ -1,0 +1,261 @@
+"""Pages of calls: the calls list (live status), upload, and the call page (player,
+transcript, Minutes, action items, downloads, retry)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from callscribe.accounts import service as accounts
+from callscribe.accounts.models import Agent
+from callscribe.calls import service
+from callscribe.calls.models import ACTIVE_STATUSES, DIRECTIONS, STATUSES, Engagement, Turn
+from callscribe.calls.tasks import enqueue_calls
+from callscribe.errors import CallscribeError, NotFound
+from callscribe.web.deps import get_session
+from callscribe.web.templating import CurrentUser, flash, redirect, render, require_user
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+SORTABLE = ("created_at", "started_at", "duration", "status")
+GROUP_WINDOW_MS = 60_000  # consecutive turns of one speaker within a minute are one block
+UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "flac", "webm", "mp4", "aac")
+
+
+# -- the transcript as the call page shows it ---------------------------------------------
+
+
+@dataclass
+class TurnGroup:
+    role: str
+    label: str
+    start_ms: int
+    end_ms: int
+    turns: list[Turn] = field(default_factory=list)
+    response_ms: int | None = None  # gap after the other party's last words
+
+
+def role_label(role: str, speaker: str | None, call: Engagement, agent: Agent | None) -> str:
+    if speaker:
+        return speaker
+    if role == "agent":
+        return agent.name if agent else "Agent"
+    if role == "customer":
+        return call.customer_name or "Customer"
+    if role == "bot":
+        return "Bot"
+    return "Speaker"
+
+
+def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> list[TurnGroup]:
+    """Consecutive turns of one speaker that start within a minute of the block's first
+    turn form one block; a block after the other party's carries the response time.
+    static/js/call.js groups streamed turns the same way."""
+    groups: list[TurnGroup] = []
+    for turn in sorted(turns, key=lambda t: (t.start_ms, t.seq)):
+        label = role_label(turn.role, turn.speaker, call, agent)
+        last = groups[-1] if groups else None
+        if (
+            last is not None
+            and last.role == turn.role
+            and last.label == label
+            and turn.start_ms - last.start_ms < GROUP_WINDOW_MS
+        ):
+            last.turns.append(turn)
+            last.end_ms = max(last.end_ms, turn.end_ms)
+            continue
+        group = TurnGroup(turn.role, label, turn.start_ms, turn.end_ms, [turn])
+        if last is not None and last.role != turn.role and turn.role != "unknown":
+            group.response_ms = turn.start_ms - last.end_ms
+        groups.append(group)
+    return groups
+
+
+# -- calls list --------------------------------------------------------------------------
+
+
+def _parse_date(value: str | None, *, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filters(request: Request) -> dict[str, str]:
+    q = request.query_params
+    keys = ("status", "agent_id", "direction", "date_from", "date_to", "customer", "sort")
+    return {k: q.get(k, "").strip() for k in keys if q.get(k, "").strip()}
+
+
+def _query_builder(current: dict[str, str]):  # type: ignore[no-untyped-def]
+    def qs(**overrides: Any) -> str:
+        merged = {**current, **{k: v for k, v in overrides.items()}}
+        return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+    return qs
+
+
+@router.get("/calls")
+def calls_page(
+    request: Request,
+    page: int = 1,
+    user: CurrentUser = Depends(require_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    filters = _filters(request)
+    sort = filters.get("sort", "-created_at")
+    if sort.lstrip("-") not in SORTABLE:
+        sort = "-created_at"
+    status = filters.get("status")
+    query = service.CallFilters(
+        status=status if status in STATUSES else None,
+        agent_id=_uuid(filters.get("agent_id")),
+        direction=filters.get("direction") if filters.get("direction") in DIRECTIONS else None,
+        date_from=_parse_date(filters.get("date_from")),
+        date_to=_parse_date(filters.get("date_to"), end=True),
+        customer=filters.get("customer"),
+        sort=sort,
+    )
+    page = max(1, page)
+    rows, total = service.list_calls(session, user.principal, query, page, PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    agent_ids = {c.agent_id for c in rows if c.agent_id}
+    agents = (
+        {a.id: a for a in session.query(Agent).filter(Agent.id.in_(agent_ids)).all()}
+        if agent_ids
+        else {}
+    )
+    subjects = {c.id: service.get_minutes(session, c.id) for c in rows}
+    ctx: dict[str, Any] = {
+        "calls": rows,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "agents": agents,
+        "minutes": subjects,
+        "filters": filters,
+        "sort": sort,
+        "qs": _query_builder({**filters, "page": str(page) if page > 1 else ""}),
+        "live": any(c.status in ACTIVE_STATUSES for c in rows),
+        "now": datetime.now(UTC),
+    }
+    if request.headers.get("hx-request") and request.headers.get("hx-target") == "calls-table":
+        return render(request, "calls/_table.html", **ctx)
+    all_agents = (
+        [] if user.principal.sees_only_own_calls else accounts.list_agents(session, user.company_id)
+    )
+    return render(
+        request,
+        "calls/list.html",
+        all_agents=all_agents,
+        statuses=STATUSES,
+        directions=DIRECTIONS,
+        **ctx,
+    )
+
+
+# -- upload ------------------------------------------------------------------------------
+
+
+@router.get("/upload")
+def upload_page(
+    request: Request,
+    user: CurrentUser = Depends(require_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    agents = accounts.list_agents(session, user.company_id)
+    own_agent = None
+    if user.principal.sees_only_own_calls:
+        agents = [a for a in agents if a.id == user.agent_id]
+        own_agent = agents[0] if agents else None
+    return render(
+        request,
+        "calls/upload.html",
+        agents=agents,
+        own_agent=own_agent,
+        formats=UPLOAD_FORMATS,
+    )
+
+
+# -- the call page -----------------------------------------------------------------------
+
+
+def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str, Any]:
+    call = service.get_call(session, user.principal, call_id)
+    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    turns = service.list_turns(session, call.id)
+    return {
+        "call": call,
+        "agent": agent,
+        "minutes": service.get_minutes(session, call.id),
+        "action_items": service.list_call_action_items(session, call.id),
+        "groups": group_turns(turns, call, agent),
+        "turn_count": len(turns),
+        "max_seq": max((t.seq for t in turns), default=-1),
+        "live": call.status in ACTIVE_STATUSES,
+        "can_manage": user.role in ("admin", "manager"),
+    }
+
+
+def _not_found(request: Request) -> Response:
+    return render(
+        request,
+        "error.html",
+        status_code=404,
+        title="Call not found",
+        message="There is no such call, or it is not one you can see.",
+    )
+
+
+@router.get("/calls/{call_id}")
+def call_page(
+    request: Request,
+    call_id: str,
+    user: CurrentUser = Depends(require_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    try:
+        ctx = _call_context(session, user, call_id)
+    except NotFound:
+        return _not_found(request)
+    return render(request, "calls/call.html", **ctx)
+
+
+@router.post("/calls/{call_id}/retry")
+def retry_call(
+    request: Request,
+    call_id: str,
+    user: CurrentUser = Depends(require_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    try:
+        call = service.retry_call(session, user.principal, uuid.UUID(call_id))
+        session.commit()
+    except (NotFound, ValueError):
+        return _not_found(request)
+    except CallscribeError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return redirect(request, f"/calls/{call_id}")
+    enqueue_calls([call.id])
+    flash(request, "The call is queued again.", "info")
+    return redirect(request, f"/calls/{call.id}")
