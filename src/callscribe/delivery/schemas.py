@@ -1,0 +1,121 @@
+"""Request and response shapes of automations, deliveries and SMTP settings. Secrets
+go in; only hints (host and last 4 characters, "set") come out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Kind = Literal["slack", "webhook", "email"]
+Direction = Literal["inbound", "outbound"]
+
+
+class AutomationIn(BaseModel):
+    kind: Kind
+    name: str = Field(min_length=1, max_length=200)
+    enabled: bool = True
+    url: str | None = Field(None, max_length=2000, description="Slack or webhook URL")
+    method: Literal["POST", "PUT"] = "POST"
+    timeout_s: float = Field(10, ge=1, le=10, description="webhook timeout, 1-10 s")
+    secret: str | None = Field(None, max_length=500, description="optional signing secret")
+    recipients: list[str] = Field(default_factory=list, description="fixed email addresses")
+    send_to_agent: bool = True
+    include_internal: bool = False
+    agent_id: uuid.UUID | None = None
+    direction: Direction | None = None
+
+
+class AutomationPatch(BaseModel):
+    """Only the fields sent change. A URL or secret is replaced only when given;
+    `secret: ""` removes the signing secret."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    enabled: bool | None = None
+    url: str | None = Field(None, max_length=2000)
+    method: Literal["POST", "PUT"] | None = None
+    timeout_s: float | None = Field(None, ge=1, le=10)
+    secret: str | None = Field(None, max_length=500)
+    recipients: list[str] | None = None
+    send_to_agent: bool | None = None
+    include_internal: bool | None = None
+    agent_id: uuid.UUID | None = None
+    direction: Direction | None = None
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    ok: bool
+    http_status: int | None
+    smtp_reply: str | None
+    response: str | None
+    error: str | None
+    retry_in_s: float | None
+
+
+class DeliveryOut(BaseModel):
+    id: uuid.UUID
+    automation_id: uuid.UUID
+    call_id: uuid.UUID | None
+    event: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    attempt_log: list[AttemptOut] = []
+
+
+class DeliveryPage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    deliveries: list[DeliveryOut]
+
+
+class AutomationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    enabled: bool
+    target: str | None = Field(None, description="host and last 4 characters of the URL")
+    method: str | None = None
+    timeout_s: float | None = None
+    secret_set: bool = False
+    secret_last4: str | None = None
+    recipients: list[str] = []
+    send_to_agent: bool | None = None
+    include_internal: bool
+    agent_id: uuid.UUID | None
+    direction: str | None
+    consecutive_failures: int
+    disabled_reason: str | None
+    last_delivery: DeliveryOut | None = None
+    created_at: datetime
+    standard_webhooks_secret: str | None = Field(
+        None, description="shown once, when created or when the secret changes"
+    )
+
+
+class SmtpSettingsIn(BaseModel):
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(587, ge=1, le=65535)
+    tls_mode: Literal["none", "starttls", "ssl"] = "starttls"
+    username: str | None = Field(None, max_length=320)
+    password: str | None = Field(None, max_length=500, description="kept when omitted")
+    from_address: str = Field(min_length=3, max_length=320)
+
+
+class SmtpSettingsOut(BaseModel):
+    configured: bool
+    host: str | None = None
+    port: int | None = None
+    tls_mode: str | None = None
+    username: str | None = None
+    password_set: bool = False
+    from_address: str | None = None
