@@ -1,0 +1,246 @@
+"""JSON API of connectors (/api/connectors) and the real-time webhook endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from callscribe.accounts.service import Principal
+from callscribe.connectors import service
+from callscribe.connectors.schemas import (
+    ConnectionResult,
+    ConnectionTest,
+    ConnectorCreate,
+    ConnectorList,
+    ConnectorOut,
+    ConnectorTypeOut,
+    ConnectorUpdate,
+    SyncRunList,
+    SyncRunOut,
+    WebhookAccepted,
+    WebhookSecretOut,
+)
+from callscribe.connectors.tasks import enqueue_import, enqueue_sync
+from callscribe.db import session_scope
+from callscribe.errors import PayloadTooLarge
+from callscribe.web.deps import get_session, require_principal, require_role
+
+router = APIRouter(tags=["connectors"])
+MANAGERS = ("admin", "manager")
+MAX_WEBHOOK_BODY = 64 * 1024
+
+
+def manager(principal: Principal = Depends(require_principal)) -> Principal:
+    require_role(principal, *MANAGERS)
+    return principal
+
+
+@router.get("/api/connectors/types", response_model=list[ConnectorTypeOut])
+def connector_types(_principal: Principal = Depends(manager)) -> list[ConnectorTypeOut]:
+    return service.type_views()
+
+
+@router.post("/api/connectors/test", response_model=ConnectionResult)
+def test_settings(
+    payload: ConnectionTest, _principal: Principal = Depends(manager)
+) -> ConnectionResult:
+    """Try a type, base URL and credentials before saving them."""
+    outcome = service.test_settings(payload)
+    return ConnectionResult(ok=outcome.ok, message=outcome.message, code=outcome.code)
+
+
+@router.get("/api/connectors", response_model=ConnectorList)
+def list_connectors(
+    principal: Principal = Depends(manager), session: Session = Depends(get_session)
+) -> ConnectorList:
+    return ConnectorList(
+        connectors=[service.connector_view(c) for c in service.list_connectors(session, principal)]
+    )
+
+
+@router.post("/api/connectors", status_code=201, response_model=ConnectorOut)
+def create_connector(
+    payload: ConnectorCreate,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectorOut:
+    """Credentials are stored encrypted and never shown again (only a hint)."""
+    connector = service.create_connector(session, principal, payload)
+    session.commit()
+    return service.connector_view(connector)
+
+
+@router.get("/api/connectors/{connector_id}", response_model=ConnectorOut)
+def get_connector(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectorOut:
+    return service.connector_view(service.get_connector(session, principal, connector_id))
+
+
+@router.patch("/api/connectors/{connector_id}", response_model=ConnectorOut)
+def update_connector(
+    connector_id: str,
+    payload: ConnectorUpdate,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectorOut:
+    connector = service.update_connector(session, principal, connector_id, payload)
+    session.commit()
+    return service.connector_view(connector)
+
+
+@router.delete("/api/connectors/{connector_id}")
+def delete_connector(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> dict:
+    service.delete_connector(session, principal, connector_id)
+    session.commit()
+    return {"success": True}
+
+
+@router.post("/api/connectors/{connector_id}/test", response_model=ConnectionResult)
+def test_connection(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectionResult:
+    outcome = service.test_connection(session, principal, connector_id)
+    return ConnectionResult(ok=outcome.ok, message=outcome.message, code=outcome.code)
+
+
+@router.post("/api/connectors/{connector_id}/sync", response_model=SyncRunOut)
+def sync_connector(
+    connector_id: str,
+    wait: bool = Query(True, description="false: queue the sync and answer 202 at once"),
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> JSONResponse:
+    """Import the calls since the last sync. With wait (the default) the answer is the
+    sync's log entry: how many calls came in, or why it failed. Their processing is
+    queued either way."""
+    connector = service.get_connector(session, principal, connector_id)
+    session.close()
+    if not wait:
+        enqueue_sync(connector.id, "manual")
+        return JSONResponse({"success": True, "status": "queued"}, status_code=202)
+    outcome = service.sync_connector(connector.id, trigger="manual")
+    with session_scope() as s:
+        from callscribe.connectors.models import SyncRun
+
+        run = s.get(SyncRun, outcome.run_id)
+        assert run is not None
+        body = service.run_view(run).model_dump(mode="json")
+    return JSONResponse(body)
+
+
+@router.post("/api/connectors/{connector_id}/enable", response_model=ConnectorOut)
+def enable_connector(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectorOut:
+    connector = service.set_enabled(session, principal, connector_id, True)
+    session.commit()
+    return service.connector_view(connector)
+
+
+@router.post("/api/connectors/{connector_id}/disable", response_model=ConnectorOut)
+def disable_connector(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> ConnectorOut:
+    """Stops polling and refuses its webhook; nothing is deleted."""
+    connector = service.set_enabled(session, principal, connector_id, False)
+    session.commit()
+    return service.connector_view(connector)
+
+
+@router.get("/api/connectors/{connector_id}/runs", response_model=SyncRunList)
+def list_runs(
+    connector_id: str,
+    limit: int = Query(50, ge=1, le=500),
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> SyncRunList:
+    return SyncRunList(
+        runs=[
+            service.run_view(r) for r in service.list_runs(session, principal, connector_id, limit)
+        ]
+    )
+
+
+@router.get("/api/connectors/{connector_id}/webhook-secret", response_model=WebhookSecretOut)
+def reveal_webhook_secret(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> WebhookSecretOut:
+    """The shared secret to paste into the provider (admins and managers only)."""
+    connector = service.get_connector(session, principal, connector_id)
+    return WebhookSecretOut(
+        url=service.webhook_url(connector),
+        header=service.WEBHOOK_HEADER,
+        secret=service.webhook_secret(connector),
+    )
+
+
+@router.post(
+    "/api/connectors/{connector_id}/webhook-secret/rotate", response_model=WebhookSecretOut
+)
+def rotate_webhook_secret(
+    connector_id: str,
+    principal: Principal = Depends(manager),
+    session: Session = Depends(get_session),
+) -> WebhookSecretOut:
+    """A new secret; the old one is refused from now on."""
+    connector = service.rotate_webhook_secret(session, principal, connector_id)
+    session.commit()
+    return WebhookSecretOut(
+        url=service.webhook_url(connector),
+        header=service.WEBHOOK_HEADER,
+        secret=service.webhook_secret(connector),
+    )
+
+
+@router.post(
+    "/api/webhooks/cloudvoice/{connector_id}",
+    status_code=202,
+    response_model=WebhookAccepted,
+    summary="CloudVoice real-time webhook (one finished call)",
+)
+async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONResponse:
+    """Body `{"run_id": "1234"}`, header `X-Callscribe-Secret`. Answers 202 at once; the
+    call is fetched and processed in the background. Re-deliveries (same run id or same
+    `X-Dograh-Delivery-Id`) answer 202 and change nothing."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
+        raise PayloadTooLarge("The webhook body is larger than 64 KB.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BODY:
+            raise PayloadTooLarge("The webhook body is larger than 64 KB.")
+    secret = request.headers.get(service.WEBHOOK_HEADER)
+    delivery_id = request.headers.get("x-dograh-delivery-id")
+
+    def record() -> tuple[str, bool, object]:
+        with session_scope() as session:
+            event, new = service.receive_webhook(
+                session, "cloudvoice", connector_id, secret, delivery_id, body
+            )
+            return event.status, new, event.id
+
+    _status, new, event_id = await run_in_threadpool(record)
+    if new:
+        await run_in_threadpool(enqueue_import, event_id)
+    return JSONResponse(
+        {"success": True, "status": "accepted" if new else "duplicate", "event_id": str(event_id)},
+        status_code=202,
+    )

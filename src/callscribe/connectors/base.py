@@ -1,0 +1,312 @@
+"""What every connector type is: a class behind the `ConnectorType` Protocol, found
+through the registry. A new provider is one module that calls `register` plus its tests
+(and an entry in `connector_modules`).
+
+A type knows its provider's protocol and nothing of our database: it lists the calls
+since a cursor, fetches one call's recordings and metadata, and turns the provider's
+errors into `ProviderError`s whose messages a user can act on and that never contain a
+credential.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from callscribe.errors import BadRequest, CallscribeError, UpstreamError
+from callscribe.security import outbound
+from callscribe.settings import get_settings
+
+REDACTED = "[redacted]"
+
+
+class ProviderError(UpstreamError):
+    """The provider refused or failed. `transient` errors (unreachable, timeout, 5xx)
+    fail a sync without moving its cursor; the others are about one call."""
+
+    code = "provider_error"
+
+    def __init__(self, message: str, *, code: str | None = None, transient: bool = True):
+        super().__init__(message, code=code)
+        self.transient = transient
+
+
+class ProviderAuthError(ProviderError):
+    code = "provider_auth_failed"
+
+
+# -- what a connector hands back ---------------------------------------------------------
+
+
+@dataclass
+class CredentialField:
+    name: str
+    label: str
+    secret: bool = True
+    placeholder: str = ""
+    help: str = ""
+
+
+@dataclass
+class CallRef:
+    """A call as the provider lists it. `created_at` orders calls for the cursor."""
+
+    external_id: str
+    created_at: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CallPage:
+    calls: list[CallRef]
+
+
+@dataclass
+class Recording:
+    """Something to download. kind: agent | customer (separate tracks), mixed, transcript.
+    `auth` is only ever answered to a challenge from the provider's own origin."""
+
+    kind: str
+    url: str
+    auth: httpx.Auth | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AgentInfo:
+    external_id: str
+    name: str
+    is_bot: bool = False
+    extension_id: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class FetchedCall:
+    external_id: str
+    complete: bool = True  # False: still in progress at the provider; import it later
+    direction: str | None = None
+    agent: AgentInfo | None = None
+    customer_phone: str | None = None
+    customer_name: str | None = None
+    started_at: datetime | None = None
+    duration_s: float | None = None
+    recordings: list[Recording] = field(default_factory=list)
+    # channel roles of the tracks, for the stereo file made from them
+    track_roles: dict[str, str] = field(default_factory=lambda: {"agent": "agent"})
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def recording(self, kind: str) -> Recording | None:
+        return next((r for r in self.recordings if r.kind == kind), None)
+
+
+class ConnectorType(Protocol):
+    type: ClassVar[str]
+    label: ClassVar[str]
+    default_base_url: ClassVar[str]
+    base_url_help: ClassVar[str]
+    credential_fields: ClassVar[tuple[CredentialField, ...]]
+    supports_webhook: ClassVar[bool]
+
+    def __init__(self, base_url: str, credentials: dict[str, str]) -> None: ...
+
+    def test_connection(self) -> str:
+        """A sentence saying what works; raises ProviderError saying what does not."""
+        ...
+
+    def list_calls(self, cursor: dict[str, Any] | None) -> Iterator[CallPage]:
+        """Pages of calls at or after the cursor, oldest first."""
+        ...
+
+    def cursor_for(self, last_seen: datetime) -> dict[str, Any]:
+        """The cursor that makes the next `list_calls` start at `last_seen`."""
+        ...
+
+    def fetch_call(self, ref: CallRef) -> FetchedCall: ...
+
+    def redact(self, text: str) -> str:
+        """`text` without any of this connector's credentials."""
+        ...
+
+
+_registry: dict[str, type[ConnectorType]] = {}
+
+
+def register(cls: type[ConnectorType]) -> type[ConnectorType]:
+    _registry[cls.type] = cls
+    return cls
+
+
+def connector_modules() -> None:
+    for name in ("cloudvoice", "cloudvoice_call_center"):
+        importlib.import_module(f"callscribe.connectors.{name}")
+
+
+def connector_types() -> dict[str, type[ConnectorType]]:
+    connector_modules()
+    return dict(_registry)
+
+
+def get_connector_type(name: str) -> type[ConnectorType]:
+    types = connector_types()
+    if name not in types:
+        raise BadRequest(
+            f"Unknown connector type {name!r}; choose one of {', '.join(sorted(types))}.",
+            code="unknown_connector_type",
+        )
+    return types[name]
+
+
+# -- HTTP shared by connector types ------------------------------------------------------
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class ChallengeBasicAuth(httpx.Auth):
+    """Basic auth sent only when the provider's own origin asks for it (401 with a
+    Basic challenge), so a redirect to an object store never receives the password."""
+
+    def __init__(self, username: str, password: str, allowed_origin: str):
+        self._basic = httpx.BasicAuth(username, password)
+        self._origin = origin(allowed_origin)
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        response = yield request
+        challenge = response.headers.get("www-authenticate", "").lower()
+        if (
+            response.status_code == 401
+            and challenge.startswith("basic")
+            and origin(str(request.url)) == self._origin
+        ):
+            yield from self._basic.auth_flow(request)
+
+
+class _RedactQueryStrings(logging.Filter):
+    """httpx logs every request URL at INFO; providers like the dialer take credentials
+    in the query string, so query strings never reach the logs."""
+
+    _url = re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                self._url.sub(r"\1?[query redacted]", str(a)) if "?" in str(a) else a for a in args
+            )
+        if isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = self._url.sub(r"\1?[query redacted]", record.msg)
+        return True
+
+
+_log_filter = _RedactQueryStrings()
+for _name in ("httpx", "httpcore"):
+    _logger = logging.getLogger(_name)
+    if _log_filter not in _logger.filters:
+        _logger.addFilter(_log_filter)
+
+
+class ProviderHTTP:
+    """GET requests to a provider's API: SSRF check, the configured timeout, and errors
+    turned into sentences naming the provider (never the URL's query or a secret)."""
+
+    def __init__(self, provider: str, base_url: str, secrets: list[str]):
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def host(self) -> str:
+        parts = urlsplit(self.base_url)
+        return parts.netloc or self.base_url
+
+    def get(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        try:
+            outbound.check_url(url)
+        except UpstreamError as exc:
+            raise ProviderError(
+                f"Cannot resolve the {self.provider} host {self.host()}: check the Base URL.",
+                code="provider_unreachable",
+            ) from exc
+        timeout = timeout or get_settings().URL_TIMEOUT_S
+        try:
+            with outbound.client(timeout) as http:
+                response = http.get(url, params=params, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                f"{self.provider} at {self.host()} did not answer within {timeout:g} seconds. "
+                "It may be overloaded or down; try again later.",
+                code="provider_timeout",
+            ) from exc
+        except httpx.HTTPError as exc:
+            reason = self.redact(str(exc)) or type(exc).__name__
+            raise ProviderError(
+                f"Cannot reach {self.provider} at {self.host()} ({reason}). Check the Base URL "
+                "and that the server is running and reachable from this machine.",
+                code="provider_unreachable",
+            ) from exc
+        if response.status_code >= 500:
+            raise ProviderError(
+                f"{self.provider} answered HTTP {response.status_code} (a server error on its "
+                "side). Try again later; calls are picked up by the next sync.",
+                code="provider_server_error",
+            )
+        return response
+
+
+def download(
+    recording: Recording, sink: Any, *, redact: Any = None, max_bytes: int | None = None
+) -> None:
+    """Stream a recording into `sink` (a StagedAudio or any object with .write) through the
+    SSRF guard, following redirects to pre-signed URLs."""
+    try:
+        with outbound.stream_get(
+            recording.url, headers=recording.headers or None, auth=recording.auth
+        ) as response:
+            size = 0
+            for chunk in response.iter_bytes(1024 * 1024):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise ProviderError(
+                        f"The {recording.kind} file is larger than {max_bytes} bytes.",
+                        transient=False,
+                    )
+                sink.write(chunk)
+    except ProviderError:
+        raise
+    except CallscribeError as exc:  # HTTP errors, refused URLs, size limit
+        message = redact(exc.message) if redact else exc.message
+        transient = isinstance(exc, UpstreamError) and " answered HTTP 4" not in message
+        raise ProviderError(
+            f"The {recording.kind} recording could not be downloaded: {message}",
+            code="recording_download_failed",
+            transient=transient,
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise ProviderError(
+            f"The {recording.kind} recording download broke off ({type(exc).__name__}).",
+            code="recording_download_failed",
+        ) from exc

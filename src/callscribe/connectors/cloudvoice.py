@@ -1,0 +1,259 @@
+"""CloudVoice (AI voice-agent calls): the Dograh API. Runs are listed by creation time,
+fetched one by one for their public recording links, and imported with the user and bot
+tracks when there are both (exact customer/agent turns), else the mixed recording, else
+the text transcript."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from callscribe.connectors.base import (
+    AgentInfo,
+    CallPage,
+    CallRef,
+    CredentialField,
+    FetchedCall,
+    ProviderAuthError,
+    ProviderError,
+    ProviderHTTP,
+    Recording,
+    register,
+)
+
+PAGE_LIMIT = 100
+INITIAL_LOOKBACK = timedelta(days=30)  # the first sync imports the last 30 days
+TRACKS = (  # (our kind, public link field, storage key field)
+    ("customer", "user_recording_public_url", "user_recording_url"),
+    ("agent", "bot_recording_public_url", "bot_recording_url"),
+    ("mixed", "recording_public_url", "recording_url"),
+    ("transcript", "transcript_public_url", "transcript_url"),
+)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@register
+class CloudVoiceConnector:
+    type: ClassVar[str] = "cloudvoice"
+    label: ClassVar[str] = "CloudVoice"
+    default_base_url: ClassVar[str] = "https://app.dograh.com/api/v1"
+    base_url_help: ClassVar[str] = "Self-hosted installs: https://<your host>/api/v1"
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField(
+            "api_key",
+            "API key",
+            placeholder="dgr_…",
+            help="In CloudVoice: Settings → API keys → Create. Starts with dgr_.",
+        ),
+    )
+    supports_webhook: ClassVar[bool] = True
+
+    def __init__(self, base_url: str, credentials: dict[str, str]) -> None:
+        self.api_key = (credentials.get("api_key") or "").strip()
+        self.http = ProviderHTTP("CloudVoice", base_url, [self.api_key])
+
+    def redact(self, text: str) -> str:
+        return self.http.redact(text)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = self.http.get(path, params=params, headers={"X-API-Key": self.api_key})
+        if response.status_code in (401, 403):
+            detail = self._detail(response) or "Invalid or expired API key"
+            raise ProviderAuthError(
+                f"CloudVoice rejected the API key ({detail}). Create a new key in CloudVoice "
+                "under API keys and enter it here.",
+                transient=False,
+            )
+        if response.status_code == 404:
+            raise ProviderError(
+                f"CloudVoice has no {path.split('?')[0]} here (HTTP 404). Check that the Base "
+                "URL ends with /api/v1.",
+                code="provider_not_found",
+                transient=False,
+            )
+        if response.status_code >= 400:
+            detail = self._detail(response) or f"HTTP {response.status_code}"
+            raise ProviderError(
+                f"CloudVoice refused the request: {self.redact(detail)}.",
+                transient=response.status_code in (408, 425, 429),
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                "CloudVoice answered something that is not JSON. Check that the Base URL is "
+                "the API address (…/api/v1), not the web app's.",
+                code="provider_bad_answer",
+            ) from exc
+
+    @staticmethod
+    def _detail(response: httpx.Response) -> str | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text.strip()[:200] or None
+        if isinstance(body, dict) and isinstance(body.get("detail"), str):
+            return body["detail"][:200]
+        return None
+
+    # -- the Protocol --------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        if not self.api_key:
+            raise ProviderAuthError("Enter the CloudVoice API key.", transient=False)
+        health = self.http.get("/health")
+        if health.status_code >= 400:
+            raise ProviderError(
+                f"CloudVoice at {self.http.host()} answered HTTP {health.status_code} to its "
+                "health check. Check the Base URL (it ends with /api/v1).",
+                code="provider_not_found",
+            )
+        workflows = self._json("/workflow/fetch")
+        count = len(workflows) if isinstance(workflows, list) else 0
+        return f"Connected to CloudVoice: the API key works and sees {count} agent(s)."
+
+    def cursor_for(self, last_seen: datetime) -> dict[str, Any]:
+        return {"since": iso(last_seen)}
+
+    def list_calls(self, cursor: dict[str, Any] | None) -> Iterator[CallPage]:
+        now = datetime.now(UTC)
+        since = parse_time((cursor or {}).get("since")) or now - INITIAL_LOOKBACK
+        page = 1
+        while True:
+            body = self._json(
+                "/organizations/usage/runs",
+                {
+                    "start_date": iso(since),
+                    "end_date": iso(now + timedelta(minutes=1)),
+                    "page": page,
+                    "limit": PAGE_LIMIT,
+                    "sort_by": "created_at",
+                    "sort_order": "asc",
+                },
+            )
+            runs = body.get("runs") if isinstance(body, dict) else None
+            if not isinstance(runs, list):
+                raise ProviderError(
+                    "CloudVoice's list of calls came back in an unexpected shape.",
+                    code="provider_bad_answer",
+                )
+            yield CallPage(
+                [
+                    CallRef(str(run["id"]), parse_time(run.get("created_at")), run)
+                    for run in runs
+                    if isinstance(run, dict) and run.get("id") is not None
+                ]
+            )
+            total_pages = int(body.get("total_pages") or 1)
+            if not runs or page >= total_pages:
+                return
+            page += 1
+
+    def _find_run(self, run_id: str) -> dict[str, Any]:
+        """A run's listing entry from its id alone (what a webhook gives us)."""
+        now = datetime.now(UTC)
+        body = self._json(
+            "/organizations/usage/runs",
+            {
+                "start_date": iso(now - timedelta(days=365)),
+                "end_date": iso(now + timedelta(days=1)),
+                "page": 1,
+                "limit": 1,
+                "filters": json.dumps(
+                    [{"attribute": "runId", "type": "number", "value": {"value": int(run_id)}}]
+                ),
+            },
+        )
+        runs = body.get("runs") if isinstance(body, dict) else None
+        for run in runs or []:
+            if str(run.get("id")) == str(run_id):
+                return run
+        raise ProviderError(
+            f"CloudVoice has no call with run id {run_id}.",
+            code="provider_call_not_found",
+            transient=False,
+        )
+
+    def fetch_call(self, ref: CallRef) -> FetchedCall:
+        listing = ref.data or self._find_run(ref.external_id)
+        workflow_id = listing.get("workflow_id")
+        run = self._json(f"/workflow/{workflow_id}/runs/{ref.external_id}")
+        if not isinstance(run, dict):
+            raise ProviderError("CloudVoice's call details came back in an unexpected shape.")
+        merged = {**listing, **{k: v for k, v in run.items() if v is not None}}
+        direction = (
+            merged.get("call_type") if merged.get("call_type") in ("inbound", "outbound") else None
+        )
+        customer_phone = (
+            merged.get("caller_number") if direction == "inbound" else merged.get("called_number")
+        )
+        contexts = [merged.get("gathered_context") or {}, merged.get("initial_context") or {}]
+        customer_name = next(
+            (
+                str(c[k])
+                for c in contexts
+                if isinstance(c, dict)
+                for k in ("customer_name", "name", "full_name", "first_name")
+                if c.get(k)
+            ),
+            None,
+        )
+        duration = merged.get("call_duration_seconds")
+        cost_info = merged.get("cost_info") or {}
+        if not duration and isinstance(cost_info, dict):
+            duration = cost_info.get("call_duration_seconds")
+        workflow_name = merged.get("workflow_name") or f"Voice agent {workflow_id}"
+        return FetchedCall(
+            external_id=str(ref.external_id),
+            complete=bool(run.get("is_completed", True)),
+            direction=direction,
+            agent=AgentInfo(external_id=str(workflow_id), name=str(workflow_name), is_bot=True),
+            customer_phone=str(customer_phone)[:40] if customer_phone else None,
+            customer_name=customer_name,
+            started_at=parse_time(merged.get("created_at")),
+            duration_s=float(duration) if duration else None,
+            recordings=self._recordings(merged),
+            track_roles={"agent": "bot", "customer": "customer"},
+            meta={
+                "provider": {
+                    "run_id": merged.get("id"),
+                    "workflow_id": workflow_id,
+                    "workflow_name": merged.get("workflow_name"),
+                    "disposition": merged.get("disposition")
+                    or (merged.get("gathered_context") or {}).get("call_disposition"),
+                    "mode": merged.get("mode"),
+                }
+            },
+        )
+
+    def _recordings(self, run: dict[str, Any]) -> list[Recording]:
+        found = []
+        for kind, public_field, key_field in TRACKS:
+            link = run.get(public_field)
+            if isinstance(link, str) and link.startswith("http"):
+                # public links redirect to the object store: no API key on them
+                found.append(Recording(kind, link))
+            elif isinstance(run.get(key_field), str) and run[key_field]:
+                signed = self._json("/s3/signed-url", {"key": run[key_field], "expires_in": 3600})
+                if isinstance(signed, dict) and isinstance(signed.get("url"), str):
+                    found.append(Recording(kind, signed["url"]))
+        return found

@@ -1,0 +1,53 @@
+"""Queue tasks of the connectors domain (thin wrappers over the service)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from huey import crontab
+
+from callscribe.connectors import service
+from callscribe.db import session_scope
+from callscribe.errors import Conflict, NotFound
+from callscribe.queue import configure_queue, huey
+
+log = logging.getLogger(__name__)
+
+
+@huey.task(name="connectors.sync")
+def sync(connector_id: str, trigger: str = "schedule") -> str:
+    try:
+        return service.sync_connector(connector_id, trigger=trigger).status
+    except (Conflict, NotFound) as exc:  # disabled, already syncing, deleted meanwhile
+        log.info("connector %s not synced: %s", connector_id, exc.message)
+        return "skipped"
+
+
+@huey.task(name="connectors.import_run")
+def import_run(event_id: str) -> str:
+    return service.import_event(event_id)
+
+
+def enqueue_due_syncs() -> list[uuid.UUID]:
+    with session_scope() as session:
+        due = service.due_connectors(session)
+    for connector_id in due:
+        sync(str(connector_id), "schedule")
+    return due
+
+
+@huey.periodic_task(crontab(minute="*"), name="connectors.poll")
+def poll() -> None:
+    """Every minute: sync each enabled connector whose poll interval has passed."""
+    enqueue_due_syncs()
+
+
+def enqueue_sync(connector_id: uuid.UUID, trigger: str = "manual") -> None:
+    configure_queue()
+    sync(str(connector_id), trigger)
+
+
+def enqueue_import(event_id: uuid.UUID) -> None:
+    configure_queue()
+    import_run(str(event_id))

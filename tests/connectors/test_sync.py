@@ -1,0 +1,315 @@
+"""Sync: import since the cursor, once per call, and fail without losing calls."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import CompanyCtx
+from tests.connectors.conftest import Tracks, add_connector, calls_of, connector_row
+from tests.connectors.fakes import DialerRecording, FakeCallCenter, FakeCloudVoice, Run, utc_ago
+
+
+def _runs(cv: FakeCloudVoice, tracks: Tracks) -> None:
+    cv.add_run(
+        Run(
+            id=11,
+            created_at=utc_ago(300),
+            tracks={"user": tracks.user, "bot": tracks.bot, "recording": tracks.mixed},
+        )
+    )
+    cv.add_run(
+        Run(
+            id=12, created_at=utc_ago(200), tracks={"recording": tracks.mixed}, call_type="outbound"
+        )
+    )
+    cv.add_run(
+        Run(
+            id=13,
+            created_at=utc_ago(100),
+            tracks={},
+            transcript="[2026-03-01T10:00:01.000Z] assistant: Hello, this is Ava from "
+            "Acme. How can I help?\n[2026-03-01T10:00:04.500Z] user: I want to cancel "
+            "my order please.\n[2026-03-01T10:00:08.000Z] assistant: Sure, I will "
+            "cancel it and email you today.\n",
+        )
+    )
+
+
+def test_sync_imports_each_kind_of_cloudvoice_run(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    """GIVEN three finished runs: one with user/bot tracks, one with only the mixed
+    recording, one with only a text transcript
+    WHEN the connector syncs
+    THEN three calls exist with source, external id, direction, agent (the bot),
+    customer number and name, started time; tracks become one stereo file whose
+    channels are bot and customer; the transcript becomes turns directly."""
+    from callscribe.accounts.models import Agent
+    from callscribe.calls.models import Turn
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+    from sqlalchemy import select
+
+    _runs(cloudvoice, tracks)
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    outcome = service.sync_connector(cid)
+    assert (outcome.status, outcome.seen, outcome.imported, outcome.failed) == (
+        "succeeded",
+        3,
+        3,
+        0,
+    )
+
+    calls = {c.external_id: c for c in calls_of(company)}
+    assert set(calls) == {"11", "12", "13"}
+    tracked, mixed, text = calls["11"], calls["12"], calls["13"]
+    assert tracked.source == "cloudvoice" and tracked.direction == "inbound"
+    assert tracked.customer_phone == "+15550101" and tracked.customer_name == "Maria Lopez"
+    assert mixed.direction == "outbound" and mixed.customer_phone == "+15550999"
+    assert tracked.started_at is not None
+    assert tracked.audio_channels == 2 and tracked.audio_format == "wav"
+    assert tracked.meta["recording"] == "tracks"
+    assert tracked.meta["channel_roles"] == {"0": "bot", "1": "customer"}
+    assert mixed.meta["recording"] == "mixed" and mixed.audio_format == "flac"
+    assert text.meta["recording"] == "transcript" and text.meta["transcript_complete"] is True
+    assert text.audio_key is None and text.duration_s == 5
+    with session_scope() as s:
+        agent = s.get(Agent, tracked.agent_id)
+        assert agent.name == "Sales assistant" and agent.is_bot and agent.source == "cloudvoice"
+        assert {c.agent_id for c in calls.values()} == {agent.id}  # one agent, reused
+        turns = list(
+            s.scalars(select(Turn).where(Turn.engagement_id == text.id).order_by(Turn.seq))
+        )
+    assert [t.role for t in turns] == ["bot", "customer", "bot"]
+    assert turns[1].text == "I want to cancel my order please." and turns[1].start_ms == 3500
+
+
+def test_tracked_call_is_transcribed_with_bot_and_customer_turns(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    from callscribe.calls import service as calls_service
+    from callscribe.calls.models import Turn
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+    from sqlalchemy import select
+
+    cloudvoice.add_run(
+        Run(id=21, created_at=utc_ago(10), tracks={"user": tracks.user, "bot": tracks.bot})
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    service.sync_connector(cid)
+    (call,) = calls_of(company)
+    assert calls_service.process_call(call.id) == "completed"
+    with session_scope() as s:
+        turns = list(s.scalars(select(Turn).where(Turn.engagement_id == call.id)))
+    bot = " ".join(t.text for t in turns if t.role == "bot").lower()
+    customer = " ".join(t.text for t in turns if t.role == "customer").lower()
+    assert "wizard" in bot and "horizon" in customer
+
+
+class FakeCloudVoiceAt:
+    @staticmethod
+    def ago(minutes: int):  # type: ignore[no-untyped-def]
+        from tests.connectors.test_contract import CloudVoiceKit
+
+        return CloudVoiceKit.utc_ago(minutes)  # type: ignore[arg-type]
+
+
+def test_sync_twice_imports_nothing_twice_and_moves_the_cursor(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    from callscribe.connectors import service
+
+    cloudvoice.add_run(Run(id=31, created_at=utc_ago(60), tracks={"recording": tracks.mixed}))
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    first = service.sync_connector(cid)
+    cursor = connector_row(cid).cursor
+    assert (
+        first.imported == 1
+        and cursor
+        and cursor["since"].startswith(utc_ago(60).strftime("%Y-%m-%dT%H:%M"))
+    )
+    second = service.sync_connector(cid)
+    assert (second.imported, second.duplicates) == (0, 1)
+    starts = [
+        q["start_date"][0] for _m, p, q, _h in cloudvoice.requests if p.endswith("/usage/runs")
+    ]
+    assert starts[-1] == cursor["since"]  # the second sync asked from the cursor
+    cloudvoice.add_run(Run(id=32, created_at=utc_ago(5), tracks={"recording": tracks.mixed}))
+    third = service.sync_connector(cid)
+    assert (third.imported, third.duplicates) == (1, 1)
+    assert sorted(c.external_id for c in calls_of(company)) == ["31", "32"]
+    assert connector_row(cid).cursor["since"] > cursor["since"]
+
+
+def test_call_in_progress_is_picked_up_by_a_later_sync(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    from callscribe.connectors import service
+
+    cloudvoice.add_run(
+        Run(id=41, created_at=utc_ago(20), tracks={"recording": tracks.mixed}, is_completed=False)
+    )
+    cloudvoice.add_run(Run(id=42, created_at=utc_ago(10), tracks={"recording": tracks.mixed}))
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    first = service.sync_connector(cid)
+    assert (first.imported, first.pending) == (1, 1)
+    cloudvoice.runs[41].is_completed = True
+    second = service.sync_connector(cid)
+    assert (second.imported, second.duplicates) == (1, 1)
+    assert sorted(c.external_id for c in calls_of(company)) == ["41", "42"]
+
+
+def test_provider_down_fails_the_sync_keeps_the_cursor_and_next_sync_catches_up(
+    company: CompanyCtx, call_center: FakeCallCenter, tracks: Tracks
+) -> None:
+    """GIVEN a dialer with two recordings, whose recording server breaks (503) on the
+    second download WHEN the connector syncs THEN the sync is logged failed with the
+    reason and the cursor stays; once the dialer is back the next sync imports the rest
+    without duplicating the first."""
+    from callscribe.connectors import service
+    from callscribe.connectors.models import SyncRun
+    from callscribe.db import session_scope
+    from sqlalchemy import select
+
+    from tests.connectors.fakes import minutes_ago
+
+    call_center.add(DialerRecording("9001", "6666", minutes_ago(50), tracks.mixed))
+    second = call_center.add(
+        DialerRecording("9002", "6666", minutes_ago(40), tracks.mixed, lead_id="1002")
+    )
+    cid = add_connector(company, "cloudvoice_call_center", call_center)
+    call_center.fail_paths["/RECORDINGS/MIX/9002"] = 503
+    failed = service.sync_connector(cid)
+    assert failed.status == "failed" and "503" in (failed.error or "")
+    row = connector_row(cid)
+    assert row.cursor is None and row.last_sync_status == "failed"
+    assert "503" in row.last_sync_error
+    assert [c.external_id for c in calls_of(company)] == ["9001"]
+
+    call_center.down = True
+    down = service.sync_connector(cid)
+    assert down.status == "failed" and "HTTP 503" in (down.error or "")
+
+    call_center.down = False
+    call_center.fail_paths.clear()
+    ok = service.sync_connector(cid)
+    assert (ok.status, ok.imported, ok.duplicates) == ("succeeded", 1, 1)
+    assert sorted(c.external_id for c in calls_of(company)) == ["9001", "9002"]
+    assert connector_row(cid).cursor == {"since": f"{second.start:%Y-%m-%d %H:%M:%S}"}
+    with session_scope() as s:
+        statuses = [r.status for r in s.scalars(select(SyncRun).order_by(SyncRun.started_at))]
+    assert statuses == ["failed", "failed", "succeeded"]
+
+
+def test_call_center_import_keeps_agent_direction_customer(
+    company: CompanyCtx, call_center: FakeCallCenter, tracks: Tracks
+) -> None:
+    from callscribe.accounts.models import Agent
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+
+    from tests.connectors.fakes import minutes_ago
+
+    call_center.add(
+        DialerRecording(
+            "9101",
+            "7777",
+            minutes_ago(30),
+            tracks.mixed,
+            direction="IN",
+            phone="5559876543",
+            first_name="Ana",
+            last_name="Ruiz",
+        )
+    )
+    cid = add_connector(company, "cloudvoice_call_center", call_center)
+    assert service.sync_connector(cid).imported == 1
+    (call,) = calls_of(company)
+    assert (call.source, call.external_id, call.direction) == (
+        "cloudvoice_call_center",
+        "9101",
+        "inbound",
+    )
+    assert (call.customer_phone, call.customer_name) == ("5559876543", "Ana Ruiz")
+    assert call.started_at is not None and round(call.duration_s) == 11
+    with session_scope() as s:
+        agent = s.get(Agent, call.agent_id)
+        assert (agent.name, agent.extension_id, agent.external_id) == ("Lee Closer", "7777", "7777")
+
+
+def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
+    company: CompanyCtx,
+    call_center: FakeCallCenter,
+    tracks: Tracks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callscribe.connectors import service
+    from callscribe.connectors.schemas import ConnectorUpdate
+    from callscribe.accounts.service import Principal
+    from callscribe.db import session_scope
+
+    from tests.connectors.fakes import minutes_ago
+
+    caplog.set_level(logging.DEBUG)
+    call_center.add(DialerRecording("9201", "6666", minutes_ago(30), tracks.mixed))
+    cid = add_connector(company, "cloudvoice_call_center", call_center)
+    assert service.sync_connector(cid).imported == 1  # the password travels in the query
+    with session_scope() as s:
+        service.update_connector(
+            s,
+            Principal(company.id),
+            cid,
+            ConnectorUpdate(credentials={"password": "Wr0ng-Secret-77"}),
+        )
+    outcome = service.sync_connector(cid)
+    assert outcome.status == "failed"
+    assert "rejected the username or password" in outcome.error
+    assert "Wr0ng-Secret-77" not in outcome.error  # the dialer echoed it back
+    assert call_center.password not in caplog.text
+    assert "Wr0ng-Secret-77" not in caplog.text
+    assert connector_row(cid).last_sync_error == outcome.error
+
+
+def test_disabled_connector_does_not_sync_and_is_not_polled(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice
+) -> None:
+    from callscribe.accounts.service import Principal
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+    from callscribe.errors import Conflict
+
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    with session_scope() as s:
+        assert service.due_connectors(s) == [cid]
+        service.set_enabled(s, Principal(company.id), cid, False)
+    with pytest.raises(Conflict):
+        service.sync_connector(cid)
+    with session_scope() as s:
+        assert service.due_connectors(s) == []
+        service.set_enabled(s, Principal(company.id), cid, True)
+    assert service.sync_connector(cid).status == "succeeded"
+    with session_scope() as s:
+        assert service.due_connectors(s) == []  # just synced: not due for 15 minutes
+
+
+def test_webhook_after_sync_creates_no_second_call(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+
+    cloudvoice.add_run(Run(id=51, created_at=utc_ago(30), tracks={"recording": tracks.mixed}))
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    assert service.sync_connector(cid).imported == 1
+    with session_scope() as s:
+        secret = service.webhook_secret(connector_row(cid))
+        event, new = service.receive_webhook(
+            s, "cloudvoice", str(cid), secret, "d-1", b'{"run_id": "51"}'
+        )
+        event_id = event.id
+    assert new
+    assert service.import_event(event_id) == "duplicate"
+    assert [c.external_id for c in calls_of(company)] == ["51"]
