@@ -724,7 +724,12 @@ def _run_sync(
         outcome.error = client.redact(exc.message)
         return cursor
     except Exception as exc:
-        log.exception("connector %s sync broke: %s", connector.id, type(exc).__name__)
+        log.error(
+            "connector %s sync broke: %s: %s",
+            connector.id,
+            type(exc).__name__,
+            client.redact(str(exc))[:300],
+        )
         outcome.status = "failed"
         outcome.error = f"Internal error during the sync ({type(exc).__name__}); try again."
         return cursor
