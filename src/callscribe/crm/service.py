@@ -76,14 +76,47 @@ def normalize_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
-def name_key(name: str | None) -> str:
-    """Accents, case, punctuation and token order removed: 'Smith, José' == 'jose smith'."""
+def _name_tokens(name: str | None) -> list[str]:
     if not name:
-        return ""
+        return []
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    tokens = re.findall(r"[^\W_]+", text)
-    return " ".join(sorted(tokens))
+    return re.findall(r"[^\W_]+", text)
+
+
+def name_key(name: str | None) -> str:
+    """Accents, case, punctuation and token order removed: 'Smith, José' == 'jose smith'."""
+    return " ".join(sorted(_name_tokens(name)))
+
+
+def plain_name(name: str | None) -> str:
+    """Accents, case and punctuation removed, order kept (a typo can reorder sorted keys:
+    'Tobias Tituja' sorts as 'tituja tobias', 'Tobias Ttuja' as 'tobias ttuja')."""
+    return " ".join(_name_tokens(name))
+
+
+def name_scores(queries: list[str | None], names: list[str | None]):  # type: ignore[no-untyped-def]
+    """Similarity matrix (0-100, uint8) of names: the better of token-sorted and
+    as-written comparison; entries under NAME_MATCH_CUTOFF are 0."""
+    import numpy as np
+
+    sorted_scores = process.cdist(
+        [name_key(q) for q in queries],
+        [name_key(n) for n in names],
+        scorer=fuzz.ratio,
+        score_cutoff=NAME_MATCH_CUTOFF,
+        dtype=np.uint8,
+        workers=-1,
+    )
+    plain_scores = process.cdist(
+        [plain_name(q) for q in queries],
+        [plain_name(n) for n in names],
+        scorer=fuzz.ratio,
+        score_cutoff=NAME_MATCH_CUTOFF,
+        dtype=np.uint8,
+        workers=-1,
+    )
+    return np.maximum(sorted_scores, plain_scores)
 
 
 # -- stages and custom fields ------------------------------------------------------------
@@ -366,19 +399,12 @@ class CustomerImporter:
         ).all()
         ids = [r[0] for r in rows]
         names = {r[0]: r[1] for r in rows}
-        keys = [name_key(r[1]) for r in rows]
-        queries = [(r, name_key(self.customers[r.customer_id].name)) for r in created]  # type: ignore[index]
-        queries = [(r, q) for r, q in queries if q]
+        all_names = [r[1] for r in rows]
+        queries = [(r, self.customers[r.customer_id].name) for r in created]  # type: ignore[index]
+        queries = [(r, q) for r, q in queries if name_key(q)]
         for start in range(0, len(queries), 1000):
             chunk = queries[start : start + 1000]
-            scores = process.cdist(
-                [q for _r, q in chunk],
-                keys,
-                scorer=fuzz.ratio,
-                score_cutoff=NAME_MATCH_CUTOFF,
-                dtype="uint8",
-                workers=-1,
-            )
+            scores = name_scores([q for _r, q in chunk], all_names)
             for (result, _q), line in zip(chunk, scores, strict=True):
                 hits = line.nonzero()[0]
                 found = sorted(
@@ -549,24 +575,19 @@ def suggest_customers(
         ):
             customer = session.get(Customer, cid)
             out[cid] = Suggestion(cid, customer.name if customer else None, 1.0, "phone")
-    key = name_key(name)
-    if key:
+    if name_key(name):
         rows = session.execute(
             select(Customer.id, Customer.name).where(
                 Customer.company_id == company_id, Customer.name.is_not(None)
             )
         ).all()
-        matches = process.extract(
-            key,
-            [name_key(r[1]) for r in rows],
-            scorer=fuzz.ratio,
-            score_cutoff=NAME_MATCH_CUTOFF,
-            limit=MAX_SUGGESTIONS,
-        )
-        for _text, score, index in matches:
-            cid, cname = rows[index]
-            if cid not in out:
-                out[cid] = Suggestion(cid, cname, round(score / 100, 3), "name")
+        if rows:
+            line = name_scores([name], [r[1] for r in rows])[0]
+            best = sorted(((int(line[i]), i) for i in line.nonzero()[0]), reverse=True)
+            for score, index in best[:MAX_SUGGESTIONS]:
+                cid, cname = rows[index]
+                if cid not in out:
+                    out[cid] = Suggestion(cid, cname, round(score / 100, 3), "name")
     return sorted(out.values(), key=lambda s: -s.score)[: MAX_SUGGESTIONS + 1]
 
 
