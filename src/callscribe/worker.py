@@ -16,10 +16,11 @@ log = logging.getLogger(__name__)
 def sweep_once() -> int:
     """Re-enqueue calls whose job was lost (worker crash, flushed queue)."""
     from callscribe.calls import service as calls
-    from callscribe.calls.tasks import enqueue_calls
+    from callscribe.calls.tasks import enqueue_calls, queued_call_ids
 
+    queued = queued_call_ids()
     with session_scope() as session:
-        ids = calls.find_lost_calls(session)
+        ids = calls.find_lost_calls(session, queued)
     if ids:
         log.info("sweep: re-enqueueing %d lost call(s)", len(ids))
         enqueue_calls(ids, mark=False)

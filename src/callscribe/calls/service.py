@@ -480,6 +480,7 @@ def reset_for_processing(call: Engagement, *, keep_transcript: bool) -> None:
     call.progress = 0.0
     call.heartbeat_at = None
     call.attempts = 0
+    call.processing_started_at = None  # processing time counts from the new start
     if not keep_transcript:
         call.meta = {k: v for k, v in (call.meta or {}).items() if k != "transcript_complete"}
 
@@ -503,20 +504,23 @@ def _lease_expired(call: Engagement) -> bool:
     return call.heartbeat_at is None or call.heartbeat_at < utcnow() - stale
 
 
-def find_lost_calls(session: Session) -> list[uuid.UUID]:
-    """Calls that should be in progress but whose job is gone: nobody holds their lease
-    and they were last enqueued long enough ago. Marks them enqueued again."""
+def find_lost_calls(session: Session, queued: set[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Calls that should be in progress but whose job is gone: nobody holds their lease,
+    they were last enqueued long enough ago, and they are not waiting in the queue
+    (`queued`: ids of pending jobs, None when unknown). Marks them enqueued again."""
     settings = get_settings()
     cutoff = utcnow() - timedelta(seconds=settings.STALE_AFTER_S)
-    ids = list(
-        session.scalars(
+    ids = [
+        call_id
+        for call_id in session.scalars(
             select(Engagement.id).where(
                 Engagement.status.in_(ACTIVE_STATUSES),
                 or_(Engagement.heartbeat_at.is_(None), Engagement.heartbeat_at < cutoff),
                 or_(Engagement.enqueued_at.is_(None), Engagement.enqueued_at < cutoff),
             )
         )
-    )
+        if queued is None or call_id not in queued
+    ]
     mark_enqueued(session, ids)
     return ids
 

@@ -25,3 +25,22 @@ def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
             service.mark_enqueued(session, ids)
     for call_id in ids:
         process_call(str(call_id))
+
+
+MAX_PENDING_SCAN = 20_000  # beyond this the sweep stops reading the queue's contents
+
+
+def queued_call_ids() -> set[uuid.UUID] | None:
+    """Ids of calls whose processing job waits in the queue (None if the queue is too
+    long to read), so the sweep does not pile duplicates onto a long backlog."""
+    configure_queue()
+    if huey.pending_count() > MAX_PENDING_SCAN:
+        return None
+    ids = set()
+    for task in huey.pending():
+        if task.name == "calls.process" and task.args:
+            try:
+                ids.add(uuid.UUID(str(task.args[0])))
+            except ValueError:
+                continue
+    return ids
