@@ -50,9 +50,9 @@ def make_wav(path: Path, size_mb: float) -> None:
 def multipart(key: str, audio: bytes) -> tuple[bytes, str]:
     boundary = "benchboundary7MA4YWxkTrZu0gW"
     parts = [
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\n{key}\r\n".encode(),
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"customer_name\"\r\n\r\nBench Corp\r\n".encode(),
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"call\"; filename=\"call.wav\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n{key}\r\n'.encode(),
+        f'--{boundary}\r\nContent-Disposition: form-data; name="customer_name"\r\n\r\nBench Corp\r\n'.encode(),
+        f'--{boundary}\r\nContent-Disposition: form-data; name="call"; filename="call.wav"\r\n'
         "Content-Type: audio/wav\r\n\r\n".encode(),
         audio,
         f"\r\n--{boundary}--\r\n".encode(),
@@ -89,13 +89,21 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "CALLSCRIBE_DATA_DIR": str(data), "CALLSCRIBE_PORT": str(port)}
     cli = [sys.executable, "-m", "callscribe.cli"]
-    subprocess.run([*cli, "admin", "create-company", "Bench"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "admin", "create-company", "Bench"], env=env, check=True, capture_output=True
+    )
     key = subprocess.run(
-        [*cli, "admin", "create-api-key", "Bench"], env=env, check=True, capture_output=True, text=True
+        [*cli, "admin", "create-api-key", "Bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     server = subprocess.Popen(
         [*cli, "serve", *([] if args.with_worker else ["--no-worker"])],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -110,7 +118,9 @@ def main() -> None:
         body, ctype = multipart(key, wav.read_bytes())
         asyncio.run(run_load(f"{base}/api/add-calls", body, ctype, 2, 4))  # warm-up
         started = time.perf_counter()
-        lat = asyncio.run(run_load(f"{base}/api/add-calls", body, ctype, args.clients, args.requests))
+        lat = asyncio.run(
+            run_load(f"{base}/api/add-calls", body, ctype, args.clients, args.requests)
+        )
         wall = time.perf_counter() - started
     finally:
         server.terminate()
@@ -121,10 +131,16 @@ def main() -> None:
         return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))] * 1000
 
     mb = len(body) / 1024 / 1024
-    print(f"POST /api/add-calls: {args.requests} uploads of {mb:.1f} MB, {args.clients} concurrent clients"
-          f"{' (embedded worker running)' if args.with_worker else ' (API only)'}")
-    print(f"  throughput  {args.requests / wall:7.1f} requests/s  ({args.requests * mb / wall:.0f} MB/s)")
-    print(f"  latency ms  p50 {pct(50):7.1f}  p90 {pct(90):7.1f}  p99 {pct(99):7.1f}  max {lat[-1] * 1000:7.1f}  mean {statistics.mean(lat) * 1000:7.1f}")
+    print(
+        f"POST /api/add-calls: {args.requests} uploads of {mb:.1f} MB, {args.clients} concurrent clients"
+        f"{' (embedded worker running)' if args.with_worker else ' (API only)'}"
+    )
+    print(
+        f"  throughput  {args.requests / wall:7.1f} requests/s  ({args.requests * mb / wall:.0f} MB/s)"
+    )
+    print(
+        f"  latency ms  p50 {pct(50):7.1f}  p90 {pct(90):7.1f}  p99 {pct(99):7.1f}  max {lat[-1] * 1000:7.1f}  mean {statistics.mean(lat) * 1000:7.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -87,7 +87,10 @@ def main() -> None:
     env = {**os.environ, "CALLSCRIBE_DATA_DIR": str(work / "data"), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(REPO), str(audio)], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(REPO), str(audio)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     samples: list[tuple[float, int]] = []
 
@@ -112,7 +115,9 @@ def main() -> None:
         n = len(samples)
         marks = [samples[int(i * (n - 1) / 4)] for i in range(5)]
         print("RSS over time: " + ", ".join(f"{t / 60:.1f} min {r / 1e6:.0f} MB" for t, r in marks))
-    print(f"wall: {wall / 60:.1f} min for {seconds / 60:.0f} min of stereo audio ({seconds / wall:.1f}x real time)")
+    print(
+        f"wall: {wall / 60:.1f} min for {seconds / 60:.0f} min of stereo audio ({seconds / wall:.1f}x real time)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,14 @@ def setup_install() -> None:
 
 def pipeline_once(path: Path) -> tuple[float, float, bool]:
     """(audio s, wall s, split) for one full pipeline run of a fresh call."""
+    from sqlalchemy import select
+
     from callscribe.accounts import service as accounts
     from callscribe.accounts.service import Principal
     from callscribe.calls import service as calls
     from callscribe.calls.models import Engagement, Turn
     from callscribe.calls.schemas import CallFields
     from callscribe.db import session_scope
-    from sqlalchemy import select
 
     with session_scope() as s:
         company = accounts.create_company(s, "bench")
@@ -60,7 +61,8 @@ def pipeline_once(path: Path) -> tuple[float, float, bool]:
     with session_scope() as s:
         assert status == "completed", s.get(Engagement, call_id).error  # type: ignore[union-attr]
         split = any(
-            c is not None for c in s.scalars(select(Turn.channel).where(Turn.engagement_id == call_id))
+            c is not None
+            for c in s.scalars(select(Turn.channel).where(Turn.engagement_id == call_id))
         )
     return duration, wall, split
 
@@ -82,7 +84,9 @@ def bare_same_work(path: Path, split: bool) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("files", nargs="*")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
@@ -109,7 +113,9 @@ def main() -> None:
         tot["same"] += best_same
         tot["mix"] += best_mix
 
-    print(f"{'file':28} {'audio s':>8} {'split':>5} {'pipeline x':>11} {'bare(same) x':>13} {'bare(mix) x':>12} {'pipe/bare':>10}")
+    print(
+        f"{'file':28} {'audio s':>8} {'split':>5} {'pipeline x':>11} {'bare(same) x':>13} {'bare(mix) x':>12} {'pipe/bare':>10}"
+    )
     for name, dur, split, pipe, same, mix in rows:
         print(
             f"{name:28} {dur:8.1f} {('yes' if split else 'no'):>5} {dur / pipe:11.1f} "

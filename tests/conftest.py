@@ -67,7 +67,9 @@ def _pg_url_for(server_url: str, dbname: str) -> str:
 def _pg_admin(server_url: str):  # type: ignore[no-untyped-def]
     import psycopg
 
-    return psycopg.connect(server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    return psycopg.connect(
+        server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    )
 
 
 @pytest.fixture(scope="session")

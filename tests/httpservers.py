@@ -48,7 +48,12 @@ def serve(routes: dict[str, Handler]) -> Iterator[str]:
         server.server_close()
 
 
-def send_bytes(handler: BaseHTTPRequestHandler, body: bytes, ctype: str = "application/octet-stream", status: int = 200) -> None:
+def send_bytes(
+    handler: BaseHTTPRequestHandler,
+    body: bytes,
+    ctype: str = "application/octet-stream",
+    status: int = 200,
+) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", ctype)
     handler.send_header("Content-Length", str(len(body)))

@@ -25,7 +25,10 @@ def run(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProce
 
 @pytest.mark.slow
 def test_transcribe_prints_minutes_and_transcript_as_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = run(["transcribe", str(AUDIO / "stereo_diarization.wav"), "--format", "json"], {"CALLSCRIBE_DATA_DIR": str(tmp_path)})
+    out = run(
+        ["transcribe", str(AUDIO / "stereo_diarization.wav"), "--format", "json"],
+        {"CALLSCRIBE_DATA_DIR": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert body["channels"] == 2

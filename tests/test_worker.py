@@ -17,7 +17,9 @@ def _call(status: str, enqueued_ago_s: float | None, heartbeat_ago_s: float | No
             company_id=company.id,
             status=status,
             enqueued_at=None if enqueued_ago_s is None else now - timedelta(seconds=enqueued_ago_s),
-            heartbeat_at=None if heartbeat_ago_s is None else now - timedelta(seconds=heartbeat_ago_s),
+            heartbeat_at=None
+            if heartbeat_ago_s is None
+            else now - timedelta(seconds=heartbeat_ago_s),
         )
         s.add(call)
         s.flush()

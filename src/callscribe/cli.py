@@ -52,14 +52,16 @@ def serve(
         settings.PORT = port
     _logging()
     migrate()
-    err.print(
-        f"callscribe is running at [bold]{settings.public_url}[/bold]  (data: {settings.DATA_DIR.resolve()})"
-    )
+    data_dir = settings.DATA_DIR.resolve()
+    err.print(f"callscribe is running at [bold]{settings.public_url}[/bold]  (data: {data_dir})")
     processes = web_workers or settings.WEB_WORKERS
     if processes > 1:
         # uvicorn starts each process from the import string; settings travel by env
         os.environ["CALLSCRIBE_EMBEDDED_WORKER"] = "1" if worker else "0"
-        os.environ["CALLSCRIBE_HOST"], os.environ["CALLSCRIBE_PORT"] = settings.HOST, str(settings.PORT)
+        os.environ["CALLSCRIBE_HOST"], os.environ["CALLSCRIBE_PORT"] = (
+            settings.HOST,
+            str(settings.PORT),
+        )
         uvicorn.run(
             "callscribe.web.app:create_served_app",
             factory=True,

@@ -37,8 +37,9 @@ def _agent(ext: str = "EXT-456") -> str:
     from callscribe.settings import get_settings  # noqa: F401
 
     with session_scope() as s:
-        from callscribe.accounts.models import Company
         from sqlalchemy import select
+
+        from callscribe.accounts.models import Company
 
         company = s.scalars(select(Company)).first()
         agent = service.upsert_agent(s, company.id, name="Dana Agent", extension_id=ext)
@@ -58,23 +59,44 @@ def test_seed_curl_example_uploads_and_completes(
     assert curl, "curl is needed for the seed example"
     out = subprocess.run(
         [
-            curl, "-s", "-w", "\n%{http_code}", "-X", "POST",
-            "-F", f"api_key={company.api_key}",
-            "-F", f"call=@{mp3}",
-            "-F", "customer_name=Acme Corp",
-            "-F", f"user_id={agent_id}",
-            "-F", "extension_id=EXT-456",
-            "-F", "order_id=ORD-789",
+            curl,
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            "-F",
+            f"api_key={company.api_key}",
+            "-F",
+            f"call=@{mp3}",
+            "-F",
+            "customer_name=Acme Corp",
+            "-F",
+            f"user_id={agent_id}",
+            "-F",
+            "extension_id=EXT-456",
+            "-F",
+            "order_id=ORD-789",
             f"{live_server.url}/api/add-calls",
         ],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     body_text, status = out.rsplit("\n", 1)
     assert status == "201"
     import json
 
     body = json.loads(body_text)
-    assert set(body) >= {"success", "call_id", "message", "audio_url", "duration_seconds", "processing_time_ms"}
+    assert set(body) >= {
+        "success",
+        "call_id",
+        "message",
+        "audio_url",
+        "duration_seconds",
+        "processing_time_ms",
+    }
     assert body["success"] is True
     assert body["message"] == "Call uploaded successfully and queued for processing"
     assert body["duration_seconds"] == 30

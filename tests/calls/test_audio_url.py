@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUDIO, CompanyCtx, LiveServer
 from tests.calls.test_ingest_errors import _error, _stored_nothing
+from tests.conftest import AUDIO, CompanyCtx, LiveServer
 from tests.httpservers import redirect, send_bytes, serve
 
 WAV = (AUDIO / "sample.wav").read_bytes()
@@ -90,7 +90,11 @@ def test_private_address_refused_unless_allowed(
 
     monkeypatch.setenv("CALLSCRIBE_ALLOW_PRIVATE_URLS", "false")
     reset_settings()
-    for url in (f"{audio_host}/call.wav", "http://169.254.169.254/latest/meta-data", "http://[::1]/x"):
+    for url in (
+        f"{audio_host}/call.wav",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+    ):
         resp = _from_url(api_server, company, audio_url=url)
         assert "private" in _error(resp, 400, "url_not_allowed")
     resp = _from_url(api_server, company, audio_url="file:///etc/passwd")
@@ -108,12 +112,16 @@ def test_unreachable_url_is_502(api_server, company, app_env) -> None:  # type: 
 
 def test_http_error_redirect_loop_and_not_audio(api_server, company, audio_host, app_env) -> None:  # type: ignore[no-untyped-def]
     assert "410" in _error(_from_url(api_server, company, audio_url=f"{audio_host}/gone"), 502)
-    assert "redirects" in _error(_from_url(api_server, company, audio_url=f"{audio_host}/loop"), 502)
+    assert "redirects" in _error(
+        _from_url(api_server, company, audio_url=f"{audio_host}/loop"), 502
+    )
     _error(_from_url(api_server, company, audio_url=f"{audio_host}/notes.txt"), 415)
     _stored_nothing(Path(app_env["CALLSCRIBE_DATA_DIR"]))
 
 
-def test_size_limit_enforced_while_downloading(api_server, company, audio_host, app_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_size_limit_enforced_while_downloading(
+    api_server, company, audio_host, app_env, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from callscribe.settings import reset_settings
 
     monkeypatch.setenv("CALLSCRIBE_MAX_UPLOAD_MB", "1")
@@ -127,7 +135,9 @@ def test_slow_server_times_out(api_server, company, audio_host, app_env, monkeyp
 
     monkeypatch.setenv("CALLSCRIBE_URL_TIMEOUT_S", "0.5")
     reset_settings()
-    assert "Timed out" in _error(_from_url(api_server, company, audio_url=f"{audio_host}/slow"), 502)
+    assert "Timed out" in _error(
+        _from_url(api_server, company, audio_url=f"{audio_host}/slow"), 502
+    )
     _stored_nothing(Path(app_env["CALLSCRIBE_DATA_DIR"]))
 
 

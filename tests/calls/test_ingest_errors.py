@@ -54,10 +54,14 @@ def test_both_file_and_url_is_400(api_server: LiveServer, company: CompanyCtx, a
 
 
 @pytest.mark.parametrize("key", ["cs_wrong", "", None])
-def test_bad_or_missing_api_key_is_401(api_server: LiveServer, company: CompanyCtx, app_env, key) -> None:
+def test_bad_or_missing_api_key_is_401(
+    api_server: LiveServer, company: CompanyCtx, app_env, key
+) -> None:
     data = {} if key is None else {"api_key": key}
     resp = _post(
-        api_server, files={"call": ("a.wav", (AUDIO / "sample.wav").read_bytes(), "audio/wav")}, data=data
+        api_server,
+        files={"call": ("a.wav", (AUDIO / "sample.wav").read_bytes(), "audio/wav")},
+        data=data,
     )
     _error(resp, 401, "unauthorized")
     _stored_nothing(Path(app_env["CALLSCRIBE_DATA_DIR"]))
@@ -107,7 +111,7 @@ def test_too_large_is_413_while_streaming(
 
     boundary = "----cstest"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"call\"; filename=\"big.flac\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="call"; filename="big.flac"\r\n'
         "Content-Type: audio/flac\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
@@ -122,7 +126,10 @@ def test_too_large_is_413_while_streaming(
         resp = client.post(
             "/api/add-calls",
             content=chunked(),
-            headers={**company.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            headers={
+                **company.headers,
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
         )
     assert "1 MB" in _error(resp, 413, "payload_too_large")
     # and with Content-Length, refused before the body is read
@@ -144,7 +151,9 @@ def test_too_large_is_413_while_streaming(
         ({"order_id": "x" * 500}, "order_id"),
     ],
 )
-def test_bad_fields_are_422(api_server: LiveServer, company: CompanyCtx, app_env, fields, where) -> None:
+def test_bad_fields_are_422(
+    api_server: LiveServer, company: CompanyCtx, app_env, fields, where
+) -> None:
     resp = _post(
         api_server,
         files={"call": ("a.wav", (AUDIO / "sample.wav").read_bytes(), "audio/wav")},
@@ -160,7 +169,9 @@ def test_not_multipart_is_400(api_server: LiveServer, company: CompanyCtx, app_e
     _error(resp, 400, "bad_content_type")
 
 
-def test_same_external_id_twice_is_one_call(api_server: LiveServer, company: CompanyCtx, app_env) -> None:
+def test_same_external_id_twice_is_one_call(
+    api_server: LiveServer, company: CompanyCtx, app_env
+) -> None:
     files = {"call": ("a.wav", (AUDIO / "sample.wav").read_bytes(), "audio/wav")}
     first = _post(api_server, files=files, data={"external_id": "crm-42"}, headers=company.headers)
     second = _post(api_server, files=files, data={"external_id": "crm-42"}, headers=company.headers)

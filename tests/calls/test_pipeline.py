@@ -42,7 +42,9 @@ def test_stereo_call_comes_out_with_agent_and_customer_turns(live_server, compan
 
 def test_channel_roles_are_configurable(live_server, company) -> None:  # type: ignore[no-untyped-def]
     with live_server.client(headers=company.headers) as client:
-        resp = client.put("/api/settings/ai", json={"channel_roles": {"*": {"0": "customer", "1": "agent"}}})
+        resp = client.put(
+            "/api/settings/ai", json={"channel_roles": {"*": {"0": "customer", "1": "agent"}}}
+        )
         assert resp.status_code == 200, resp.text
     call_id = upload(live_server, company, AUDIO / "stereo_diarization.wav")
     with live_server.client(headers=company.headers) as client:
@@ -63,7 +65,9 @@ def test_mono_call_has_unknown_roles_and_minutes(live_server, company) -> None: 
     assert call["processing_time_ms"] > 0
 
 
-def test_corrupt_audio_fails_with_readable_error_and_can_be_retried(live_server, company, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_audio_fails_with_readable_error_and_can_be_retried(
+    live_server, company, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 400)
     call_id = upload(live_server, company, bad)
@@ -112,7 +116,15 @@ def test_llm_engine_without_key_waits_then_resumes_when_key_is_set(live_server, 
         "sentiment": "positive",
         "outcome": "resolved",
         "sections": [{"heading": "Booking", "bullets": ["Train at 08:45"]}],
-        "action_items": [{"title": "Send the ticket by email", "priority": "high", "status": "open", "owner": "agent", "due": None}],
+        "action_items": [
+            {
+                "title": "Send the ticket by email",
+                "priority": "high",
+                "status": "open",
+                "owner": "agent",
+                "due": None,
+            }
+        ],
         "notes": [],
         "tags": ["train"],
     }
@@ -121,7 +133,12 @@ def test_llm_engine_without_key_waits_then_resumes_when_key_is_set(live_server, 
         with live_server.client(headers=company.headers) as client:
             resp = client.put(
                 "/api/settings/ai",
-                json={"ai_engine": "openai", "ai_provider": "custom", "ai_base_url": chat.base_url, "ai_model": "m"},
+                json={
+                    "ai_engine": "openai",
+                    "ai_provider": "custom",
+                    "ai_base_url": chat.base_url,
+                    "ai_model": "m",
+                },
             )
             assert resp.status_code == 200, resp.text
             call_id = upload(live_server, company, AUDIO / "jfk.flac")
@@ -153,7 +170,12 @@ def test_llm_failure_fails_the_call_with_its_reason(live_server, company) -> Non
         with live_server.client(headers=company.headers) as client:
             client.put(
                 "/api/settings/ai",
-                json={"ai_engine": "openai", "ai_base_url": chat.base_url, "ai_model": "m", "ai_api_key": "sk-zzzz"},
+                json={
+                    "ai_engine": "openai",
+                    "ai_base_url": chat.base_url,
+                    "ai_model": "m",
+                    "ai_api_key": "sk-zzzz",
+                },
             ).raise_for_status()
             call = wait_for_status(client, upload(live_server, company, AUDIO / "jfk.flac"))
         assert call["status"] == "failed"
@@ -166,20 +188,51 @@ def test_llm_failure_fails_the_call_with_its_reason(live_server, company) -> Non
 def test_action_items_listed_filtered_and_patched(live_server, company) -> None:  # type: ignore[no-untyped-def]
     chat = ChatServer().start()
     items = [
-        {"title": "Call back tomorrow", "priority": "high", "status": "open", "owner": "agent", "due": None},
-        {"title": "Email the invoice", "priority": "low", "status": "open", "owner": "agent", "due": None},
+        {
+            "title": "Call back tomorrow",
+            "priority": "high",
+            "status": "open",
+            "owner": "agent",
+            "due": None,
+        },
+        {
+            "title": "Email the invoice",
+            "priority": "low",
+            "status": "open",
+            "owner": "agent",
+            "due": None,
+        },
     ]
-    body = {"subject": "s", "summary": "x", "overview": "", "sentiment": "neutral", "outcome": "resolved",
-            "sections": [], "action_items": items, "notes": [], "tags": []}
+    body = {
+        "subject": "s",
+        "summary": "x",
+        "overview": "",
+        "sentiment": "neutral",
+        "outcome": "resolved",
+        "sections": [],
+        "action_items": items,
+        "notes": [],
+        "tags": [],
+    }
     chat.responder = lambda b, n: Reply(200, completion(json.dumps(body)))
     try:
         with live_server.client(headers=company.headers) as client:
-            client.put("/api/settings/ai", json={"ai_engine": "openai", "ai_base_url": chat.base_url, "ai_model": "m", "ai_api_key": "k-1"}).raise_for_status()
+            client.put(
+                "/api/settings/ai",
+                json={
+                    "ai_engine": "openai",
+                    "ai_base_url": chat.base_url,
+                    "ai_model": "m",
+                    "ai_api_key": "k-1",
+                },
+            ).raise_for_status()
             call_id = upload(live_server, company, AUDIO / "jfk.flac")
             wait_for_status(client, call_id)
             listed = client.get("/api/action-items").json()
             assert listed["total"] == 2
-            high = client.get("/api/action-items", params={"priority": "high"}).json()["action_items"]
+            high = client.get("/api/action-items", params={"priority": "high"}).json()[
+                "action_items"
+            ]
             assert [i["title"] for i in high] == ["Call back tomorrow"]
             done = client.patch(f"/api/action-items/{high[0]['id']}", json={"status": "done"})
             assert done.status_code == 200 and done.json()["status"] == "done"
@@ -209,7 +262,9 @@ def test_minutes_downloads_in_three_formats(live_server, company) -> None:  # ty
         assert " ".join(summary_start) in text
         p = client.get(f"/api/calls/{call_id}/minutes.pdf")
         assert p.content.startswith(b"%PDF")
-        pdf_text = " ".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(p.content)).pages)
+        pdf_text = " ".join(
+            pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(p.content)).pages
+        )
         assert summary_start[0] in pdf_text
         assert client.get(f"/api/calls/{call_id}/minutes.xls").status_code == 404
 
@@ -220,7 +275,9 @@ def test_parallel_uploads_with_same_external_id_make_one_call(api_server, compan
 
     def send() -> None:
         with api_server.client(headers=company.headers) as client:
-            r = client.post("/api/add-calls", files={"call": ("a.flac", data)}, data={"external_id": "same"})
+            r = client.post(
+                "/api/add-calls", files={"call": ("a.flac", data)}, data={"external_id": "same"}
+            )
             results.append(r.status_code)
 
     threads = [threading.Thread(target=send) for _ in range(8)]

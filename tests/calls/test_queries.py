@@ -42,8 +42,14 @@ def seeded(session):  # type: ignore[no-untyped-def]
         [(rows[0], "high", "open"), (rows[1], "low", "done"), (rows[2], "medium", "open")]
     ):
         session.add(
-            ActionItem(company_id=company.id, engagement_id=call.id, seq=0, title=f"item {seq}",
-                       priority=prio, status=status)
+            ActionItem(
+                company_id=company.id,
+                engagement_id=call.id,
+                seq=0,
+                title=f"item {seq}",
+                priority=prio,
+                status=status,
+            )
         )
     session.flush()
     return company, other, ann, bob, rows
@@ -56,7 +62,11 @@ def test_filters_combine_and_stay_inside_the_company(session, seeded) -> None:  
     assert total == 30 and "Hidden" not in {c.customer_name for c in got}
     f = calls.CallFilters(status="completed", agent_id=ann.id, direction="inbound")
     got, total = calls.list_calls(session, p, f, 1, 100)
-    expected = [r for r in rows[:30] if r.agent_id == ann.id and r.direction == "inbound" and r.status == "completed"]
+    expected = [
+        r
+        for r in rows[:30]
+        if r.agent_id == ann.id and r.direction == "inbound" and r.status == "completed"
+    ]
     assert total == len(expected) and {c.id for c in got} == {r.id for r in expected}
     day = datetime(2026, 11, 3, tzinfo=UTC)
     f = calls.CallFilters(date_from=day, date_to=day + timedelta(days=1))
@@ -97,11 +107,17 @@ def test_agent_sees_only_own_calls(session, seeded) -> None:  # type: ignore[no-
 def test_action_item_filters_and_update_scope(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, other, ann, _bob, rows = seeded
     p = Principal(company.id)
-    items, total = calls.list_action_items(session, p, calls.ActionItemFilters(status="open"), 1, 50)
+    items, total = calls.list_action_items(
+        session, p, calls.ActionItemFilters(status="open"), 1, 50
+    )
     assert total == 2
-    items, total = calls.list_action_items(session, p, calls.ActionItemFilters(priority="low"), 1, 50)
+    items, total = calls.list_action_items(
+        session, p, calls.ActionItemFilters(priority="low"), 1, 50
+    )
     assert [i.title for i in items] == ["item 1"]
-    items, total = calls.list_action_items(session, p, calls.ActionItemFilters(agent_id=ann.id), 1, 50)
+    items, total = calls.list_action_items(
+        session, p, calls.ActionItemFilters(agent_id=ann.id), 1, 50
+    )
     assert {i.title for i in items} == {"item 0", "item 2"}
     target = items[0]
     with pytest.raises(NotFound):

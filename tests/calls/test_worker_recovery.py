@@ -66,7 +66,10 @@ def test_worker_process_completes_calls(queue_env, api_server, company, tmp_path
     worker = start_worker(queue_env, log)
     try:
         with api_server.client(headers=company.headers) as client:
-            resp = client.post("/api/add-calls", files={"call": ("s.wav", (AUDIO / "stereo_diarization.wav").read_bytes())})
+            resp = client.post(
+                "/api/add-calls",
+                files={"call": ("s.wav", (AUDIO / "stereo_diarization.wav").read_bytes())},
+            )
             call = wait_for_status(client, resp.json()["call_id"], timeout=180)
         assert call["status"] == "completed", (call["error"], log.read_text()[-2000:])
         assert {t["role"] for t in call["turns"]} == {"agent", "customer"}
@@ -91,7 +94,9 @@ def test_killed_worker_mid_call_is_finished_by_the_next_without_duplicates(
     audio = long_recording(tmp_path)
     worker = start_worker(queue_env, log)
     with api_server.client(headers=company.headers) as client:
-        call_id = client.post("/api/add-calls", files={"call": ("long.wav", audio.read_bytes())}).json()["call_id"]
+        call_id = client.post(
+            "/api/add-calls", files={"call": ("long.wav", audio.read_bytes())}
+        ).json()["call_id"]
         deadline = time.time() + 120
         while True:
             call = client.get(f"/api/calls/{call_id}").json()
@@ -121,5 +126,10 @@ def test_killed_worker_mid_call_is_finished_by_the_next_without_duplicates(
     assert turns[-1]["end_ms"] > 90_000  # the whole recording, not just the first part
     with session_scope() as s:
         cid = uuid.UUID(call_id)
-        assert s.scalar(select(func.count()).select_from(Turn).where(Turn.engagement_id == cid)) == len(turns)
-        assert s.scalar(select(func.count()).select_from(Minutes).where(Minutes.engagement_id == cid)) == 1
+        assert s.scalar(
+            select(func.count()).select_from(Turn).where(Turn.engagement_id == cid)
+        ) == len(turns)
+        assert (
+            s.scalar(select(func.count()).select_from(Minutes).where(Minutes.engagement_id == cid))
+            == 1
+        )

@@ -289,9 +289,7 @@ def update_user(
     if (demoting or deactivating) and acting_user_id == user.id:
         raise ValidationFailed("You cannot demote or deactivate yourself.")
     if (demoting or deactivating) and user.role == "admin":
-        admins = [
-            u for u in list_users(session, company_id) if u.role == "admin" and u.is_active
-        ]
+        admins = [u for u in list_users(session, company_id) if u.role == "admin" and u.is_active]
         if len(admins) <= 1:
             raise ValidationFailed("The company needs at least one active admin.")
     if role is not None:
@@ -545,9 +543,7 @@ OAUTH_TOKEN_PREFIX = "csat_"
 OAUTH_TOKEN_TTL_S = 16 * 3600  # access tokens live 16 hours
 
 
-def create_oauth_app(
-    session: Session, principal: Principal, name: str
-) -> tuple[OAuthApp, str]:
+def create_oauth_app(session: Session, principal: Principal, name: str) -> tuple[OAuthApp, str]:
     """Only company API keys (and admins signed in) create apps; an app's own token
     cannot mint more apps. Returns the row and the plain client secret (shown once)."""
     from callscribe.errors import Forbidden
@@ -600,8 +596,9 @@ def issue_oauth_token(
         or app.revoked_at is not None
         or not constant_time_equals(app.client_secret_hash, digest)
     ):
-        raise Unauthorized("invalid_client: unknown client, wrong secret or revoked app.",
-                           code="invalid_client")
+        raise Unauthorized(
+            "invalid_client: unknown client, wrong secret or revoked app.", code="invalid_client"
+        )
     issued = now or utcnow()
     plain = new_token(OAUTH_TOKEN_PREFIX, 32)
     token = OAuthToken(
@@ -627,9 +624,7 @@ def authenticate_oauth_token(
     if token.revoked or app is None or app.revoked_at is not None:
         raise Unauthorized("The access token was revoked.", code="invalid_token")
     if (now or utcnow()) >= token.expires_at:
-        raise Unauthorized(
-            "The access token expired; request a new one.", code="token_expired"
-        )
+        raise Unauthorized("The access token expired; request a new one.", code="token_expired")
     return Principal(company_id=token.company_id, role="admin")
 
 

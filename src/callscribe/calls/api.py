@@ -30,6 +30,7 @@ from callscribe.calls.schemas import (
     CallSummaryOut,
     IngestResult,
     MinutesOut,
+    SectionOut,
     TurnOut,
 )
 from callscribe.calls.tasks import enqueue_calls
@@ -268,7 +269,7 @@ def call_out(session: Session, call: Engagement) -> CallOut:
             overview=minutes.overview,
             sentiment=minutes.sentiment,
             outcome=minutes.outcome,
-            sections=minutes.sections,
+            sections=[SectionOut.model_validate(sec) for sec in minutes.sections],
             notes=minutes.notes,
             tags=minutes.tags,
             analyzer=minutes.analyzer,

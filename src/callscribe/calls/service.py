@@ -309,7 +309,7 @@ def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:
 # -- queries -----------------------------------------------------------------------------
 
 
-def scoped_calls(principal: Principal) -> Select[tuple[Engagement]]:
+def scoped_calls(principal: Principal) -> Select[Engagement]:
     stmt = select(Engagement).where(Engagement.company_id == principal.company_id)
     if principal.sees_only_own_calls:
         stmt = stmt.where(Engagement.agent_id == principal.agent_id)
@@ -548,7 +548,7 @@ def _claim(call_id: uuid.UUID) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
-        return (result.rowcount or 0) == 1
+        return (getattr(result, "rowcount", 0) or 0) == 1
 
 
 @contextmanager
@@ -678,7 +678,8 @@ def transcribe_call(call_id: uuid.UUID) -> None:
         # a connector that built the stereo file itself says which side is which
         roles = (call.meta or {}).get("channel_roles") or channel_roles(cs, call.source)
         engine = get_engine(speech_config_for(cs))
-        agent_name = session.get(Agent, call.agent_id).name if call.agent_id else None
+        agent = session.get(Agent, call.agent_id) if call.agent_id else None
+        agent_name = agent.name if agent else None
         company_id, audio_key, language = call.company_id, call.audio_key, cs.speech_language
         session.execute(delete(Turn).where(Turn.engagement_id == call_id))
         call.status, call.progress, call.error = "transcribing", 0.0, None
