@@ -46,11 +46,12 @@ def test_sync_imports_each_kind_of_cloudvoice_run(
     THEN three calls exist with source, external id, direction, agent (the bot),
     customer number and name, started time; tracks become one stereo file whose
     channels are bot and customer; the transcript becomes turns directly."""
+    from sqlalchemy import select
+
     from callscribe.accounts.models import Agent
     from callscribe.calls.models import Turn
     from callscribe.connectors import service
     from callscribe.db import session_scope
-    from sqlalchemy import select
 
     _runs(cloudvoice, tracks)
     cid = add_connector(company, "cloudvoice", cloudvoice)
@@ -69,6 +70,7 @@ def test_sync_imports_each_kind_of_cloudvoice_run(
     assert tracked.customer_phone == "+15550101" and tracked.customer_name == "Maria Lopez"
     assert mixed.direction == "outbound" and mixed.customer_phone == "+15550999"
     assert tracked.started_at is not None
+    assert tracked.customer_id is not None and mixed.customer_id not in (None, tracked.customer_id)
     assert tracked.audio_channels == 2 and tracked.audio_format == "wav"
     assert tracked.meta["recording"] == "tracks"
     assert tracked.meta["channel_roles"] == {"0": "bot", "1": "customer"}
@@ -89,11 +91,12 @@ def test_sync_imports_each_kind_of_cloudvoice_run(
 def test_tracked_call_is_transcribed_with_bot_and_customer_turns(
     company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
 ) -> None:
+    from sqlalchemy import select
+
     from callscribe.calls import service as calls_service
     from callscribe.calls.models import Turn
     from callscribe.connectors import service
     from callscribe.db import session_scope
-    from sqlalchemy import select
 
     cloudvoice.add_run(
         Run(id=21, created_at=utc_ago(10), tracks={"user": tracks.user, "bot": tracks.bot})
@@ -140,7 +143,9 @@ def test_sync_twice_imports_nothing_twice_and_moves_the_cursor(
     cloudvoice.add_run(Run(id=32, created_at=utc_ago(5), tracks={"recording": tracks.mixed}))
     third = service.sync_connector(cid)
     assert (third.imported, third.duplicates) == (1, 1)
-    assert sorted(c.external_id for c in calls_of(company)) == ["31", "32"]
+    first_call, second_call = calls_of(company)
+    assert sorted(c.external_id for c in (first_call, second_call)) == ["31", "32"]
+    assert first_call.customer_id and first_call.customer_id == second_call.customer_id
     assert connector_row(cid).cursor["since"] > cursor["since"]
 
 
@@ -169,11 +174,11 @@ def test_provider_down_fails_the_sync_keeps_the_cursor_and_next_sync_catches_up(
     second download WHEN the connector syncs THEN the sync is logged failed with the
     reason and the cursor stays; once the dialer is back the next sync imports the rest
     without duplicating the first."""
+    from sqlalchemy import select
+
     from callscribe.connectors import service
     from callscribe.connectors.models import SyncRun
     from callscribe.db import session_scope
-    from sqlalchemy import select
-
     from tests.connectors.fakes import minutes_ago
 
     call_center.add(DialerRecording("9001", "6666", minutes_ago(50), tracks.mixed))
@@ -210,7 +215,6 @@ def test_call_center_import_keeps_agent_direction_customer(
     from callscribe.accounts.models import Agent
     from callscribe.connectors import service
     from callscribe.db import session_scope
-
     from tests.connectors.fakes import minutes_ago
 
     call_center.add(
@@ -246,11 +250,10 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
     tracks: Tracks,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from callscribe.accounts.service import Principal
     from callscribe.connectors import service
     from callscribe.connectors.schemas import ConnectorUpdate
-    from callscribe.accounts.service import Principal
     from callscribe.db import session_scope
-
     from tests.connectors.fakes import minutes_ago
 
     caplog.set_level(logging.DEBUG)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -230,7 +232,7 @@ async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONRespons
     secret = request.headers.get(service.WEBHOOK_HEADER)
     delivery_id = request.headers.get("x-dograh-delivery-id")
 
-    def record() -> tuple[str, bool, object]:
+    def record() -> tuple[str, bool, uuid.UUID]:
         with session_scope() as session:
             event, new = service.receive_webhook(
                 session, "cloudvoice", connector_id, secret, delivery_id, body

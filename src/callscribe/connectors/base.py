@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -182,7 +182,7 @@ class ChallengeBasicAuth(httpx.Auth):
         self._basic = httpx.BasicAuth(username, password)
         self._origin = origin(allowed_origin)
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         response = yield request
         challenge = response.headers.get("www-authenticate", "").lower()
         if (

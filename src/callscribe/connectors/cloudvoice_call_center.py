@@ -245,7 +245,8 @@ class CloudVoiceCallCenterConnector:
             first = self._lead_field(lead_id, "first_name")
             last = self._lead_field(lead_id, "last_name")
             name = " ".join(p for p in (first, last) if p) or None
-        direction, meta = None, {}
+        direction: str | None = None
+        meta: dict[str, Any] = {}
         if phone:
             direction, meta = self._call_log(phone, data.get("user") or "", started)
         return FetchedCall(

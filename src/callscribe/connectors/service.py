@@ -404,6 +404,8 @@ def _store_call(
             fields = CallFields(
                 external_id=fetched.external_id[:200],
                 user_id=str(agent.id) if agent else None,
+                extension_id=None,
+                order_id=None,
                 direction=fetched.direction,  # type: ignore[arg-type]
                 customer_name=(fetched.customer_name or None) and fetched.customer_name[:200],
                 customer_phone=fetched.customer_phone,
@@ -425,14 +427,34 @@ def _store_call(
                     duration_s=fetched.duration_s,
                     meta=meta,
                 )
-            if not result.duplicate and not result.call.started_at and fetched.started_at:
-                result.call.started_at = fetched.started_at
+            if not result.duplicate:
+                link_customer(session, result.call, fetched.customer_name)
             session.flush()
             return result
     except BaseException:
         if staged is not None:
             staged.discard()
         raise
+
+
+def link_customer(session: Session, call: Any, name: str | None) -> None:
+    """Link the call to the customer with its phone number, created when new. A number
+    that is no phone number leaves the call unlinked (its number and name are kept)."""
+    from callscribe.crm import service as crm
+
+    if not call.customer_phone:
+        return
+    try:
+        with session.begin_nested():
+            customer_id = crm.customer_by_phone(session, call.company_id, call.customer_phone)
+            if customer_id is None:
+                rows = [(1, {"name": name, "phones": [call.customer_phone], "emails": []})]
+                results = crm.add_customers(session, call.company_id, rows, on_duplicate="skip")
+                customer_id = results[0].customer_id if results else None
+            call.customer_id = customer_id
+            session.flush()
+    except CallscribeError as exc:
+        log.info("call %s not linked to a customer: %s", call.id, exc.message)
 
 
 def stage_recording(
@@ -627,7 +649,7 @@ def _claim_sync(session: Session, connector_id: uuid.UUID) -> bool:
         .values(sync_lease_at=now)
         .execution_options(synchronize_session=False)
     )
-    return (result.rowcount or 0) == 1
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 def sync_connector(connector_id: uuid.UUID | str, *, trigger: str = "manual") -> SyncOutcome:
@@ -663,9 +685,10 @@ def sync_connector(connector_id: uuid.UUID | str, *, trigger: str = "manual") ->
     if snapshot is not None:
         new_cursor = _run_sync(snapshot, cursor, outcome)
     with session_scope() as session:
-        run = session.get(SyncRun, outcome.run_id)
+        done = session.get(SyncRun, outcome.run_id)
         connector = session.get(Connector, cid)
-        assert run is not None
+        assert done is not None
+        run = done
         run.status = outcome.status
         run.seen, run.imported, run.duplicates = outcome.seen, outcome.imported, outcome.duplicates
         run.pending, run.failed, run.error = outcome.pending, outcome.failed, outcome.error
@@ -844,7 +867,7 @@ def _rearm_failed(session: Session, event: InboundEvent) -> bool:
         .values(status="received", error=None)
         .execution_options(synchronize_session=False)
     )
-    return (result.rowcount or 0) == 1
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 def _run_id_from(body: bytes) -> str:
@@ -909,16 +932,16 @@ def import_event(event_id: uuid.UUID | str) -> str:
         )
     with session_scope() as session:
         event = session.get(InboundEvent, eid)
-        run = session.get(SyncRun, run_id)
-        assert event is not None and run is not None
+        log_row = session.get(SyncRun, run_id)
+        assert event is not None and log_row is not None
         event.status = "imported" if result.status == "imported" else result.status
         event.call_id, event.error, event.processed_at = result.call_id, result.error, utcnow()
-        run.status = "failed" if result.status == "failed" else "succeeded"
-        run.imported = int(result.status == "imported")
-        run.duplicates = int(result.status == "duplicate")
-        run.failed = int(result.status == "failed")
-        run.error = result.error
-        run.finished_at = utcnow()
+        log_row.status = "failed" if result.status == "failed" else "succeeded"
+        log_row.imported = int(result.status == "imported")
+        log_row.duplicates = int(result.status == "duplicate")
+        log_row.failed = int(result.status == "failed")
+        log_row.error = result.error
+        log_row.finished_at = utcnow()
     return result.status
 
 
