@@ -38,6 +38,7 @@ TUS_HEADERS = {"Tus-Resumable": service.TUS_VERSION}
 # one PATCH at a time per upload in this process; a resumed client waits for the dropped
 # request to be wound up instead of racing it
 _locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+HEAD_WAIT_S = 10
 
 
 class PreconditionFailed(CallscribeError):
@@ -136,11 +137,22 @@ def _state(
     summary="The upload's offset (resume from here)",
     responses={200: {"description": "Upload-Offset, Upload-Length; Callscribe-Call-Id when done"}},
 )
-def tus_head(
+async def tus_head(
     upload_id: str, request: Request, principal: Principal = Depends(require_principal)
 ) -> Response:
     _check_version(request)
-    _uid, length, offset, _path, status, call_id = _state(principal, upload_id)
+    uid, *_ = await run_in_threadpool(_state, principal, upload_id)
+    # A PATCH whose connection just dropped may still be writing its last bytes: wait for
+    # it (briefly) so the offset we give is the one the next PATCH will be checked against.
+    lock = _locks[uid]
+    try:
+        await asyncio.wait_for(lock.acquire(), timeout=HEAD_WAIT_S)
+        lock.release()
+    except TimeoutError:
+        pass
+    _uid, length, offset, _path, status, call_id = await run_in_threadpool(
+        _state, principal, upload_id
+    )
     headers = {
         **TUS_HEADERS,
         "Upload-Offset": str(offset),
@@ -229,6 +241,8 @@ async def tus_patch(
             os.fsync(fh.fileno())
         new_offset = offset + written
         call_id = await run_in_threadpool(_advance, principal, uid, new_offset, length)
+    if call_id:
+        _locks.pop(uid, None)  # done: nothing will PATCH this upload again
     if too_long:
         raise PayloadTooLarge("The PATCH goes past Upload-Length.")
     headers = {**TUS_HEADERS, "Upload-Offset": str(new_offset)}
@@ -273,4 +287,5 @@ def tus_delete(
         if upload.status == "completed":
             raise Conflict("This upload already became a call.", code="upload_completed")
         service.terminate_tus_upload(session, upload)
+        _locks.pop(upload.id, None)
     return Response(status_code=204, headers=TUS_HEADERS)
