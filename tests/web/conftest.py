@@ -138,9 +138,7 @@ def insert_transcribed_call(
         )
         s.flush()
         for seq, seg in enumerate(segments):
-            role = (
-                seg["speaker_role"] if seg["speaker_role"] in ("agent", "customer") else "unknown"
-            )
+            role = {"agent": "agent", "caller": "customer"}.get(seg["speaker_role"], "unknown")
             s.add(
                 Turn(
                     company_id=company_id,

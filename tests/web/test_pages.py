@@ -320,7 +320,7 @@ def test_ai_test_button_reports_the_answer_or_the_error(
     web = sign_in(api_server.url, "ann@acme.test")
     local = web.post_form("/settings/ai/test", {"ai_engine": "local"})
     assert local.status_code == 200
-    assert "It works." in local.text and "Subject:" in local.text
+    assert "It works." in local.text and "<dt>Subject</dt>" in local.text
     down = web.post_form(
         "/settings/ai/test",
         {

@@ -401,10 +401,10 @@ def _run_ai_test(user: CurrentUser, form: dict[str, str]) -> dict[str, Any]:
                 timeout_s=min(get_settings().AI_TIMEOUT_S, 30),
                 max_retries=0,
             )
-            where = f"{base_url} ({config.model or 'default model'})"
+            where = f"The endpoint {base_url} ({config.model or 'default model'})"
         else:
             config = AnalyzerConfig(engine="local")
-            where = "the built-in analyzer"
+            where = "The built-in analyzer"
         analyzer = get_analyzer(config)
         context = AnalysisContext(agent_name="Dana", customer_name="Sam")
         if labels:

@@ -1,0 +1,199 @@
+"""The web app in Chromium (Debian's, driven by Playwright): from an empty install to
+downloaded Minutes and a finished action item, and the screenshots in the README."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AUDIO, LiveServer
+from tests.web.conftest import PASSWORD, insert_transcribed_call
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CALL_URL = re.compile(r"/calls/[0-9a-f-]{36}$")
+
+# Records, in the page, every status the call page shows and whether transcript turns
+# were on screen before the call completed; survives htmx swaps, not a reload.
+WATCH_JS = """
+() => {
+  window.__noReload = true;
+  window.__seen = [];
+  window.__turnsWhileLive = 0;
+  const note = () => {
+    const s = document.querySelector('#call-status .call-status');
+    if (!s) return;
+    const status = s.dataset.status;
+    if (window.__seen[window.__seen.length - 1] !== status) window.__seen.push(status);
+    if (status !== 'completed') {
+      const n = document.querySelectorAll('#transcript .turn').length;
+      window.__turnsWhileLive = Math.max(window.__turnsWhileLive, n);
+    }
+  };
+  note();
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true});
+}
+"""
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A PNG for the README, reduced to a 256-colour palette to keep the repository small."""
+    from PIL import Image
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
+def _company_id() -> uuid.UUID:
+    from callscribe.accounts.models import Company
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        return s.query(Company).one().id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
+    api_server: LiveServer, chromium, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN an empty data dir and a server whose queue consumer is not started yet
+    WHEN a visitor sets up the company, signs in and uploads sample.wav
+    THEN the call page shows it queued, then (consumer started) its status changes and
+    its transcript and Minutes appear without a reload; the DOCX, PDF and Markdown
+    downloads hold the summary; an action item marked done shows on the Action Items
+    page. Screenshots of the calls list and the call page go to docs/screenshots."""
+    from docx import Document
+    from playwright.sync_api import expect
+    from pypdf import PdfReader
+
+    from callscribe.calls.tasks import enqueue_calls
+    from callscribe.worker import WorkerRunner
+
+    context = chromium.new_context(viewport={"width": 1360, "height": 860}, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    runner = None
+    try:
+        # -- first run: setup, then sign in
+        page.goto(api_server.url)
+        expect(page).to_have_url(re.compile(r"/setup$"))
+        page.fill('input[name="company_name"]', "Acme Support")
+        page.fill('input[name="name"]', "Ann Admin")
+        page.fill('input[name="email"]', "ann@acme.test")
+        page.fill('input[name="password"]', PASSWORD)
+        page.fill('input[name="password_confirm"]', PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/login\?email="))
+        expect(page.locator(".flash-success")).to_contain_text("administrator of Acme Support")
+        expect(page.locator('input[name="email"]')).to_have_value("ann@acme.test")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/calls$"))
+        expect(page.get_by_test_id("calls-table")).to_contain_text("No calls yet")
+
+        # -- upload a real recording through the upload page (XHR with per-file progress)
+        page.get_by_role("link", name="Upload", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/upload$"))
+        page.set_input_files("#files", str(AUDIO / "sample.wav"))
+        page.wait_for_url(CALL_URL)
+        upload_url = page.url
+        status = page.locator("#call-status .call-status")
+        expect(status).to_have_attribute("data-status", "received")
+        expect(page.get_by_test_id("live-progress")).to_contain_text("Queued")
+        page.evaluate(WATCH_JS)
+
+        # -- the consumer starts: the page follows the call live
+        runner = WorkerRunner()
+        runner.start()
+        expect(page.get_by_test_id("minutes-summary")).to_be_visible(timeout=180_000)
+        expect(status).to_have_attribute("data-status", "completed")
+        assert page.evaluate("window.__noReload") is True, "the page was reloaded"
+        seen = page.evaluate("window.__seen")
+        assert seen[0] == "received" and seen[-1] == "completed", seen
+        assert {"transcribing", "analyzing"} & set(seen), seen
+        transcript = page.get_by_test_id("transcript")
+        expect(transcript).to_contain_text("New Jersey")
+        assert transcript.locator(".turn").count() >= 5
+        summary = page.get_by_test_id("minutes-summary").inner_text().strip()
+        assert len(summary) > 20
+        expect(page.get_by_test_id("minutes-card")).to_contain_text("Sentiment")
+
+        # -- all three downloads carry the summary
+        texts = {}
+        for fmt in ("docx", "pdf", "md"):
+            with page.expect_download() as info:
+                page.get_by_test_id(f"download-{fmt}").click()
+            target = tmp_path / f"minutes.{fmt}"
+            info.value.save_as(target)
+            data = target.read_bytes()
+            if fmt == "docx":
+                doc = Document(io.BytesIO(data))
+                texts[fmt] = "\n".join(p.text for p in doc.paragraphs)
+            elif fmt == "pdf":
+                reader = PdfReader(io.BytesIO(data))
+                texts[fmt] = "\n".join(p.extract_text() or "" for p in reader.pages)
+            else:
+                texts[fmt] = data.decode()
+        for fmt, text in texts.items():
+            assert _flat(summary) in _flat(text), f"summary not in the {fmt.upper()}"
+
+        # -- a call with a commitment in it (a real bank call's transcript, delivered
+        #    as text), processed by the same running consumer
+        committed = insert_transcribed_call(_company_id(), customer_name="Patricia Brown")
+        enqueue_calls([committed])
+        page.get_by_role("link", name="Calls", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/calls$"))
+        row = page.locator(f'tr[data-call-id="{committed}"]')
+        # the list updates itself while a call is in progress
+        expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+        expect(page.get_by_test_id("call-row")).to_have_count(2)
+        page.mouse.move(0, 0)
+        _screenshot(page, "calls-list.png")
+
+        row.get_by_role("link").click()
+        expect(page).to_have_url(re.compile(rf"/calls/{committed}$"))
+        expect(page.locator(".turn-group.role-agent").first).to_be_visible()
+        expect(page.locator(".turn-group.role-customer").first).to_be_visible()
+        expect(page.locator(".resp").first).to_contain_text("responded in")
+        item = page.get_by_test_id("action-item").first
+        title = item.locator(".title-text").inner_text()
+        expect(item).to_have_attribute("data-status", "open")
+        _screenshot(page, "call-page.png")
+        item.get_by_test_id("toggle-item").click()
+        expect(page.get_by_test_id("action-item").first).to_have_attribute("data-status", "done")
+
+        page.get_by_role("link", name="Action Items", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/action-items$"))
+        expect(page.get_by_test_id("items-table")).not_to_contain_text(title)
+        page.select_option('select[name="status"]', "done")
+        done_row = page.get_by_test_id("item-row").filter(has_text=title)
+        expect(done_row).to_have_attribute("data-status", "done")
+        done_row.get_by_test_id("item-call-link").click()
+        expect(page).to_have_url(re.compile(rf"/calls/{committed}$"))
+
+        # -- the uploaded call: the player seeks to a turn when it is clicked
+        page.goto(upload_url)
+        page.locator("#transcript .turn").nth(3).click()
+        page.wait_for_function(
+            "document.getElementById('player').currentTime > 0.5", timeout=15_000
+        )
+        expect(page.locator("#transcript .turn.current")).to_have_count(1, timeout=15_000)
+        page.evaluate("document.getElementById('player').pause()")
+        _screenshot(page, "call-page-audio.png")
+    finally:
+        if runner is not None:
+            runner.stop()
+        context.close()
