@@ -197,3 +197,52 @@ def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
         if runner is not None:
             runner.stop()
         context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_upload_page_sends_many_files_with_a_progress_bar_each(
+    api_server: LiveServer, chromium, company, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Two recordings and a text file dropped at once: each gets its own row and
+    progress bar; the recordings link to their calls, the text file says why it was
+    refused, and the page stays (several files: no jump to one call)."""
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import create_user
+
+    create_user(company.id, "ann@acme.test", "admin")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a recording\n" * 50)
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{api_server.url}/login")
+        page.fill('input[name="email"]', "ann@acme.test")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/calls$"))
+        page.goto(f"{api_server.url}/upload")
+        page.fill('input[name="customer_name"]', "Acme Corp")
+        page.set_input_files(
+            "#files", [str(AUDIO / "jfk.flac"), str(AUDIO / "stereo_diarization.wav"), str(notes)]
+        )
+        items = page.get_by_test_id("upload-item")
+        expect(items).to_have_count(3)
+        expect(page.get_by_test_id("upload-done")).to_be_visible()
+        expect(items.filter(has_text="jfk.flac").get_by_role("link")).to_have_text(
+            "Uploaded: open the call"
+        )
+        expect(
+            items.filter(has_text="stereo_diarization.wav").locator("progress")
+        ).to_have_attribute("value", "100")
+        expect(items.filter(has_text="notes.txt").locator(".state.error")).to_contain_text(
+            "not a supported recording"
+        )
+        assert page.url.endswith("/upload")
+        page.get_by_role("link", name="See all calls").click()
+        rows = page.get_by_test_id("call-row")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_contain_text("Acme Corp")
+    finally:
+        context.close()

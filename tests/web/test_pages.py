@@ -408,3 +408,96 @@ def test_admin_adds_an_agent_user_linked_by_extension_who_accepts_the_invitation
         my_id = me.id
     demote = web.post_form(f"/settings/users/{my_id}", {"role": "agent", "is_active": "1"})
     assert demote.status_code == 400 and "cannot demote" in demote.text
+
+
+def test_upload_through_the_api_with_the_session_cookie_needs_the_csrf_header(
+    api_server: LiveServer, company: CompanyCtx
+) -> None:
+    """The upload page posts to /api/add-calls with the cookie and the X-CSRF-Token
+    header; the call is marked as uploaded. Without the header nothing is stored."""
+    from tests.conftest import AUDIO
+
+    create_user(company.id, "ann@acme.test", "admin")
+    web = sign_in(api_server.url, "ann@acme.test")
+    audio = (AUDIO / "jfk.flac").read_bytes()
+    files = {"call": ("jfk.flac", audio, "audio/flac")}
+    refused = web.client.post("/api/add-calls", files=files, data={"source": "upload"})
+    assert refused.status_code == 403
+    assert web.client.get("/api/calls").json()["total"] == 0
+    stored = web.client.post(
+        "/api/add-calls",
+        files=files,
+        data={"source": "upload", "customer_name": "Acme Corp"},
+        headers={"X-CSRF-Token": web.csrf},
+    )
+    assert stored.status_code == 201, stored.text
+    call = web.client.get(f"/api/calls/{stored.json()['call_id']}").json()
+    assert (call["source"], call["customer_name"]) == ("upload", "Acme Corp")
+    page = web.client.get(f"/calls/{call['id']}").text
+    assert "Queued for processing" in page and f"/api/calls/{call['id']}/audio" in page
+
+
+def test_failed_call_shows_its_error_and_retry_queues_it_again(
+    api_server: LiveServer, company: CompanyCtx
+) -> None:
+    from callscribe.calls.models import Engagement
+    from callscribe.db import session_scope
+
+    create_user(company.id, "ann@acme.test", "manager")
+    failed = insert_transcribed_call(company.id)
+    with session_scope() as s:
+        call = s.get(Engagement, failed)
+        call.status, call.error = "failed", "The recording cannot be decoded: truncated file."
+    web = sign_in(api_server.url, "ann@acme.test")
+    page = web.client.get(f"/calls/{failed}").text
+    assert "Processing failed" in page and "truncated file" in page
+    assert f'action="/calls/{failed}/retry"' in page
+    assert "truncated file" in web.client.get("/calls").text
+    retried = web.post_form(f"/calls/{failed}/retry")
+    assert retried.status_code == 303
+    with session_scope() as s:
+        call = s.get(Engagement, failed)
+        assert (call.status, call.error) == ("received", None)
+        assert call.enqueued_at is not None
+    assert "The call is queued again." in web.client.get(f"/calls/{failed}").text
+
+
+def test_calls_list_filters_pages_and_sorts(api_server: LiveServer, company: CompanyCtx) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from callscribe.calls.models import Engagement
+    from callscribe.db import session_scope
+
+    create_user(company.id, "ann@acme.test", "manager")
+    ids = [insert_transcribed_call(company.id, customer_name=f"Cust {i:02d}") for i in range(30)]
+    with session_scope() as s:
+        for i, call_id in enumerate(ids):
+            call = s.get(Engagement, call_id)
+            call.created_at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=i)
+            call.duration_s = 60 + i
+            call.direction = "outbound" if i % 2 else "inbound"
+            if i == 7:
+                call.status, call.status_reason = "waiting", "AI key not set"
+    web = sign_in(api_server.url, "ann@acme.test")
+
+    def customers(html: str) -> list[str]:
+        return re.findall(r"<small>(Cust \d\d)", html)
+
+    first = web.client.get("/calls").text
+    assert "30 calls" in first and "Page 1 of 2" in first
+    assert customers(first)[0] == "Cust 29" and len(customers(first)) == 25
+    second = web.client.get("/calls?page=2").text
+    assert customers(second) == [f"Cust {i:02d}" for i in range(4, -1, -1)]
+    by_duration = web.client.get("/calls?sort=duration").text
+    assert customers(by_duration)[0] == "Cust 00"
+    waiting = web.client.get("/calls?status=waiting").text
+    assert customers(waiting) == ["Cust 07"] and "AI key not set" in waiting
+    outbound = web.client.get("/calls?direction=outbound&customer=Cust 1").text
+    assert customers(outbound) == ["Cust 19", "Cust 17", "Cust 15", "Cust 13", "Cust 11"]
+    dated = web.client.get("/calls?date_from=2026-01-03&date_to=2026-01-04").text
+    assert customers(dated) == ["Cust 03", "Cust 02"]
+    # htmx asks for the table alone (filters, live polling)
+    partial = web.client.get(
+        "/calls?status=waiting", headers={"HX-Request": "true", "HX-Target": "calls-table"}
+    ).text
+    assert partial.lstrip().startswith('<div id="calls-table"') and "<html" not in partial
