@@ -233,3 +233,15 @@ def wait_delivery(
             state = found[-1].status if found else "none"
             raise AssertionError(f"delivery still {state} after {timeout}s")
         time.sleep(0.1)
+
+
+@pytest.fixture
+def private_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """Sender tests without a database: let them reach receivers on 127.0.0.1."""
+    from callscribe.settings import reset_settings
+
+    monkeypatch.setenv("CALLSCRIBE_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("CALLSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    yield
+    reset_settings()

@@ -9,6 +9,7 @@ import html
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -99,8 +100,9 @@ def build_email(
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "callscribe")
-    msg.set_content(render_text(body, context))
-    msg.add_alternative(render_html(body, context), subtype="html")
+    # quoted-printable: no line over SMTP's 998-character limit, whatever the summary
+    msg.set_content(render_text(body, context), cte="quoted-printable")
+    msg.add_alternative(render_html(body, context), subtype="html", cte="quoted-printable")
     return msg
 
 
@@ -162,7 +164,7 @@ class EmailSender:
                     last = (code, resp)
             if not accepted:
                 return _refused(last[0], last[1], "every recipient", "; ".join(refused))
-            code, resp = smtp.data(msg.as_bytes())
+            code, resp = smtp.data(msg.as_bytes(policy=SMTP_POLICY))  # CRLF line ends
             if code != 250:
                 return _refused(code, resp, "the message")
             return AttemptResult(
