@@ -72,6 +72,8 @@ def test_add_test_sync_disable_cloudvoice_over_the_api(
         synced = call("POST", f"/api/connectors/{cid}/sync")
         assert synced.status_code == 200
         assert (synced.json()["status"], synced.json()["imported"]) == ("succeeded", 1)
+        queued = call("POST", f"/api/connectors/{cid}/sync?wait=false")
+        assert queued.status_code == 202 and queued.json()["status"] == "queued"
         again = call("POST", f"/api/connectors/{cid}/sync").json()
         assert (again["imported"], again["duplicates"]) == (0, 1)
         calls = call("GET", "/api/calls").json()

@@ -316,3 +316,48 @@ def test_webhook_after_sync_creates_no_second_call(
     assert new
     assert service.import_event(event_id) == "duplicate"
     assert [c.external_id for c in calls_of(company)] == ["51"]
+
+
+def test_a_running_sync_refuses_a_second_one(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice
+) -> None:
+    from sqlalchemy import update
+
+    from callscribe.connectors import service
+    from callscribe.connectors.models import Connector
+    from callscribe.db import session_scope, utcnow
+    from callscribe.errors import Conflict
+
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    with session_scope() as s:
+        s.execute(update(Connector).where(Connector.id == cid).values(sync_lease_at=utcnow()))
+    with pytest.raises(Conflict) as err:
+        service.sync_connector(cid)
+    assert err.value.code == "sync_running"
+
+
+def test_webhook_import_while_provider_is_down_fails_and_a_redelivery_retries_it(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    from callscribe.connectors import service
+    from callscribe.db import session_scope
+
+    cloudvoice.add_run(Run(id=55, created_at=utc_ago(3), tracks={"recording": tracks.mixed}))
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    secret = service.webhook_secret(connector_row(cid))
+    with session_scope() as s:
+        event, new = service.receive_webhook(
+            s, "cloudvoice", str(cid), secret, "d-9", b'{"run_id": 55}'
+        )
+        event_id = event.id
+    cloudvoice.down = True
+    assert service.import_event(event_id) == "failed"
+    assert calls_of(company) == []
+    cloudvoice.down = False
+    with session_scope() as s:
+        again, new = service.receive_webhook(
+            s, "cloudvoice", str(cid), secret, "d-9", b'{"run_id": "55"}'
+        )
+    assert new and again.id == event_id  # re-armed, not a second event
+    assert service.import_event(event_id) == "imported"
+    assert [c.external_id for c in calls_of(company)] == ["55"]
