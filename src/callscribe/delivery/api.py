@@ -8,7 +8,6 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
-from callscribe.accounts.models import User
 from callscribe.accounts.service import Principal
 from callscribe.db import session_scope
 from callscribe.delivery import service
@@ -151,24 +150,13 @@ def delete_automation(
     return Response(status_code=204)
 
 
-def run_test(principal: Principal, automation_id: uuid.UUID) -> DeliveryOut:
-    """Create a test delivery, make one attempt now, and return it with its log line."""
-    with session_scope() as session:
-        user = session.get(User, principal.user_id) if principal.user_id else None
-        delivery = service.create_test_delivery(
-            session, principal.company_id, automation_id, user.email if user else None
-        )
-        delivery_id = delivery.id
-    service.attempt_delivery(delivery_id, retry=False)
-    with session_scope() as session:
-        delivery = service.get_delivery(session, principal.company_id, delivery_id)
-        return delivery_out(delivery, service.attempts_of(session, [delivery_id])[delivery_id])
-
-
 @router.post("/automations/{automation_id}/test", response_model=DeliveryOut)
 def test_automation(automation_id: uuid.UUID, principal: Principal = Depends(admin)) -> DeliveryOut:
     """Send a sample payload now (one attempt, no retries) and answer with the result."""
-    return run_test(principal, automation_id)
+    delivery_id = service.send_test(principal.company_id, automation_id, principal.user_id)
+    with session_scope() as session:
+        delivery = service.get_delivery(session, principal.company_id, delivery_id)
+        return delivery_out(delivery, service.attempts_of(session, [delivery_id])[delivery_id])
 
 
 @router.get("/automations/{automation_id}/deliveries", response_model=DeliveryPage)

@@ -412,6 +412,22 @@ def create_test_delivery(
     return delivery
 
 
+def send_test(
+    company_id: uuid.UUID, automation_id: uuid.UUID, user_id: uuid.UUID | None
+) -> uuid.UUID:
+    """Send test: a sample payload, one attempt now (no retries, no effect on the
+    failure count). Commits the delivery before the attempt so the log has it even if
+    the receiver hangs; returns its id."""
+    with session_scope() as session:
+        user = session.get(User, user_id) if user_id else None
+        delivery = create_test_delivery(
+            session, company_id, automation_id, user.email if user else None
+        )
+        delivery_id = delivery.id
+    attempt_delivery(delivery_id, retry=False)
+    return delivery_id
+
+
 def redeliver(session: Session, company_id: uuid.UUID, delivery_id: uuid.UUID) -> Delivery:
     """Send a finished delivery again, same body and same webhook-id; the next attempts
     continue its log."""
