@@ -184,14 +184,37 @@ def test_login_rate_limit_answers_429_after_ten_failures(
         assert other.status_code == 303
 
 
-def test_logout_ends_the_session(api_server: LiveServer, company: CompanyCtx) -> None:
+def test_logout_ends_the_session_on_the_server_too(
+    api_server: LiveServer, company: CompanyCtx
+) -> None:
+    """A copy of the session cookie taken before signing out does not work afterwards."""
     create_user(company.id, "ann@acme.test", "admin")
     web = sign_in(api_server.url, "ann@acme.test")
-    cookie = web.client.cookies.get("cs_session")
+    stolen = web.client.cookies.get("cs_session")
+    assert stolen
     assert web.post_form("/logout").status_code == 303
     assert web.client.get("/calls").status_code == 303
-    # the old cookie still verifies, but a new login rotated the CSRF token
-    assert cookie
+    with httpx.Client(base_url=api_server.url, follow_redirects=False) as other:
+        other.cookies.set("cs_session", stolen)
+        assert other.get("/calls").status_code == 303
+        assert other.get("/api/calls").status_code == 401
+
+
+def test_deactivating_a_user_signs_them_out(api_server: LiveServer, company: CompanyCtx) -> None:
+    create_user(company.id, "ann@acme.test", "admin")
+    dana_id = create_user(company.id, "dana@acme.test", "agent", extension_id="EXT-3")
+    dana = sign_in(api_server.url, "dana@acme.test")
+    assert dana.client.get("/calls").status_code == 200
+    admin = sign_in(api_server.url, "ann@acme.test")
+    answer = admin.post_form(f"/settings/users/{dana_id}", {"role": "agent", "is_active": ""})
+    assert answer.status_code == 303
+    assert dana.client.get("/calls").status_code == 303
+    refused = httpx.post(
+        f"{api_server.url}/login",
+        data={"csrf_token": dana.csrf, "email": "dana@acme.test", "password": PASSWORD},
+        cookies=dana.client.cookies,
+    )
+    assert refused.status_code == 401
 
 
 def test_agent_cannot_open_another_agents_call_by_url_or_api(

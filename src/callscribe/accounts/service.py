@@ -296,6 +296,8 @@ def update_user(
         user.role = role
     if is_active is not None:
         user.is_active = is_active
+        if not is_active:
+            close_all_user_sessions(session, user.id)
     if name is not None and name.strip():
         user.name = name.strip()[:200]
     session.flush()
@@ -360,6 +362,84 @@ def verify_invite_token(user: User, token: str) -> bool:
     from callscribe.security.crypto import verify_signature
 
     return user.is_active and verify_signature(_invite_message(user), token)
+
+
+# -- browser sessions --------------------------------------------------------------------
+
+SESSION_TTL_S = 14 * 24 * 3600  # sign in again after two weeks
+SESSION_TOUCH_S = 60  # last_seen_at is written at most once a minute per session
+
+
+def open_user_session(
+    session: Session, user: User, *, ip: str | None = None, user_agent: str | None = None
+) -> str:
+    """A new signed-in session for `user`; returns the token for the cookie (stored only
+    as its hash)."""
+    from datetime import timedelta
+
+    from callscribe.accounts.models import UserSession
+
+    token = new_token("", 32)
+    now = utcnow()
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=sha256_hex(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=SESSION_TTL_S),
+            ip=(ip or "")[:64] or None,
+            user_agent=(user_agent or "")[:200] or None,
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_session_token(session: Session, token: str | None) -> User | None:
+    """The active user of a live session, else None (unknown, revoked, expired)."""
+    from callscribe.accounts.models import UserSession
+
+    if not token:
+        return None
+    digest = sha256_hex(token)
+    row = session.scalars(select(UserSession).where(UserSession.token_hash == digest)).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_S:
+        row.last_seen_at = now
+    return user
+
+
+def close_user_session(session: Session, token: str | None) -> None:
+    from callscribe.accounts.models import UserSession
+
+    if not token:
+        return
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == sha256_hex(token))
+    ).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+
+
+def close_all_user_sessions(session: Session, user_id: uuid.UUID) -> int:
+    """Sign a user out everywhere (deactivated, password reset)."""
+    from callscribe.accounts.models import UserSession
+
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    session.flush()
+    return len(rows)
 
 
 # -- API keys ----------------------------------------------------------------------------

@@ -168,15 +168,16 @@ def login_submit(
             email=email,
             error="Wrong email or password.",
         )
+    start_user_session(request, session, user)
     session.commit()
     login_limiter.succeeded(ip, email)
-    start_user_session(request, user)
     return redirect(request, _safe_next(next))
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-def logout(request: Request) -> Response:
-    end_session(request)
+def logout(request: Request, session: Session = Depends(get_session)) -> Response:
+    end_session(request, session)
+    session.commit()
     flash(request, "You are signed out.", "info")
     return redirect(request, "/login")
 
@@ -572,6 +573,7 @@ def new_invite(
     if target.password_hash:
         # a new link replaces the password: the user chooses a new one
         target.password_hash = None
+        service.close_all_user_sessions(session, target.id)
         session.commit()
     invite = {"email": target.email, "link": _invite_link(request, target)}
     return _users_page(request, session, user, invite=invite)

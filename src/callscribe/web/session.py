@@ -2,12 +2,15 @@
 limit, and the cookie resolver that lets the JSON API serve the browser.
 
 The session cookie (`cs_session`, HttpOnly, SameSite=Lax, Secure over HTTPS) is an
-itsdangerous-signed payload `{"u": user id or null, "c": csrf token, "p": password
-fingerprint}`. Every visitor gets one on their first page, so anonymous forms (setup,
-login) carry a CSRF token too. A password change (fingerprint) or a deactivated user ends
-the session. CSRF: every unsafe request that relies on the cookie must send the session's
-token, as the `csrf_token` form field or the `X-CSRF-Token` header (htmx sends the header
-from the layout's `hx-headers`).
+itsdangerous-signed payload `{"s": session token or null, "c": csrf token, "p": password
+fingerprint}`. The token names a row of `user_sessions` (stored hashed), so signing out
+ends the session on the server, not only in this browser; a deactivated user or a new
+password ends it too. Every visitor gets a cookie on their first page, so anonymous forms
+(setup, login) carry a CSRF token as well.
+
+CSRF: every unsafe request that relies on the cookie must send the session's token, as
+the `csrf_token` form field or the `X-CSRF-Token` header (htmx sends the header from the
+layout's `hx-headers`).
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Company, User
 from callscribe.accounts.service import Principal
-from callscribe.db import get_sessionmaker
+from callscribe.db import session_scope
 from callscribe.errors import Forbidden
 from callscribe.security.crypto import constant_time_equals, secret_key
 from callscribe.settings import get_settings
@@ -60,23 +64,25 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 @dataclass
-class WebSession:
-    user_id: uuid.UUID | None
+class BrowserSession:
+    """What the cookie holds: the server session's token (None: not signed in), the CSRF
+    token and the password fingerprint."""
+
+    token: str | None
     csrf: str
     pw: str = ""
     changed: bool = False  # must be (re)written to the cookie
     cleared: bool = False
 
     def dump(self) -> str:
-        payload = {"u": str(self.user_id) if self.user_id else None, "c": self.csrf, "p": self.pw}
-        return _serializer().dumps(payload)
+        return _serializer().dumps({"s": self.token, "c": self.csrf, "p": self.pw})
 
 
-def _new_session() -> WebSession:
-    return WebSession(user_id=None, csrf=secrets.token_urlsafe(32), changed=True)
+def _new_session() -> BrowserSession:
+    return BrowserSession(token=None, csrf=secrets.token_urlsafe(32), changed=True)
 
 
-def load_session(request: Request) -> WebSession:
+def load_session(request: Request) -> BrowserSession:
     """The request's session (cached on the request); a new anonymous one when the cookie
     is missing, expired or forged."""
     cached = getattr(request.state, "web_session", None)
@@ -87,10 +93,10 @@ def load_session(request: Request) -> WebSession:
     if raw:
         try:
             data = _serializer().loads(raw, max_age=SESSION_MAX_AGE_S)
-            user_id = uuid.UUID(data["u"]) if data.get("u") else None
+            token = data.get("s") if isinstance(data.get("s"), str) else None
             if isinstance(data.get("c"), str) and len(data["c"]) >= 20:
-                ws = WebSession(user_id=user_id, csrf=data["c"], pw=data.get("p") or "")
-        except (BadSignature, KeyError, TypeError, ValueError):
+                ws = BrowserSession(token=token, csrf=data["c"], pw=data.get("p") or "")
+        except (BadSignature, AttributeError, KeyError, TypeError, ValueError):
             ws = None
     if ws is None:
         ws = _new_session()
@@ -102,21 +108,29 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-def start_user_session(request: Request, user: User) -> WebSession:
-    """Sign `user` in: a new session with a new CSRF token (no fixation)."""
+def start_user_session(request: Request, session: Session, user: User) -> BrowserSession:
+    """Sign `user` in: a new server session and a new CSRF token (no fixation). The
+    caller commits."""
     ws = _new_session()
-    ws.user_id = user.id
+    ws.token = accounts.open_user_session(
+        session, user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+    )
     ws.pw = password_fingerprint(user)
     request.state.web_session = ws
     request.state.current_user = None
+    request.state.current_user_loaded = False
     return ws
 
 
-def end_session(request: Request) -> None:
+def end_session(request: Request, session: Session) -> None:
+    """Sign out: the server session is revoked and the cookie replaced. The caller
+    commits."""
+    accounts.close_user_session(session, load_session(request).token)
     ws = _new_session()
     ws.cleared = True
     request.state.web_session = ws
     request.state.current_user = None
+    request.state.current_user_loaded = False
 
 
 def _secure(request: Request) -> bool:
@@ -247,14 +261,10 @@ def principal_for(user: User) -> Principal:
 
 def user_from_session(request: Request, session: Session) -> CurrentUser | None:
     ws = load_session(request)
-    if ws.user_id is None:
+    if ws.token is None:
         return None
-    user = session.get(User, ws.user_id)
-    if (
-        user is None
-        or not user.is_active
-        or not constant_time_equals(password_fingerprint(user), ws.pw)
-    ):
+    user = accounts.user_for_session_token(session, ws.token)
+    if user is None or not constant_time_equals(password_fingerprint(user), ws.pw):
         return None
     company = session.get(Company, user.company_id)
     return CurrentUser(
@@ -271,11 +281,8 @@ def user_from_session(request: Request, session: Session) -> CurrentUser | None:
 
 
 def _load_current_user(request: Request) -> CurrentUser | None:
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:  # commits the session's last_seen_at
         return user_from_session(request, session)
-    finally:
-        session.close()
 
 
 async def current_user(request: Request) -> CurrentUser | None:
@@ -283,7 +290,7 @@ async def current_user(request: Request) -> CurrentUser | None:
     if getattr(request.state, "current_user_loaded", False):
         return request.state.current_user
     user = None
-    if load_session(request).user_id is not None:
+    if load_session(request).token is not None:
         user = await run_in_threadpool(_load_current_user, request)
     request.state.current_user = user
     request.state.current_user_loaded = True
