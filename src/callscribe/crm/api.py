@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from typing import Any, Literal
 
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic_core import from_json
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
@@ -206,7 +206,7 @@ async def add_customers_bulk(
     are stored. Duplicates inside the array are found too."""
     raw = await _read_body(request)
     try:
-        data = json.loads(raw)
+        data = from_json(raw)
     except ValueError as exc:
         raise BadRequest("The body is not valid JSON.") from exc
     if not isinstance(data, list):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -179,7 +179,7 @@ async def oauth_token(request: Request) -> JSONResponse:
     form: dict[str, Any]
     if ctype == "application/json":
         try:
-            form = json.loads(raw or b"{}")
+            form = from_json(raw or b"{}")
         except ValueError as exc:
             raise BadRequest("The body is not valid JSON.") from exc
         if not isinstance(form, dict):
@@ -506,12 +506,12 @@ async def add_sheet_rows(
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(from_json(line))
                 except ValueError as exc:
                     raise BadRequest(f"NDJSON line {n} is not valid JSON.") from exc
     elif ctype == "application/json":
         try:
-            rows = json.loads(text)
+            rows = from_json(text)
         except ValueError as exc:
             raise BadRequest("The body is not valid JSON.") from exc
         if not isinstance(rows, list):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
@@ -320,6 +321,9 @@ def _link_meta(session: Session, link: Any) -> dict[str, Any]:
 
 # -- tickets -----------------------------------------------------------------------------
 
+MAX_TURN_MS = 2**31 - 1  # turns.start_ms is a 32-bit integer: threads longer than ~24 days
+# keep their order, later messages share the last representable offset
+
 
 @dataclass
 class TicketResult:
@@ -378,8 +382,9 @@ def create_ticket(
     """A chat, email or ticket becomes an engagement on that channel with its messages as
     turns, `received`, so the pipeline (no speech step) analyses it into Minutes."""
     company_id = principal.company_id
-    if body.external_id:
-        existing = calls.find_by_external_id(session, company_id, source, body.external_id)
+    external_id = body.external_id or None
+    if external_id:
+        existing = calls.find_by_external_id(session, company_id, source, external_id)
         if existing is not None:
             count = session.scalar(
                 select(func.count()).select_from(Turn).where(Turn.engagement_id == existing.id)
@@ -394,7 +399,7 @@ def create_ticket(
         company_id=company_id,
         channel=body.channel,
         source=source,
-        external_id=body.external_id,
+        external_id=external_id,
         direction=body.direction,
         agent_id=agent.id if agent else None,
         customer_id=customer_id,
@@ -416,17 +421,18 @@ def create_ticket(
     )
     session.add(call)
     last_ms = 0
+    turns = []
     for seq, message in enumerate(body.messages):
         if started is not None and message.sent_at is not None:
             start_ms = max(int((message.sent_at - started).total_seconds() * 1000), 0)
         else:
             start_ms = last_ms + (1000 if seq else 0)
-        start_ms = max(start_ms, last_ms)
+        start_ms = min(max(start_ms, last_ms), MAX_TURN_MS)
         last_ms = start_ms
         speaker = message.author or (agent.name if message.role == "agent" and agent else None)
         if speaker is None and message.role == "customer":
             speaker = call.customer_name
-        session.add(
+        turns.append(
             Turn(
                 company_id=company_id,
                 engagement_id=call.id,
@@ -439,9 +445,21 @@ def create_ticket(
                 text=message.text,
             )
         )
+    session.add_all(turns)
     if times:
         call.duration_s = (max(times) - started).total_seconds()  # type: ignore[operator]
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # a concurrent request with the same external id won the race
+        for obj in (call, *turns):
+            if obj in session:
+                session.expunge(obj)
+        existing = calls.find_by_external_id(session, company_id, source, external_id or "")
+        if existing is None:
+            raise
+        return TicketResult(existing, True, len(body.messages))
     return TicketResult(call, False, len(body.messages))
 
 
