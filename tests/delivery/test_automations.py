@@ -166,3 +166,37 @@ def test_automations_are_scoped_to_the_company(
         assert api.post(f"/api/automations/{automation_id}/test").status_code == 404
     with api_server.client() as anonymous:
         assert anonymous.get("/api/automations").status_code == 401
+
+
+def test_sweep_finds_deliveries_whose_job_was_lost_and_finishes_them(
+    company: CompanyCtx, receiver: Receiver
+) -> None:
+    """GIVEN one delivery due an hour ago (its job lost with a flushed queue), one whose
+    attempt died mid-way an hour ago, and one just created
+    WHEN the sweep looks
+    THEN it picks the first two, and each is then delivered once."""
+    from datetime import timedelta
+
+    from callscribe.db import session_scope, utcnow
+    from callscribe.delivery import service
+    from callscribe.delivery.models import Delivery
+
+    automation_id = add_automation(company, kind="webhook", url=receiver.url)
+    for _ in range(3):
+        processed_call(company)
+    lost, died, fresh = deliveries_of(automation_id)
+    hour_ago = utcnow() - timedelta(hours=1)
+    with session_scope() as s:
+        s.get(Delivery, lost.id).next_attempt_at = hour_ago
+        dead = s.get(Delivery, died.id)
+        dead.status, dead.locked_at, dead.attempts = "sending", hour_ago, 1
+    with session_scope() as s:
+        assert set(service.find_stalled_deliveries(s)) == {lost.id, died.id}
+    assert service.attempt_delivery(lost.id) is None
+    assert service.attempt_delivery(died.id) is None
+    assert service.attempt_delivery(died.id) is None  # a duplicate job finds it done
+    assert {d.status for d in deliveries_of(automation_id)[:2]} == {"succeeded"}
+    assert len(receiver.requests) == 2
+    with session_scope() as s:
+        assert service.find_stalled_deliveries(s) == []
+        assert s.get(Delivery, fresh.id).status == "pending"
