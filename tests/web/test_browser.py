@@ -246,3 +246,84 @@ def test_upload_page_sends_many_files_with_a_progress_bar_each(
         expect(rows.first).to_contain_text("Acme Corp")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_call_page_streams_the_transcript_while_the_call_is_transcribed(
+    api_server: LiveServer, chromium, company
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a call being transcribed (turns and progress written the way the pipeline
+    writes them, one commit at a time) WHEN its page is open THEN each turn and the
+    percentage appear as they are committed, grouped and colour-coded, and when the call
+    completes the Minutes appear, all without a reload."""
+    from playwright.sync_api import expect
+
+    from callscribe.calls.models import Engagement, Turn
+    from callscribe.db import session_scope
+    from callscribe.minutes import service as minutes
+    from callscribe.minutes.analyzers import LocalAnalyzer
+    from tests.web.conftest import create_user
+
+    create_user(company.id, "ann@acme.test", "admin")
+    call_id = uuid.uuid4()
+    lines = [
+        ("agent", "Thank you for calling Acme, this is Dana speaking."),
+        ("customer", "Hi, my order 4471 arrived damaged and I need a replacement."),
+        ("agent", "I am sorry about that. I will send you a replacement today."),
+        ("customer", "Thank you, that would be great."),
+    ]
+    with session_scope() as s:
+        s.add(
+            Engagement(
+                id=call_id,
+                company_id=company.id,
+                channel="voice",
+                source="tests",
+                customer_name="Sam Lee",
+                status="transcribing",
+                progress=0.0,
+                duration_s=20,
+            )
+        )
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{api_server.url}/login")
+        page.fill('input[name="email"]', "ann@acme.test")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{api_server.url}/calls/{call_id}")
+        page.evaluate("window.__noReload = true")
+        expect(page.get_by_test_id("transcript")).to_contain_text("appears here")
+        for seq, (role, text) in enumerate(lines):
+            with session_scope() as s:
+                s.add(
+                    Turn(
+                        company_id=company.id,
+                        engagement_id=call_id,
+                        seq=seq,
+                        role=role,
+                        start_ms=seq * 5000,
+                        end_ms=seq * 5000 + 4000,
+                        text=text,
+                    )
+                )
+                s.get(Engagement, call_id).progress = (seq + 1) / len(lines)
+            expect(page.locator("#transcript .turn")).to_have_count(seq + 1)
+            expect(page.locator("#transcript")).to_contain_text(text)
+            percent = round((seq + 1) / len(lines) * 100)
+            if percent < 100:
+                expect(page.locator("#call-status")).to_contain_text(f"Transcribing {percent}%")
+        expect(page.locator(".turn-group.role-customer .who strong").first).to_have_text("Sam Lee")
+        expect(page.locator(".turn-group.role-agent")).to_have_count(2)
+        expect(page.get_by_test_id("minutes-summary")).to_have_count(0)
+        with session_scope() as s:
+            call = s.get(Engagement, call_id)
+            minutes.analyze_engagement(s, call, LocalAnalyzer())
+            call.status, call.progress = "completed", 1.0
+        expect(page.get_by_test_id("minutes-summary")).to_be_visible()
+        expect(page.get_by_test_id("action-item").first).to_contain_text("replacement")
+        assert page.evaluate("window.__noReload") is True
+    finally:
+        context.close()
