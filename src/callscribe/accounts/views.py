@@ -463,7 +463,10 @@ def _users_page(
 
 
 def _invite_link(request: Request, user: Any) -> str:
-    base = str(request.base_url).rstrip("/")
+    from callscribe.settings import get_settings
+
+    # the configured public address when there is one (a proxy may hide it from us)
+    base = (get_settings().PUBLIC_URL or str(request.base_url)).rstrip("/")
     return f"{base}/invite/{user.id}?token={service.invite_token(user)}"
 
 

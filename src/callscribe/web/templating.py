@@ -92,7 +92,13 @@ def nl2br(value: str | None) -> Markup:
     return Markup("<br>").join(escape(value or "").split("\n"))
 
 
-templates.env.globals.update(csrf_input=csrf_input, app_version=__version__)
+def static_url(path: str) -> str:
+    """`{{ static_url('css/app.css') }}`: a path, not an absolute URL, so pages work
+    behind a TLS-terminating proxy without mixed-content warnings."""
+    return f"/static/{path.lstrip('/')}"
+
+
+templates.env.globals.update(csrf_input=csrf_input, static_url=static_url, app_version=__version__)
 templates.env.filters.update(
     dt=format_datetime,
     duration=format_duration,
