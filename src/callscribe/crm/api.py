@@ -53,7 +53,7 @@ REGION = Query(
     pattern="^[A-Z]{2}$",
     description="Country for phone numbers written without +country code (ISO 3166-1).",
 )
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request"},
     401: {"description": "Missing or invalid credentials"},
     404: {"description": "Not found"},

@@ -555,6 +555,24 @@ def customer_by_phone(
     ).first()
 
 
+def customer_by_email(
+    session: Session, company_id: uuid.UUID, email: str | None
+) -> uuid.UUID | None:
+    try:
+        value = normalize_email(email or "")
+    except ValidationFailed:
+        return None
+    return session.scalars(
+        select(CustomerIdentity.customer_id)
+        .where(
+            CustomerIdentity.company_id == company_id,
+            CustomerIdentity.kind == "email",
+            CustomerIdentity.value == value,
+        )
+        .order_by(CustomerIdentity.id)
+    ).first()
+
+
 def suggest_customers(
     session: Session,
     company_id: uuid.UUID,

@@ -57,7 +57,7 @@ from callscribe.web.deps import (
 router = APIRouter(prefix="/api")
 router.include_router(tus_router)
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request"},
     401: {"description": "Missing or invalid credentials"},
     404: {"description": "Not found"},
@@ -233,7 +233,7 @@ def create_signed_url(
 ) -> JSONResponse:
     """`uploadUrl` takes one `PUT` of the audio bytes until `expiresAt`; `downloadUrl`
     identifies the upload in `POST /api/v2/recordings`."""
-    body = body or SignedUrlIn()
+    body = body or SignedUrlIn.model_validate({})
     upload = service.create_signed_upload(
         session,
         principal,

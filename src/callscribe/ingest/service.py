@@ -231,7 +231,9 @@ def create_recording(session: Session, principal: Principal, body: Any) -> Recor
         call = calls.get_call(session, principal, upload.engagement_id)
         agent = session.get(Agent, call.agent_id) if call.agent_id else None
         return RecordingResult(call, True, agent)
-    if upload.status != "uploaded" or not get_store().exists(upload.blob_key):
+    # the blob is there once the PUT finished (to us, or straight to an S3-compatible store
+    # through its presigned URL, in which case our row never saw the bytes)
+    if not get_store().exists(upload.blob_key):
         raise Conflict(
             "The recording has not been uploaded yet: PUT the audio to the uploadUrl first.",
             code="upload_missing",
@@ -267,12 +269,14 @@ def create_recording(session: Session, principal: Principal, body: Any) -> Recor
     except BaseException:
         staged.discard()
         raise
-    fields = CallFields(
-        customer_name=body.customer_name,
-        customer_phone=body.customer_phone,
-        external_id=body.external_id,
-        direction=body.direction,
-        started_at=body.date_created,
+    fields = CallFields.model_validate(
+        {
+            "customer_name": body.customer_name,
+            "customer_phone": body.customer_phone,
+            "external_id": body.external_id,
+            "direction": body.direction,
+            "started_at": body.date_created,
+        }
     )
     meta: dict[str, Any] = {"upload_id": str(upload.id)}
     if body.integration_connection_id:
@@ -367,12 +371,7 @@ def _ticket_customer(session: Session, company_id: uuid.UUID, customer: Any) -> 
         return crm.get_customer(session, company_id, customer.id).id
     found = crm.customer_by_phone(session, company_id, customer.phone)
     if found is None and customer.email:
-        try:
-            found = crm.CustomerImporter(session, company_id).identities.get(
-                ("email", crm.normalize_email(customer.email))
-            )
-        except ValidationFailed:
-            found = None
+        found = crm.customer_by_email(session, company_id, customer.email)
     return found
 
 
@@ -706,12 +705,14 @@ def process_sheet_row(
             )
             if agent is None:
                 raise ValidationFailed("The agent of this row is unknown.")
-        fields = CallFields(
-            customer_name=value("customer_name"),
-            customer_phone=value("customer_phone"),
-            external_id=external_id,
-            direction=direction,  # type: ignore[arg-type]
-            started_at=started,
+        fields = CallFields.model_validate(
+            {
+                "customer_name": value("customer_name"),
+                "customer_phone": value("customer_phone"),
+                "external_id": external_id,
+                "direction": direction,
+                "started_at": started,
+            }
         )
         existing = calls.find_by_external_id(session, principal.company_id, "sheet", external_id)
         if existing is not None:
@@ -740,13 +741,17 @@ def process_sheet_row(
             raise ValidationFailed("channel must be chat, email or ticket for a text row.")
         agent_in = None
         if value("agent_email") or value("agent_id"):
-            agent_in = TicketAgent(id=value("agent_id"), email=value("agent_email"))
+            agent_in = TicketAgent.model_validate(
+                {"id": value("agent_id"), "email": value("agent_email")}
+            )
         customer_in = None
         if value("customer_name") or value("customer_phone") or value("customer_email"):
-            customer_in = TicketCustomer(
-                name=value("customer_name"),
-                phone=value("customer_phone"),
-                email=value("customer_email"),
+            customer_in = TicketCustomer.model_validate(
+                {
+                    "name": value("customer_name"),
+                    "phone": value("customer_phone"),
+                    "email": value("customer_email"),
+                }
             )
         try:
             body = TicketIn(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from callscribe.accounts.service import Principal
@@ -64,6 +65,10 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
                         call_id = call.id if call.status == "received" else None
             except CallscribeError as exc:
                 _fail_row(row_id, exc.message)
+            except ValidationError as exc:  # a cell too long or of the wrong kind
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                _fail_row(row_id, f"{where}: {err['msg']}" if where else err["msg"])
             except Exception as exc:  # a bug in one row must not stop the sheet
                 log.exception("sheet %s row %s failed", sheet_id, row_id)
                 _fail_row(row_id, f"Internal error ({type(exc).__name__}).")

@@ -118,7 +118,8 @@ def tus_create(request: Request, principal: Principal = Depends(require_principa
     with session_scope() as session:
         upload = service.create_tus_upload(session, principal, length, meta)
         upload_id = upload.id
-    location = f"{str(request.base_url).rstrip('/')}/api/uploads/{upload_id}"
+    base = get_settings().PUBLIC_URL or str(request.base_url)  # the public URL behind a proxy
+    location = f"{base.rstrip('/')}/api/uploads/{upload_id}"
     return Response(status_code=201, headers={**TUS_HEADERS, "Location": location})
 
 
