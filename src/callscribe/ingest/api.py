@@ -9,7 +9,7 @@ import binascii
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -227,7 +227,16 @@ async def oauth_token(request: Request) -> JSONResponse:
     responses=ERRORS,
 )
 def create_signed_url(
-    body: SignedUrlIn | None = None,
+    body: SignedUrlIn | None = Body(
+        None,
+        openapi_examples={
+            "sized": {
+                "summary": "With the size you will PUT",
+                "value": {"filename": "call-1234.mp3", "contentLength": 482113},
+            },
+            "empty": {"summary": "No body: defaults", "value": {}},
+        },
+    ),
     principal: Principal = Depends(require_principal),
     session: Session = Depends(get_session),
 ) -> JSONResponse:
@@ -259,7 +268,10 @@ def create_signed_url(
         "requestBody": {
             "required": True,
             "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": "<the audio bytes: MP3, WAV, M4A, WebM, MP4, OGG, FLAC or AAC>",
+                }
             },
         }
     },
@@ -480,7 +492,12 @@ def create_sheet(
                         {"Transcript": "Customer: Hi\nAgent: Hello!", "Call ID": "c2"},
                     ],
                 },
-                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/x-ndjson": {
+                    "schema": {"type": "string"},
+                    "example": '{"Recording": "https://files.example.com/c1.mp3", "Call ID": '
+                    '"c1"}\n'
+                    '{"Transcript": "Customer: Hi\\nAgent: Hello!", "Call ID": "c2"}\n',
+                },
             },
         }
     },
