@@ -65,6 +65,15 @@ def _company_id() -> uuid.UUID:
         return s.query(Company).one().id
 
 
+def _agent(name: str) -> uuid.UUID:
+    """The agent of the Harper Valley call (its metadata names her)."""
+    from callscribe.accounts import service
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        return service.upsert_agent(s, _company_id(), name=name, extension_id="HV-46").id
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
     api_server: LiveServer, chromium, tmp_path: Path
@@ -152,7 +161,9 @@ def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
 
         # -- a call with a commitment in it (a real bank call's transcript, delivered
         #    as text), processed by the same running consumer
-        committed = insert_transcribed_call(_company_id(), customer_name="Patricia Brown")
+        committed = insert_transcribed_call(
+            _company_id(), agent_id=_agent("Elizabeth"), customer_name="Patricia Brown"
+        )
         enqueue_calls([committed])
         page.get_by_role("link", name="Calls", exact=True).click()
         expect(page).to_have_url(re.compile(r"/calls$"))
