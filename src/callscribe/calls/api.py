@@ -114,6 +114,10 @@ def _store_and_enqueue(
                             "external_id": {"type": "string"},
                             "direction": {"enum": ["inbound", "outbound", "internal"]},
                             "started_at": {"type": "string", "format": "date-time"},
+                            "source": {
+                                "enum": ["api", "upload"],
+                                "description": "upload: sent from the web app's upload page",
+                            },
                         },
                     }
                 }
