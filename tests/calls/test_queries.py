@@ -133,3 +133,11 @@ def test_long_labels_are_trimmed_and_logged(session, seeded) -> None:  # type: i
     assert value == "x" * 100
     log = accounts.list_technical_log(session, company.id)
     assert log and "150 characters" in log[0].message
+
+
+def test_agent_user_without_agent_record_sees_no_calls(session, seeded) -> None:  # type: ignore[no-untyped-def]
+    company, *_ = seeded
+    unlinked = Principal(company.id, role="agent", agent_id=None)
+    session.add(Engagement(company_id=company.id, status="completed", customer_name="Unassigned"))
+    session.flush()
+    assert calls.list_calls(session, unlinked, calls.CallFilters(), 1, 100)[1] == 0

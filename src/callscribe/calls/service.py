@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -312,6 +312,8 @@ def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:
 def scoped_calls(principal: Principal) -> Select[Engagement]:
     stmt = select(Engagement).where(Engagement.company_id == principal.company_id)
     if principal.sees_only_own_calls:
+        if principal.agent_id is None:  # an agent user not linked to an agent record
+            return stmt.where(false())
         stmt = stmt.where(Engagement.agent_id == principal.agent_id)
     return stmt
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -65,7 +65,9 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     )
 
     @app.exception_handler(CallscribeError)
-    async def callscribe_error(_request: Request, exc: CallscribeError) -> JSONResponse:
+    async def callscribe_error(request: Request, exc: CallscribeError) -> Response:
+        if _wants_page(request):
+            return _error_page(request, exc.status, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -77,9 +79,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if _wants_page(request):
+            return _error_page(
+                request, exc.status_code, None if message == "Not Found" else message
+            )
         if exc.status_code == 404 and message == "Not Found":
             message = f"No such endpoint: {request.url.path}"
         return JSONResponse(
@@ -110,6 +116,34 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             )
 
     return app
+
+
+def _wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, not htmx or fetch)."""
+    return (
+        not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.headers.get("hx-request")
+    )
+
+
+def _error_page(request: Request, status: int, message: str | None) -> Response:
+    from callscribe.web.templating import render
+
+    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found"}
+    try:
+        return render(
+            request,
+            "error.html",
+            status_code=status,
+            title=titles.get(status, "Something went wrong"),
+            message=message,
+        )
+    except Exception:  # never let the error page hide the error
+        return JSONResponse(
+            {"success": False, "error": {"code": "error", "message": message or "Error"}},
+            status_code=status,
+        )
 
 
 def create_served_app() -> FastAPI:
