@@ -9,9 +9,7 @@ receiver takes its time, and so a second job for the same delivery finds it clai
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from callscribe.delivery.senders import (
     Target,
     get_sender,
 )
-from callscribe.delivery.webhook import WHSEC_PREFIX, encode_body, whsec_from_secret
+from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secret
 from callscribe.errors import BadRequest, CallscribeError, NotFound, ValidationFailed
 from callscribe.security.crypto import decrypt_secret, encrypt_secret
 from callscribe.security.outbound import check_url
@@ -76,12 +74,6 @@ def _check_email(address: str) -> str:
 def _set_url(automation: Automation, url: str) -> None:
     url = url.strip()
     check_url(url)
-    if (
-        automation.kind == "slack"
-        and urlsplit(url).scheme != "https"
-        and not (get_settings().ALLOW_PRIVATE_URLS)
-    ):
-        raise ValidationFailed("A Slack Incoming Webhook URL starts with https://.")
     automation.url_enc = encrypt_secret(url)
     automation.target_hint = url_hint(url)
 
@@ -95,7 +87,7 @@ def _set_secret(automation: Automation, secret: str | None) -> str:
         whsec = whsec_from_secret(secret)
     else:
         automation.secret_enc = automation.secret_last4 = None
-        whsec = WHSEC_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+        whsec = new_whsec()
     automation.whsec_enc = encrypt_secret(whsec)
     return whsec
 

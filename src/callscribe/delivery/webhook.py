@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -35,6 +36,11 @@ def whsec_from_secret(secret: str) -> str:
     return WHSEC_PREFIX + base64.b64encode(secret.encode()).decode()
 
 
+def new_whsec() -> str:
+    """A random Standard Webhooks key, for webhooks without a signing secret."""
+    return WHSEC_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def whsec_key(whsec: str) -> bytes:
     raw = whsec[len(WHSEC_PREFIX) :] if whsec.startswith(WHSEC_PREFIX) else whsec
     return base64.b64decode(raw + "==")
@@ -50,7 +56,9 @@ def standard_signature(whsec: str, msg_id: str, timestamp: int, raw: bytes) -> s
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signed_headers(target: Target, message: Message, raw: bytes, now: float | None = None):  # type: ignore[no-untyped-def]
+def signed_headers(
+    target: Target, message: Message, raw: bytes, now: float | None = None
+) -> dict[str, str]:
     timestamp = int(now if now is not None else time.time())
     msg_id = message_id(message)
     headers = {
