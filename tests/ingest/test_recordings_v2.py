@@ -111,7 +111,7 @@ def test_rep_is_resolved_by_each_field(
     api_server: LiveServer, company: CompanyCtx, rep: dict
 ) -> None:
     agent_id = _agent(
-        company, email="dana@example.com", phone="+14155550100", extension_id="ext-77"
+        company, email="Dana@Example.com", phone="+14155550100", extension_id="ext-77"
     )
     rep = {k: (agent_id if v == "AGENT_ID" else v) for k, v in rep.items()}
     with api_server.client() as client:

@@ -198,7 +198,15 @@ def resolve_rep(
         if agent:
             return agent
     if user_email:
-        agent = accounts.find_agent(session, company_id, email=user_email)
+        agent = (
+            accounts.find_agent(session, company_id, email=user_email)
+            or session.scalars(
+                select(Agent).where(
+                    Agent.company_id == company_id,
+                    func.lower(Agent.email) == user_email.strip().lower(),
+                )
+            ).first()
+        )  # agents stored with mixed-case emails
         if agent:
             return agent
     if user_phone:
