@@ -163,3 +163,22 @@ def test_browser_add_webhook_send_test_and_see_it_in_the_log(
     finally:
         context.close()
         receiver.close()
+
+
+def test_an_automation_turned_off_for_failures_shows_why(
+    api_server: LiveServer, company: CompanyCtx, receiver: Receiver
+) -> None:
+    from callscribe.db import session_scope
+    from callscribe.delivery.models import Automation
+    from tests.delivery.conftest import add_automation
+
+    create_user(company.id, "ann@acme.test", "admin")
+    automation_id = add_automation(company, kind="webhook", url=receiver.url)
+    with session_scope() as s:
+        automation = s.get(Automation, automation_id)
+        automation.enabled = False
+        automation.disabled_reason = "Turned off automatically after 5 failed deliveries."
+    web = sign_in(api_server.url, "ann@acme.test")
+    assert "Turned off automatically after 5" in web.client.get("/automations").text
+    detail = web.client.get(f"/automations/{automation_id}").text
+    assert 'data-testid="disabled-reason"' in detail

@@ -127,3 +127,49 @@ def test_real_call_delivered_to_slack_receiver(app_env: dict[str, str], company)
         assert attempts_of(delivery.id)[0].response == "ok"
     finally:
         receiver.close()
+
+
+def test_call_with_60_action_items_and_20000_char_summary_passes_slack_limits(
+    app_env: dict[str, str],
+    company,  # type: ignore[no-untyped-def]
+) -> None:
+    """GIVEN a processed call whose Minutes grew to a 20,000-character summary and 60
+    action items
+    WHEN it is delivered to a Slack automation
+    THEN the Slack-like receiver accepts the message: every limit holds."""
+    from sqlalchemy import delete
+
+    from callscribe.db import session_scope
+    from callscribe.delivery import service
+    from callscribe.minutes.models import ActionItem, Minutes
+
+    call_id = processed_call(company)
+    with session_scope() as s:
+        minutes = s.get(Minutes, call_id)
+        minutes.summary = ("The customer disputed a charge & asked <why>. " * 500)[:20_000]
+        minutes.subject = "Subject " * 37  # the column holds 300; the header takes 150
+        s.execute(delete(ActionItem).where(ActionItem.engagement_id == call_id))
+        for n in range(60):
+            s.add(
+                ActionItem(
+                    company_id=company.id,
+                    engagement_id=call_id,
+                    seq=n,
+                    title=f"Action {n}: " + "call back about the refund " * 10,
+                    priority=("high", "medium", "low")[n % 3],
+                )
+            )
+    receiver = slack_receiver()
+    try:
+        automation_id = add_automation(company, kind="slack", url=receiver.url)
+        with session_scope() as s:
+            (delivery_id,) = service.create_deliveries_for_call(s, call_id)
+        assert service.attempt_delivery(delivery_id) is None
+        (request,) = receiver.requests
+        assert request.errors == []  # type: ignore[attr-defined]
+        assert deliveries_of(automation_id)[0].status == "succeeded"
+        payload = json.loads(request.body)
+        assert "Action items (60)" in json.dumps(payload)
+        assert len(payload["blocks"]) <= 50
+    finally:
+        receiver.close()

@@ -336,3 +336,50 @@ def test_secrets_and_urls_are_encrypted_at_rest(company: CompanyCtx, receiver: R
         raw = " ".join(str(v) for v in s.execute(text("SELECT * FROM automations")).one())
     assert "abcd9876" not in raw and SECRET not in raw and "127.0.0.1" in raw  # hint only
     assert "9876" in raw
+
+
+@pytest.mark.slow
+def test_retries_on_the_redis_queue_with_a_separate_worker_process(
+    fast_retries: None, company: CompanyCtx, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The scaled-out install: the call completes here, `callscribe worker` (another
+    process, Huey on Redis) makes the attempts; 500 then 200 ends delivered."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    import redis
+
+    from callscribe import queue
+    from callscribe.settings import reset_settings
+
+    url = os.environ.get("CALLSCRIBE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis.Redis.from_url(url).ping()
+    monkeypatch.setenv("CALLSCRIBE_REDIS_URL", url)
+    monkeypatch.setenv("CALLSCRIBE_QUEUE_NAME", f"test-{uuid.uuid4().hex[:8]}")
+    reset_settings()
+    queue._configured_for = None
+    receiver = Receiver([Reply(status=500)])
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "callscribe.cli", "worker", "--workers", "1"],
+        env={**os.environ},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        automation_id = add_automation(company, kind="webhook", url=receiver.url, secret=SECRET)
+        processed_call(company)
+        delivery = wait_delivery(automation_id, timeout=90)
+        assert delivery.status == "succeeded", log.read_text()[-2000:]
+        assert [a.http_status for a in attempts_of(delivery.id)] == [500, 200]
+        for request in receiver.wait_for(2):
+            verify_signatures(request)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        receiver.close()
+        queue._configured_for = None
