@@ -10,7 +10,12 @@ import pytest
 from tests.conftest import CompanyCtx, LiveServer
 from tests.delivery.conftest import Receiver, Reply
 from tests.web.conftest import PASSWORD as USER_PASSWORD
-from tests.web.conftest import chromium, create_user, sign_in  # noqa: F401  (fixture)
+from tests.web.conftest import (  # noqa: F401  (fixtures: the browser, a fresh login limiter)
+    _fresh_login_limiter,
+    chromium,
+    create_user,
+    sign_in,
+)
 
 pytestmark = pytest.mark.slow
 
