@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from docx import Document
@@ -280,12 +279,11 @@ def test_empty_minutes_render_in_every_format(empty_doc: ExportDoc, fmt: str) ->
     assert "Action items" not in text
 
 
-def test_two_hour_call_renders_quickly(big_doc: ExportDoc) -> None:
-    # Generous bounds for slow CI machines; measured figures are in the commit message.
-    for render, limit in ((render_markdown, 2), (render_docx, 15), (render_pdf, 15)):
-        started = time.perf_counter()
-        render(big_doc)
-        assert time.perf_counter() - started < limit, render.__name__
+def test_two_hour_call_renders_in_every_format(big_doc: ExportDoc) -> None:
+    # speed is measured by bench/bench_exports.py, not asserted here
+    assert render_markdown(big_doc).count("\n") > len(big_doc.turns)
+    assert render_docx(big_doc)[:2] == b"PK"
+    assert render_pdf(big_doc)[:5] == b"%PDF-"
 
 
 # --------------------------------------------------------------------------------- filename

@@ -3,8 +3,6 @@ meetings) and on small handcrafted calls that pin down one behaviour each."""
 
 from __future__ import annotations
 
-import statistics
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -82,21 +80,16 @@ def test_meeting_without_customer_gets_topic_subject_and_no_customer_section() -
     assert not any(s.heading == "Customer request" for s in draft.sections)
 
 
-def test_ten_minute_call_is_analyzed_fast() -> None:
-    # ~10 minutes of speech: about 1,500 words in 150 turns
+def test_ten_minute_call_gives_the_same_minutes_every_time() -> None:
+    # ~10 minutes of speech: about 1,500 words in 150 turns (speed: bench/eval_minutes.py)
     _, meeting = qmsum_meetings()[0]
     turns = [
         TurnIn(role=("agent", "customer")[i % 2], text=t.text) for i, t in enumerate(meeting[:150])
     ]
     analyzer = LocalAnalyzer()
-    analyzer.analyze(turns, AnalysisContext())
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        analyzer.analyze(turns, AnalysisContext(started_at=TUESDAY))
-        timings.append(time.perf_counter() - start)
-    # the target is < 50 ms; the bound leaves room for a busy CI machine
-    assert statistics.median(timings) < 0.15
+    first = analyzer.analyze(turns, AnalysisContext(started_at=TUESDAY))
+    assert first.summary
+    assert analyzer.analyze(turns, AnalysisContext(started_at=TUESDAY)) == first
 
 
 # --------------------------------------------------------------------------- empty
@@ -441,11 +434,9 @@ def test_config_from_settings_takes_ai_timeout_and_retries(
     assert (config.timeout_s, config.max_retries, config.engine) == (7.5, 4, "openai")
 
 
-def test_hours_long_meeting_is_still_summarized_quickly() -> None:
+def test_hours_long_meeting_is_still_summarized() -> None:
     # all twelve QMSum meetings back to back: about 8 hours, 6,000 turns
     turns = [turn for _, meeting in qmsum_meetings() for turn in meeting]
-    start = time.perf_counter()
     draft = analyze(turns)
-    assert time.perf_counter() - start < 10
     assert draft.summary and 2 <= len(draft.sections[0].bullets) <= 5
     assert "remote" in (draft.subject + " ".join(draft.tags)).lower()

