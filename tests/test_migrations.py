@@ -32,9 +32,9 @@ def test_upgrade_then_check_finds_no_drift(empty_db_url: str) -> None:
     from callscribe.db import alembic_config
 
     cfg = alembic_config(empty_db_url)
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg, "head")
     command.check(cfg)  # raises if models and migrations differ
-    command.upgrade(cfg, "heads")  # idempotent
+    command.upgrade(cfg, "head")  # idempotent
 
 
 def test_every_migration_can_be_downgraded(empty_db_url: str) -> None:
@@ -44,10 +44,20 @@ def test_every_migration_can_be_downgraded(empty_db_url: str) -> None:
     from callscribe.db import alembic_config, make_engine
 
     cfg = alembic_config(empty_db_url)
-    command.upgrade(cfg, "heads")
+    command.upgrade(cfg, "head")
     command.downgrade(cfg, "base")
     engine = make_engine(empty_db_url)
     try:
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_migrations_have_a_single_head() -> None:
+    """Branches built side by side are merged before they land."""
+    from alembic.script import ScriptDirectory
+
+    from callscribe.db import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, heads

@@ -152,5 +152,5 @@ def migrate(url: str | None = None) -> None:
     url = url or get_settings().database_url
     if url in _migrated:
         return
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
     _migrated.add(url)
