@@ -12,7 +12,6 @@ from tests.delivery.conftest import Receiver, Reply
 from tests.web.conftest import PASSWORD as USER_PASSWORD
 from tests.web.conftest import (  # noqa: F401  (fixtures: the browser, a fresh login limiter)
     _fresh_login_limiter,
-    chromium,
     create_user,
     sign_in,
 )
@@ -118,7 +117,7 @@ def test_only_admins_open_the_automations_page(api_server: LiveServer, company: 
 def test_browser_add_webhook_send_test_and_see_it_in_the_log(
     api_server: LiveServer,
     company: CompanyCtx,
-    chromium,  # noqa: F811
+    chromium,
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a signed-in admin and a receiver that answers 202
     WHEN they add a webhook automation on the Automations page and press Send test

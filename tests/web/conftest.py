@@ -13,17 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, DATA  # noqa: F401  (browser: tests/conftest.py)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery"
 
 
@@ -151,16 +142,3 @@ def insert_transcribed_call(
                 )
             )
     return call_id
-
-
-@pytest.fixture(scope="session")
-def chromium():  # type: ignore[no-untyped-def]
-    """Debian's Chromium, driven by Playwright (never `playwright install`)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
