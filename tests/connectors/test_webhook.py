@@ -136,6 +136,9 @@ def test_twenty_parallel_redeliveries_make_one_call_processed_end_to_end(
             .select_from(InboundEvent)
             .where(InboundEvent.external_id == "run:81")
         )
-        log = list(s.scalars(select(SyncRun).where(SyncRun.trigger == "webhook")))
+        webhook_runs = list(s.scalars(select(SyncRun).where(SyncRun.trigger == "webhook")))
+        all_runs = list(s.scalars(select(SyncRun)))
     assert runs == 1
-    assert [(r.status, r.imported) for r in log] == [("succeeded", 1)]
+    assert [r.status for r in webhook_runs] == ["succeeded"]
+    # the minute's polling sync may import the run first; either way it is imported once
+    assert sum(r.imported for r in all_runs) == 1
