@@ -168,23 +168,12 @@ def ingest_recording(
             # Recognised by its header but not decodable: keep it, and let processing
             # fail with a readable error the user can see and retry.
             duration, channels = 0.0, None
-        agent = resolve_agent(session, principal.company_id, fields)
-        call = Engagement(
-            id=uuid.uuid4(),
-            company_id=principal.company_id,
-            channel="voice",
+        call = _new_call(
+            session,
+            principal,
+            fields,
             source=source,
-            external_id=fields.external_id,
-            direction=fields.direction,
-            agent_id=agent.id if agent else None,
-            customer_name=accounts.trim_attribute(
-                session, principal.company_id, "customer_name", fields.customer_name
-            ),
-            customer_phone=fields.customer_phone,
-            worker_id=fields.order_id,
-            started_at=fields.started_at,
             duration_s=duration,
-            status="received",
             enqueued_at=utcnow(),  # the boundary enqueues right after the commit
             audio_format=fmt,
             audio_filename=staged.filename,
@@ -196,17 +185,8 @@ def ingest_recording(
             },
         )
         call.audio_key = new_audio_key(principal.company_id, call.id, fmt)
-        session.add(call)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:
-            # a concurrent request with the same external id won the race
-            existing = find_by_external_id(
-                session, principal.company_id, source, fields.external_id or ""
-            )
-            if existing is None:
-                raise
+        existing = _insert_or_existing(session, call)
+        if existing is not None:  # a concurrent request with the same external id won
             staged.discard()
             return Ingested(existing, duplicate=True)
         call.audio_size = get_store().put_file(call.audio_key, staged.path)
@@ -235,35 +215,16 @@ def ingest_transcript(
         existing = find_by_external_id(session, principal.company_id, source, fields.external_id)
         if existing is not None:
             return Ingested(existing, duplicate=True)
-    agent = resolve_agent(session, principal.company_id, fields)
-    call = Engagement(
-        id=uuid.uuid4(),
-        company_id=principal.company_id,
-        channel="voice",
+    call = _new_call(
+        session,
+        principal,
+        fields,
         source=source,
-        external_id=fields.external_id,
-        direction=fields.direction,
-        agent_id=agent.id if agent else None,
-        customer_name=accounts.trim_attribute(
-            session, principal.company_id, "customer_name", fields.customer_name
-        ),
-        customer_phone=fields.customer_phone,
-        worker_id=fields.order_id,
-        started_at=fields.started_at,
         duration_s=duration_s,
-        status="received",
         meta={**(meta or {}), "transcript_complete": True},
     )
-    session.add(call)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        existing = find_by_external_id(
-            session, principal.company_id, source, fields.external_id or ""
-        )
-        if existing is None:
-            raise
+    existing = _insert_or_existing(session, call)
+    if existing is not None:
         return Ingested(existing, duplicate=True)
     redact = bool(accounts.get_company_settings(session, principal.company_id).redact_pii)
     for seq, turn in enumerate(turns):
@@ -282,6 +243,47 @@ def ingest_transcript(
         )
     session.flush()
     return Ingested(call, duplicate=False)
+
+
+def _new_call(
+    session: Session, principal: Principal, fields: CallFields, *, source: str, **values: Any
+) -> Engagement:
+    """A `received` voice call from the caller's fields, attributed to its agent."""
+    agent = resolve_agent(session, principal.company_id, fields)
+    return Engagement(
+        id=uuid.uuid4(),
+        company_id=principal.company_id,
+        channel="voice",
+        source=source,
+        external_id=fields.external_id,
+        direction=fields.direction,
+        agent_id=agent.id if agent else None,
+        customer_name=accounts.trim_attribute(
+            session, principal.company_id, "customer_name", fields.customer_name
+        ),
+        customer_phone=fields.customer_phone,
+        worker_id=fields.order_id,
+        started_at=fields.started_at,
+        status="received",
+        **values,
+    )
+
+
+def _insert_or_existing(session: Session, call: Engagement) -> Engagement | None:
+    """Insert the call; if another request inserted the same external id first, return
+    that call instead (the unique constraint decides the race)."""
+    session.add(call)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        existing = find_by_external_id(
+            session, call.company_id, call.source, call.external_id or ""
+        )
+        if existing is None:
+            raise
+        return existing
+    return None
 
 
 def resolve_agent(session: Session, company_id: uuid.UUID, fields: CallFields) -> Agent | None:
