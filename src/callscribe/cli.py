@@ -27,7 +27,8 @@ def _logging() -> None:
         level=get_settings().LOG_LEVEL.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    for noisy in ("huey", "alembic", "faster_whisper", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
