@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
@@ -131,7 +132,7 @@ def transcribe(
         raise typer.Exit(2) from exc
     config = speech_config_from_settings(settings, **({"model": model} if model else {}))
     engine = get_engine(config)
-    roles = {0: "agent", 1: "customer"}
+    roles: dict[int, Literal["agent", "customer"]] = {0: "agent", 1: "customer"}
     turns: list[TurnIn] = []
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -149,7 +150,9 @@ def transcribe(
             window_s=settings.SPEECH_WINDOW_S,
             on_progress=lambda f: progress.update(task, completed=f),
         ):
-            role = "unknown" if seg.channel is None else roles.get(seg.channel, "unknown")
+            role: Literal["agent", "customer", "unknown"] = (
+                "unknown" if seg.channel is None else roles.get(seg.channel, "unknown")
+            )
             turns.append(
                 TurnIn(
                     role=role,

@@ -38,16 +38,15 @@ def analyzer_for(cs: CompanySettings) -> Analyzer:
 
 def context_for(session: Session, call: Engagement, cs: CompanySettings) -> AnalysisContext:
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
-    kwargs = {}
-    if cs.outcome_labels:
-        kwargs["outcome_labels"] = cs.outcome_labels
-    return AnalysisContext(
+    context = AnalysisContext(
         channel=call.channel,
         agent_name=agent.name if agent else None,
         customer_name=call.customer_name,
         started_at=call.started_at or call.created_at,
-        **kwargs,
     )
+    if cs.outcome_labels:
+        context.outcome_labels = list(cs.outcome_labels)
+    return context
 
 
 def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
@@ -57,7 +56,15 @@ def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
         select(Turn).where(Turn.engagement_id == call.id).order_by(Turn.start_ms, Turn.seq)
     )
     return [
-        TurnIn(role=t.role, text=t.text, start_ms=t.start_ms, end_ms=t.end_ms, speaker=t.speaker)
+        TurnIn.model_validate(
+            {
+                "role": t.role,
+                "text": t.text,
+                "start_ms": t.start_ms,
+                "end_ms": t.end_ms,
+                "speaker": t.speaker,
+            }
+        )
         for t in rows
     ]
 
