@@ -107,12 +107,6 @@ def speech_key(cs: CompanySettings) -> str | None:
     return decrypt_secret(cs.speech_api_key_enc) if cs.speech_api_key_enc else None
 
 
-PRESET_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "mistral": "https://api.mistral.ai/v1",
-}
-
-
 def ai_settings_view(cs: CompanySettings) -> dict:
     """Company AI settings as shown to admins: secrets only as 'set' and last 4."""
     from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS
@@ -138,11 +132,12 @@ def ai_settings_view(cs: CompanySettings) -> dict:
 def update_ai_settings(cs: CompanySettings, changes: dict) -> bool:
     """Apply the fields present in `changes`. Returns True when something a waiting call
     may need (engine, key, model, base URL) changed."""
+    from callscribe.minutes.analyzers import PRESETS
     from callscribe.security.outbound import check_url
 
     resume = False
-    if "ai_provider" in changes and changes["ai_provider"] in PRESET_BASE_URLS:
-        changes.setdefault("ai_base_url", PRESET_BASE_URLS[changes["ai_provider"]])
+    if "ai_provider" in changes and changes["ai_provider"] in PRESETS:
+        changes.setdefault("ai_base_url", PRESETS[changes["ai_provider"]])
     for url_field in ("ai_base_url", "speech_base_url"):
         if changes.get(url_field):
             check_url(changes[url_field])

@@ -19,6 +19,7 @@ from callscribe.accounts.schemas import AISettingsIn
 from callscribe.calls import service as calls
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import CallscribeError
+from callscribe.minutes.analyzers import DEFAULT_MODELS, PRESETS
 from callscribe.web.deps import get_session
 from callscribe.web.session import (
     client_ip,
@@ -40,8 +41,8 @@ from callscribe.web.templating import (
 router = APIRouter(include_in_schema=False)
 
 AI_PROVIDERS = {
-    "openai": ("OpenAI", service.PRESET_BASE_URLS["openai"], "gpt-4o-mini"),
-    "mistral": ("Mistral", service.PRESET_BASE_URLS["mistral"], "mistral-small-latest"),
+    "openai": ("OpenAI", PRESETS["openai"], DEFAULT_MODELS[PRESETS["openai"]]),
+    "mistral": ("Mistral", PRESETS["mistral"], DEFAULT_MODELS[PRESETS["mistral"]]),
     "custom": ("Custom base URL", "", ""),
 }
 
@@ -387,9 +388,7 @@ def _run_ai_test(user: CurrentUser, form: dict[str, str]) -> dict[str, Any]:
     try:
         if engine == "openai":
             provider = form.get("ai_provider") or "custom"
-            base_url = (
-                service.PRESET_BASE_URLS.get(provider) or (form.get("ai_base_url") or "").strip()
-            )
+            base_url = PRESETS.get(provider) or (form.get("ai_base_url") or "").strip()
             if not base_url:
                 raise CallscribeError("Enter the base URL of the endpoint.", code="bad_url")
             check_url(base_url)

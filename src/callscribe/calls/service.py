@@ -14,14 +14,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, and_, delete, false, func, or_, select, update
+from sqlalchemy import Select, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -798,7 +798,7 @@ def progress_snapshot(session: Session, call_id: uuid.UUID) -> dict[str, Any] | 
             Engagement.error,
             func.max(Turn.seq),
         )
-        .outerjoin(Turn, and_(Turn.engagement_id == Engagement.id))
+        .outerjoin(Turn, Turn.engagement_id == Engagement.id)
         .where(Engagement.id == call_id)
         .group_by(Engagement.id)
     ).first()
@@ -819,6 +819,3 @@ def stage_file_from_path(path: Path) -> StagedAudio:
     with path.open("rb") as fh:
         copy_into_stage(fh, staged)
     return staged
-
-
-ProgressCallback = Callable[[float], None]
