@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     WHISPER_COMPUTE_TYPE: str = "int8"  # int8 on CPU; float16 / int8_float16 on GPU
     WHISPER_BEAM_SIZE: int = 5
     WHISPER_CPU_THREADS: int = 0  # 0 = CTranslate2 default
+    # decoding temperatures in order; (0.0,) is deterministic, more values add seeded
+    # fallbacks for audio where beam search loops or gives up
+    WHISPER_TEMPERATURES: tuple[float, ...] = (0.0,)
     SPEECH_WINDOW_S: float = 600  # audio is decoded and transcribed in windows this long
 
     DELIVERY_MAX_ATTEMPTS: int = 6  # per delivery (first try + retries) before it fails

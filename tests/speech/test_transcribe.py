@@ -11,7 +11,12 @@ import pytest
 
 from callscribe.errors import CallscribeError, UnsupportedMediaType
 from callscribe.settings import Settings
-from callscribe.speech.engines import FasterWhisperEngine, load_whisper_model, resolve_model
+from callscribe.speech.engines import (
+    TEMPERATURE_SEED,
+    FasterWhisperEngine,
+    load_whisper_model,
+    resolve_model,
+)
 from callscribe.speech.service import (
     Segment,
     SpeechConfig,
@@ -231,3 +236,27 @@ def test_unknown_engine_is_a_typed_error() -> None:
 def test_config_repr_hides_the_api_key() -> None:
     config = SpeechConfig(engine="openai", api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(config)
+
+
+@pytest.mark.parametrize("temperatures", [(0.0,), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)])
+def test_the_same_recording_decodes_to_the_same_segments_every_run(
+    temperatures: tuple[float, ...],
+) -> None:
+    """GIVEN the default schedule (beam search only) or a fallback schedule (seeded
+    sampling) WHEN one recording is transcribed three times THEN every run gives the
+    same segments, and the engine says how it decoded them."""
+    engine = FasterWhisperEngine(SpeechConfig(temperatures=temperatures))
+    runs = [
+        [(s.start_s, s.end_s, s.text) for s in transcribe_file(AUDIO_DIR / "sample.wav", engine)]
+        for _ in range(3)
+    ]
+    assert runs[0] and runs[0] == runs[1] == runs[2]
+    assert "New Jersey" in " ".join(text for _, _, text in runs[0])
+    decoding = engine.decoding
+    assert decoding["temperatures"] == list(temperatures)
+    assert decoding["seed"] == (None if temperatures == (0.0,) else TEMPERATURE_SEED)
+    assert decoding["compute_type"] and decoding["beam_size"] == 5
+
+
+def test_default_settings_decode_deterministically() -> None:
+    assert speech_config_from_settings(Settings()).temperatures == (0.0,)

@@ -134,8 +134,11 @@ def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
         assert seen[0] == "received" and seen[-1] == "completed", seen
         assert {"transcribing", "analyzing"} & set(seen), seen
         transcript = page.get_by_test_id("transcript")
-        expect(transcript).to_contain_text("New Jersey")
-        assert transcript.locator(".turn").count() >= 5
+        # content, not a segment count: where one machine's int8 kernels make three long
+        # segments of these 30 s, another's make thirteen short ones
+        for words in ("Hello", "Diane in New Jersey", "originally from Chicago", "Yankee"):
+            expect(transcript).to_contain_text(words)
+        assert transcript.locator(".turn").count() >= 2
         summary = page.get_by_test_id("minutes-summary").inner_text().strip()
         assert len(summary) > 20
         expect(page.get_by_test_id("minutes-card")).to_contain_text("Sentiment")
@@ -197,7 +200,7 @@ def test_from_first_visit_to_minutes_downloads_and_a_done_action_item(
 
         # -- the uploaded call: the player seeks to a turn when it is clicked
         page.goto(upload_url)
-        page.locator("#transcript .turn").nth(3).click()
+        page.locator("#transcript .turn").last.click()
         page.wait_for_function(
             "document.getElementById('player').currentTime > 0.5", timeout=15_000
         )

@@ -687,6 +687,9 @@ def transcribe_call(call_id: uuid.UUID) -> None:
         company_id, audio_key, language = call.company_id, call.audio_key, cs.speech_language
         session.execute(delete(Turn).where(Turn.engagement_id == call_id))
         call.status, call.progress, call.error = "transcribing", 0.0, None
+        # how this transcript was decoded, kept with it (same settings, same text)
+        decoding = getattr(engine, "decoding", None) or {"engine": getattr(engine, "name", "?")}
+        call.meta = {**(call.meta or {}), "speech": decoding}
 
     state = {"progress": 0.0, "last_write": 0.0}
     pending: list[Turn] = []

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 BUNDLED_MODEL_NAMES = ("tiny.en", "bundled")
+TEMPERATURE_SEED = 1234  # fixed: a fallback schedule must decode the same way every run
 
 
 def resolve_model(model: str) -> str:
@@ -68,9 +69,33 @@ class FasterWhisperEngine:
             config.model, config.device, config.compute_type, config.cpu_threads
         )
 
+    @property
+    def decoding(self) -> dict[str, Any]:
+        temperatures = list(self.config.temperatures) or [0.0]
+        return {
+            "engine": self.name,
+            "model": self.config.model,
+            "device": self.config.device,
+            # what CTranslate2 actually runs: a CPU without int8 kernels falls back to
+            # another type, and segment boundaries differ between the two
+            "compute_type": str(getattr(self.model.model, "compute_type", self.config.compute_type)),
+            "beam_size": self.config.beam_size,
+            "temperatures": temperatures,
+            "seed": TEMPERATURE_SEED if any(t > 0 for t in temperatures) else None,
+            "vad_filter": True,
+            "condition_on_previous_text": False,
+        }
+
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
     ) -> Iterator[tuple[float, float, str]]:
+        temperatures = tuple(self.config.temperatures) or (0.0,)
+        if any(t > 0 for t in temperatures):
+            # sampling fallbacks draw from CTranslate2's generator; seeding it makes a
+            # fallback schedule give the same text on every run of the same window
+            import ctranslate2
+
+            ctranslate2.set_random_seed(TEMPERATURE_SEED)
         # vad_filter skips silence (half of a call channel is the other party talking);
         # condition_on_previous_text=False stops one misheard phrase repeating for minutes.
         segments, _info = self.model.transcribe(
@@ -79,6 +104,7 @@ class FasterWhisperEngine:
             language=language or self.config.language,
             vad_filter=True,
             condition_on_previous_text=False,
+            temperature=list(temperatures) if len(temperatures) > 1 else temperatures[0],
         )
         for segment in segments:  # a lazy generator: each is decoded when asked for
             text = segment.text.strip()
@@ -115,6 +141,12 @@ class OpenAICompatibleEngine:
             )
         self.config = config
         self.url = config.base_url.rstrip("/") + "/audio/transcriptions"
+        self.decoding: dict[str, Any] = {
+            "engine": self.name,
+            "model": config.model,
+            "endpoint": config.base_url.rstrip("/"),
+            "temperature": 0.0,
+        }
         self._client = client or httpx.Client(timeout=config.timeout_s)
 
     def _scrub(self, message: str) -> str:
@@ -131,6 +163,7 @@ class OpenAICompatibleEngine:
             "model": self.config.model,
             "response_format": "verbose_json",
             "timestamp_granularities[]": "segment",
+            "temperature": "0",  # the API default; said so the record above stays true
         }
         language = language or self.config.language
         if language:

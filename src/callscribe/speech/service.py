@@ -52,6 +52,12 @@ class Segment:
 class SpeechEngine(Protocol):
     name: str
 
+    @property
+    def decoding(self) -> dict[str, Any]:
+        """What decided this transcript (engine, model, decoding schedule), recorded with
+        the call so the same recording can be transcribed the same way again."""
+        ...
+
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
     ) -> Iterator[tuple[float, float, str]]:
@@ -73,6 +79,11 @@ class SpeechConfig:
     api_key: str | None = field(default=None, repr=False)
     timeout_s: float = 60  # per request to a transcription endpoint
     language: str | None = None
+    # Decoding temperatures tried in order. One 0.0 is greedy/beam search and gives the
+    # same transcript for the same audio on every run; whisper's default fallback
+    # (0.2 ... 1.0) samples at random, so one recording gave 3 turns on one run and 13 on
+    # another. A schedule with temperatures above 0 is seeded (see FasterWhisperEngine).
+    temperatures: tuple[float, ...] = (0.0,)
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -422,6 +433,7 @@ def speech_config_from_settings(settings: Any, **overrides: Any) -> SpeechConfig
         "api_key": getattr(settings, "SPEECH_API_KEY", None),
         "timeout_s": settings.AI_TIMEOUT_S,
         "language": getattr(settings, "SPEECH_LANGUAGE", None),
+        "temperatures": tuple(getattr(settings, "WHISPER_TEMPERATURES", None) or (0.0,)),
     }
     unknown = set(overrides) - set(SpeechConfig.__dataclass_fields__)
     if unknown:
