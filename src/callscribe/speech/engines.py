@@ -78,7 +78,9 @@ class FasterWhisperEngine:
             "device": self.config.device,
             # what CTranslate2 actually runs: a CPU without int8 kernels falls back to
             # another type, and segment boundaries differ between the two
-            "compute_type": str(getattr(self.model.model, "compute_type", self.config.compute_type)),
+            "compute_type": str(
+                getattr(self.model.model, "compute_type", self.config.compute_type)
+            ),
             "beam_size": self.config.beam_size,
             "temperatures": temperatures,
             "seed": TEMPERATURE_SEED if any(t > 0 for t in temperatures) else None,
