@@ -3,9 +3,10 @@ the transaction: it opens `session_scope()`, services only flush()."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from callscribe.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -116,6 +119,36 @@ def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     if maker is None:
         maker = _sessionmakers[key] = sessionmaker(engine, expire_on_commit=False)
     return maker
+
+
+AfterCommit = Callable[[], None]
+_AFTER_COMMIT_KEY = "callscribe.after_commit"
+
+
+def after_commit(session: Session, fn: AfterCommit) -> None:
+    """Run `fn` once the session's current transaction has committed, never before and
+    never after a rollback. Jobs are enqueued and blobs deleted this way, so a worker
+    never sees a row that is not there yet and a failed commit loses no file.
+
+    Callbacks run in the order they were added; one that raises is logged and does not
+    stop the others (the data is committed either way; a sweep repairs lost jobs)."""
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit callback %s failed", getattr(fn, "__name__", fn))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction rolled back
+        session.info.pop(_AFTER_COMMIT_KEY, None)
 
 
 @contextmanager
