@@ -12,7 +12,13 @@ from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
 from callscribe.calls.models import Engagement
 from callscribe.errors import NotFound
+from callscribe.kit.filters import EngagementFilter
+from callscribe.kit.schemas import Page
 from callscribe.minutes.models import ActionItem
+
+
+def _rows(page: Page) -> tuple[list, int]:
+    return page.items, page.total
 
 
 @pytest.fixture
@@ -58,10 +64,10 @@ def seeded(session):  # type: ignore[no-untyped-def]
 def test_filters_combine_and_stay_inside_the_company(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, _other, ann, _bob, rows = seeded
     p = Principal(company.id)
-    got, total = calls.list_calls(session, p, calls.CallFilters(), 1, 100)
+    got, total = _rows(calls.list_calls(session, p, calls.CallFilters(), 1, 100))
     assert total == 30 and "Hidden" not in {c.customer_name for c in got}
     f = calls.CallFilters(status="completed", agent_id=ann.id, direction="inbound")
-    got, total = calls.list_calls(session, p, f, 1, 100)
+    got, total = _rows(calls.list_calls(session, p, f, 1, 100))
     expected = [
         r
         for r in rows[:30]
@@ -70,9 +76,11 @@ def test_filters_combine_and_stay_inside_the_company(session, seeded) -> None:  
     assert total == len(expected) and {c.id for c in got} == {r.id for r in expected}
     day = datetime(2026, 11, 3, tzinfo=UTC)
     f = calls.CallFilters(date_from=day, date_to=day + timedelta(days=1))
-    _got, total = calls.list_calls(session, p, f, 1, 100)
+    _got, total = _rows(calls.list_calls(session, p, f, 1, 100))
     assert total == 3
-    _got, total = calls.list_calls(session, p, calls.CallFilters(customer="customer 1"), 1, 100)
+    _got, total = _rows(
+        calls.list_calls(session, p, calls.CallFilters(customer="customer 1"), 1, 100)
+    )
     assert total == 10  # Customer 10..19
 
 
@@ -80,18 +88,18 @@ def test_paging_and_sorting(session, seeded) -> None:  # type: ignore[no-untyped
     company, *_ = seeded
     p = Principal(company.id)
     f = calls.CallFilters(sort="duration")
-    pages = [calls.list_calls(session, p, f, n, 7)[0] for n in (1, 2, 3, 4, 5)]
+    pages = [calls.list_calls(session, p, f, n, 7).items for n in (1, 2, 3, 4, 5)]
     durations = [c.duration_s for page in pages for c in page]
     assert durations == sorted(durations) and len(durations) == 30
     f = calls.CallFilters(sort="-duration")
-    first = calls.list_calls(session, p, f, 1, 1)[0][0]
+    first = calls.list_calls(session, p, f, 1, 1).items[0]
     assert first.duration_s == 89
 
 
 def test_agent_sees_only_own_calls(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, other, ann, bob, rows = seeded
     as_ann = Principal(company.id, role="agent", agent_id=ann.id)
-    got, total = calls.list_calls(session, as_ann, calls.CallFilters(), 1, 100)
+    got, total = _rows(calls.list_calls(session, as_ann, calls.CallFilters(), 1, 100))
     assert total == 15 and {c.agent_id for c in got} == {ann.id}
     bobs_call = next(r for r in rows if r.agent_id == bob.id)
     with pytest.raises(NotFound):
@@ -100,23 +108,25 @@ def test_agent_sees_only_own_calls(session, seeded) -> None:  # type: ignore[no-
         calls.get_call(session, Principal(other.id), bobs_call.id)
     with pytest.raises(NotFound):
         calls.get_call(session, Principal(company.id), "not-a-uuid")
-    items, total = calls.list_action_items(session, as_ann, calls.ActionItemFilters(), 1, 50)
+    items, total = _rows(calls.list_action_items(session, as_ann, calls.ActionItemFilters(), 1, 50))
     assert {i.engagement_id for i in items} <= {r.id for r in rows if r.agent_id == ann.id}
 
 
 def test_action_item_filters_and_update_scope(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, other, ann, _bob, rows = seeded
     p = Principal(company.id)
-    items, total = calls.list_action_items(
-        session, p, calls.ActionItemFilters(status="open"), 1, 50
+    items, total = _rows(
+        calls.list_action_items(session, p, calls.ActionItemFilters(status="open"), 1, 50)
     )
     assert total == 2
-    items, total = calls.list_action_items(
-        session, p, calls.ActionItemFilters(priority="low"), 1, 50
+    items, total = _rows(
+        calls.list_action_items(session, p, calls.ActionItemFilters(priority="low"), 1, 50)
     )
     assert [i.title for i in items] == ["item 1"]
-    items, total = calls.list_action_items(
-        session, p, calls.ActionItemFilters(agent_id=ann.id), 1, 50
+    items, total = _rows(
+        calls.list_action_items(
+            session, p, calls.ActionItemFilters(calls=EngagementFilter(agent_id=ann.id)), 1, 50
+        )
     )
     assert {i.title for i in items} == {"item 0", "item 2"}
     target = items[0]
@@ -140,4 +150,4 @@ def test_agent_user_without_agent_record_sees_no_calls(session, seeded) -> None:
     unlinked = Principal(company.id, role="agent", agent_id=None)
     session.add(Engagement(company_id=company.id, status="completed", customer_name="Unassigned"))
     session.flush()
-    assert calls.list_calls(session, unlinked, calls.CallFilters(), 1, 100)[1] == 0
+    assert calls.list_calls(session, unlinked, calls.CallFilters(), 1, 100).total == 0

@@ -261,9 +261,9 @@ def _ai_page(
     cs = service.get_company_settings(session, user.company_id)
     view = service.ai_settings_view(cs)
     agent_channel = (view["channel_roles"].get("*") or {}).get("1") == "agent"
-    waiting = calls.list_calls(session, user.principal, calls.CallFilters(status="waiting"), 1, 1)[
-        1
-    ]
+    waiting = calls.list_calls(
+        session, user.principal, calls.CallFilters(status="waiting"), 1, 1
+    ).total
     return render(
         request,
         "accounts/settings_ai.html",

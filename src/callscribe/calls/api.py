@@ -19,7 +19,7 @@ from sse_starlette.sse import EventSourceResponse
 from callscribe.accounts.models import Agent
 from callscribe.accounts.service import Principal
 from callscribe.calls import service
-from callscribe.calls.models import Engagement
+from callscribe.calls.models import FINAL_STATUSES, Channel, Direction, Engagement
 from callscribe.calls.schemas import (
     ActionItemOut,
     AgentOut,
@@ -30,13 +30,19 @@ from callscribe.calls.schemas import (
     CallSummaryOut,
     IngestResult,
     MinutesOut,
-    SectionOut,
     TurnOut,
 )
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.calls.upload import MultipartUpload
 from callscribe.db import get_sessionmaker, session_scope
-from callscribe.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from callscribe.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+    from_validation,
+)
+from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.settings import get_settings
 from callscribe.storage import get_store
 from callscribe.web.deps import get_session, require_principal, resolve_principal
@@ -45,7 +51,6 @@ router = APIRouter(prefix="/api", tags=["calls"])
 
 QUEUED_MESSAGE = "Call uploaded successfully and queued for processing"
 DUPLICATE_MESSAGE = "Call already received; returning the existing call"
-TERMINAL = ("completed", "failed", "waiting")
 
 
 def _fields(raw: dict[str, Any]) -> CallFields:
@@ -53,9 +58,7 @@ def _fields(raw: dict[str, Any]) -> CallFields:
     try:
         return CallFields.model_validate(known)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ValidationFailed(f"{where}: {err['msg']}") from exc
+        raise from_validation(exc) from exc
 
 
 def _ingest_answer(result: service.Ingested, started: float) -> JSONResponse:
@@ -192,96 +195,38 @@ def add_call_from_url(payload: CallFromUrl, request: Request) -> JSONResponse:
 
 
 def agent_out(session: Session, agent_id: uuid.UUID | None) -> AgentOut | None:
-    if agent_id is None:
-        return None
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        return None
-    return AgentOut(
-        id=agent.id, name=agent.name, extension_id=agent.extension_id, email=agent.email
-    )
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return AgentOut.model_validate(agent) if agent is not None else None
+
+
+def _extras(session: Session, call: Engagement) -> dict[str, Any]:
+    """What a call's answer shows that is not a column of the engagement."""
+    minutes = service.get_minutes(session, call.id)
+    return {
+        "agent": agent_out(session, call.agent_id),
+        "subject": minutes.subject if minutes else None,
+        "sentiment": minutes.sentiment if minutes else None,
+        "outcome": minutes.outcome if minutes else None,
+        "audio_url": service.audio_url(call),
+    }
 
 
 def summary_out(session: Session, call: Engagement) -> CallSummaryOut:
-    minutes = service.get_minutes(session, call.id)
-    return CallSummaryOut(
-        id=call.id,
-        status=call.status,
-        status_reason=call.status_reason,
-        progress=call.progress,
-        error=call.error,
-        channel=call.channel,
-        source=call.source,
-        external_id=call.external_id,
-        direction=call.direction,
-        agent=agent_out(session, call.agent_id),
-        customer_name=call.customer_name,
-        customer_phone=call.customer_phone,
-        worker_id=call.worker_id,
-        started_at=call.started_at,
-        duration_seconds=call.duration_s,
-        subject=minutes.subject if minutes else None,
-        sentiment=minutes.sentiment if minutes else None,
-        outcome=minutes.outcome if minutes else None,
-        created_at=call.created_at,
-        completed_at=call.completed_at,
-        processing_time_ms=call.processing_time_ms,
-        audio_url=service.audio_url(call),
-    )
-
-
-def action_item_out(item: Any) -> ActionItemOut:
-    return ActionItemOut(
-        id=item.id,
-        call_id=item.engagement_id,
-        title=item.title,
-        priority=item.priority,
-        status=item.status,
-        owner=item.owner,
-        due=item.due,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
+    return CallSummaryOut.model_validate(call).model_copy(update=_extras(session, call))
 
 
 def call_out(session: Session, call: Engagement) -> CallOut:
     minutes = service.get_minutes(session, call.id)
-    base = summary_out(session, call).model_dump()
-    return CallOut(
-        **base,
-        attempts=call.attempts,
-        audio_format=call.audio_format,
-        audio_filename=call.audio_filename,
-        audio_size=call.audio_size,
-        audio_channels=call.audio_channels,
-        metadata=call.meta or {},
-        turns=[
-            TurnOut(
-                seq=t.seq,
-                role=t.role,
-                speaker=t.speaker,
-                channel=t.channel,
-                start_ms=t.start_ms,
-                end_ms=t.end_ms,
-                text=t.text,
-            )
-            for t in service.list_turns(session, call.id)
-        ],
-        minutes=MinutesOut(
-            subject=minutes.subject,
-            summary=minutes.summary,
-            overview=minutes.overview,
-            sentiment=minutes.sentiment,
-            outcome=minutes.outcome,
-            sections=[SectionOut.model_validate(sec) for sec in minutes.sections],
-            notes=minutes.notes,
-            tags=minutes.tags,
-            analyzer=minutes.analyzer,
-            created_at=minutes.created_at,
-        )
-        if minutes
-        else None,
-        action_items=[action_item_out(i) for i in service.list_call_action_items(session, call.id)],
+    return CallOut.model_validate(call).model_copy(
+        update={
+            **_extras(session, call),
+            "turns": [TurnOut.model_validate(t) for t in service.list_turns(session, call.id)],
+            "minutes": MinutesOut.model_validate(minutes) if minutes else None,
+            "action_items": [
+                ActionItemOut.model_validate(i)
+                for i in service.list_call_action_items(session, call.id)
+            ],
+        }
     )
 
 
@@ -289,14 +234,14 @@ def call_out(session: Session, call: Engagement) -> CallOut:
 def list_calls(
     status: str | None = Query(None, description="comma-separated statuses"),
     agent_id: uuid.UUID | None = None,
-    direction: str | None = Query(None, pattern="^(inbound|outbound|internal)$"),
-    channel: str | None = Query(None, pattern="^(voice|chat|email|ticket)$"),
+    direction: str | None = Query(None, pattern=f"^({'|'.join(Direction)})$"),
+    channel: str | None = Query(None, pattern=f"^({'|'.join(Channel)})$"),
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     customer: str | None = Query(None, max_length=200),
     sort: str = Query("-created_at", pattern="^-?(created_at|started_at|duration|status)$"),
-    page: int = Query(1, ge=1),
-    page_size: int = Query(25, ge=1, le=200),
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
     principal: Principal = Depends(require_principal),
     session: Session = Depends(get_session),
 ) -> CallPage:
@@ -310,12 +255,12 @@ def list_calls(
         customer=customer,
         sort=sort,
     )
-    rows, total = service.list_calls(session, principal, filters, page, page_size)
+    found = service.list_calls(session, principal, filters, page, page_size)
     return CallPage(
-        total=total,
-        page=page,
-        page_size=page_size,
-        calls=[summary_out(session, c) for c in rows],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+        calls=[summary_out(session, c) for c in found.items],
     )
 
 
@@ -409,7 +354,7 @@ async def call_events(
                     .where(Turn.engagement_id == call_uuid, Turn.seq > after_seq)
                     .order_by(Turn.seq)
                 )
-                turns = [TurnOut.model_validate(t, from_attributes=True).model_dump() for t in rows]
+                turns = [TurnOut.model_validate(t).model_dump() for t in rows]
             return snap, turns
         finally:
             session.close()
@@ -431,7 +376,7 @@ async def call_events(
                 last_status = state
                 payload = {k: snap[k] for k in ("status", "progress", "status_reason", "error")}
                 yield {"event": "status", "data": json.dumps(payload)}
-            if snap["status"] in TERMINAL and snap["max_seq"] <= last_seq:
+            if snap["status"] in FINAL_STATUSES and snap["max_seq"] <= last_seq:
                 return
             await asyncio.sleep(0.3)
 

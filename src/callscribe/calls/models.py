@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
@@ -9,11 +10,47 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
 
-STATUSES = ("received", "transcribing", "analyzing", "completed", "failed", "waiting")
-ACTIVE_STATUSES = ("received", "transcribing", "analyzing")
-CHANNELS = ("voice", "chat", "email", "ticket")
-DIRECTIONS = ("inbound", "outbound", "internal")
-ROLES = ("agent", "customer", "bot", "unknown")
+
+class EngagementStatus(StrEnum):
+    """received -> transcribing -> analyzing -> completed | failed, and waiting (a
+    setting it needs is missing). Stored and answered as the value."""
+
+    RECEIVED = "received"
+    TRANSCRIBING = "transcribing"
+    ANALYZING = "analyzing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    WAITING = "waiting"
+
+
+# in the hands of the pipeline (or due to be): a worker holds, or will take, its lease
+ACTIVE_STATUSES = (
+    EngagementStatus.RECEIVED,
+    EngagementStatus.TRANSCRIBING,
+    EngagementStatus.ANALYZING,
+)
+# nothing happens to it until someone acts (retry, a setting saved)
+FINAL_STATUSES = (EngagementStatus.COMPLETED, EngagementStatus.FAILED, EngagementStatus.WAITING)
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    CHAT = "chat"
+    EMAIL = "email"
+    TICKET = "ticket"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class TurnRole(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    BOT = "bot"
+    UNKNOWN = "unknown"
 
 
 class Conversation(Base):
@@ -52,7 +89,7 @@ class Engagement(Base):
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
-    channel: Mapped[str] = mapped_column(String(10), default="voice")
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.VOICE.value)
     source: Mapped[str] = mapped_column(String(40), default="upload")  # upload|api|url|<connector>
     external_id: Mapped[str | None] = mapped_column(String(200))
     direction: Mapped[str | None] = mapped_column(String(10))
@@ -63,7 +100,7 @@ class Engagement(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_s: Mapped[float | None] = mapped_column(Float)
 
-    status: Mapped[str] = mapped_column(String(20), default="received")
+    status: Mapped[str] = mapped_column(String(20), default=EngagementStatus.RECEIVED.value)
     status_reason: Mapped[str | None] = mapped_column(String(300))  # why it is waiting
     progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 within the current step
     error: Mapped[str | None] = mapped_column(Text)

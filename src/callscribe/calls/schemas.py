@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from callscribe.kit.schemas import OutModel
 
 
 class CallFields(BaseModel):
@@ -44,14 +46,14 @@ class IngestResult(BaseModel):
     duplicate: bool = False
 
 
-class AgentOut(BaseModel):
+class AgentOut(OutModel):
     id: uuid.UUID
     name: str
     extension_id: str | None = None
     email: str | None = None
 
 
-class TurnOut(BaseModel):
+class TurnOut(OutModel):
     seq: int
     role: str
     speaker: str | None
@@ -61,12 +63,12 @@ class TurnOut(BaseModel):
     text: str
 
 
-class SectionOut(BaseModel):
+class SectionOut(OutModel):
     heading: str
     bullets: list[str]
 
 
-class MinutesOut(BaseModel):
+class MinutesOut(OutModel):
     subject: str
     summary: str
     overview: str
@@ -79,9 +81,9 @@ class MinutesOut(BaseModel):
     created_at: datetime
 
 
-class ActionItemOut(BaseModel):
+class ActionItemOut(OutModel):
     id: uuid.UUID
-    call_id: uuid.UUID
+    call_id: uuid.UUID = Field(validation_alias=AliasChoices("engagement_id", "call_id"))
     title: str
     priority: str
     status: str
@@ -98,7 +100,10 @@ class ActionItemPatch(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=300)
 
 
-class CallSummaryOut(BaseModel):
+class CallSummaryOut(OutModel):
+    """Read from the engagement; `agent`, the Minutes' subject, sentiment and outcome
+    and the signed `audio_url` come from elsewhere (see calls.api.summary_out)."""
+
     id: uuid.UUID
     status: str
     status_reason: str | None
@@ -108,19 +113,21 @@ class CallSummaryOut(BaseModel):
     source: str
     external_id: str | None
     direction: str | None
-    agent: AgentOut | None
+    agent: AgentOut | None = None
     customer_name: str | None
     customer_phone: str | None
-    worker_id: str | None
+    worker_id: str | None  # the seed API's order_id: a documented name, keep it
     started_at: datetime | None
-    duration_seconds: float | None
+    duration_seconds: float | None = Field(
+        validation_alias=AliasChoices("duration_s", "duration_seconds")
+    )
     subject: str | None = None
     sentiment: str | None = None
     outcome: str | None = None
     created_at: datetime
     completed_at: datetime | None
     processing_time_ms: int | None
-    audio_url: str | None
+    audio_url: str | None = None
 
 
 class CallOut(CallSummaryOut):
@@ -129,10 +136,16 @@ class CallOut(CallSummaryOut):
     audio_filename: str | None
     audio_size: int | None
     audio_channels: int | None
-    metadata: dict[str, Any]
-    turns: list[TurnOut]
-    minutes: MinutesOut | None
-    action_items: list[ActionItemOut]
+    # `meta` on the row: `metadata` is SQLAlchemy's on every model class
+    metadata: dict[str, Any] = Field(default_factory=dict, validation_alias="meta")
+    turns: list[TurnOut] = []
+    minutes: MinutesOut | None = None
+    action_items: list[ActionItemOut] = []
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def no_meta_is_empty(cls, v: Any) -> Any:
+        return v or {}
 
 
 class Page(BaseModel):

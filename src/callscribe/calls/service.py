@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,17 +28,21 @@ from sqlalchemy.orm import Session
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
 from callscribe.accounts.service import Principal
-from callscribe.calls.models import ACTIVE_STATUSES, Engagement, Turn
+from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus, Turn
 from callscribe.calls.schemas import CallFields
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import (
     BadRequest,
     CallscribeError,
+    ErrorCode,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
 from callscribe.events import emit
+from callscribe.kit.filters import EngagementFilter
+from callscribe.kit.pagination import paginate
+from callscribe.kit.schemas import Page
 from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.security import outbound
 from callscribe.security.crypto import sign, verify_signature
@@ -331,15 +335,9 @@ def get_call(session: Session, principal: Principal, call_id: uuid.UUID | str) -
     return call
 
 
-@dataclass
-class CallFilters:
-    status: str | None = None
-    agent_id: uuid.UUID | None = None
-    direction: str | None = None
-    channel: str | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    customer: str | None = None
+class CallFilters(EngagementFilter):
+    """The calls list: which calls (the engagement filter) and in what order."""
+
     sort: str = "-created_at"
 
 
@@ -353,33 +351,11 @@ SORTS = {
 
 def list_calls(
     session: Session, principal: Principal, filters: CallFilters, page: int, page_size: int
-) -> tuple[list[Engagement], int]:
-    stmt = scoped_calls(principal)
-    if filters.status:
-        stmt = stmt.where(Engagement.status.in_(filters.status.split(",")))
-    if filters.agent_id:
-        stmt = stmt.where(Engagement.agent_id == filters.agent_id)
-    if filters.direction:
-        stmt = stmt.where(Engagement.direction == filters.direction)
-    if filters.channel:
-        stmt = stmt.where(Engagement.channel == filters.channel)
-    when = func.coalesce(Engagement.started_at, Engagement.created_at)
-    if filters.date_from:
-        stmt = stmt.where(when >= filters.date_from)
-    if filters.date_to:
-        stmt = stmt.where(when <= filters.date_to)
-    if filters.customer:
-        like = f"%{filters.customer}%"
-        stmt = stmt.where(
-            or_(Engagement.customer_name.ilike(like), Engagement.customer_phone.ilike(like))
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+) -> Page[Engagement]:
+    stmt = filters.apply(scoped_calls(principal), Engagement)
     column = SORTS.get(filters.sort.lstrip("-"), Engagement.created_at)
     order = column.desc() if filters.sort.startswith("-") else column.asc()
-    rows = session.scalars(
-        stmt.order_by(order, Engagement.id).offset((page - 1) * page_size).limit(page_size)
-    )
-    return list(rows), total
+    return paginate(session, stmt, page, page_size, order_by=(order, Engagement.id))
 
 
 def list_turns(session: Session, call_id: uuid.UUID, after_seq: int = -1) -> list[Turn]:
@@ -404,21 +380,24 @@ def list_call_action_items(session: Session, call_id: uuid.UUID) -> list[ActionI
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ActionItemFilters:
+    """Action items by their own status, priority and creation date, of the calls that
+    `calls` matches (and the principal may see)."""
+
     status: str | None = None
     priority: str | None = None
-    agent_id: uuid.UUID | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+    calls: EngagementFilter = field(default_factory=lambda: EngagementFilter())
 
 
 def list_action_items(
     session: Session, principal: Principal, filters: ActionItemFilters, page: int, page_size: int
-) -> tuple[list[ActionItem], int]:
-    calls = scoped_calls(principal).with_only_columns(Engagement.id)
-    if filters.agent_id:
-        calls = calls.where(Engagement.agent_id == filters.agent_id)
+) -> Page[ActionItem]:
+    calls = filters.calls.apply(scoped_calls(principal), Engagement).with_only_columns(
+        Engagement.id
+    )
     stmt = select(ActionItem).where(
         ActionItem.company_id == principal.company_id, ActionItem.engagement_id.in_(calls)
     )
@@ -430,13 +409,9 @@ def list_action_items(
         stmt = stmt.where(ActionItem.created_at >= filters.date_from)
     if filters.date_to:
         stmt = stmt.where(ActionItem.created_at <= filters.date_to)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(ActionItem.created_at.desc(), ActionItem.seq)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+    return paginate(
+        session, stmt, page, page_size, order_by=(ActionItem.created_at.desc(), ActionItem.seq)
     )
-    return list(rows), total
 
 
 def update_action_item(
@@ -471,14 +446,14 @@ def verify_audio_token(call_id: uuid.UUID, token: str) -> bool:
 def retry_call(session: Session, principal: Principal, call_id: uuid.UUID) -> Engagement:
     call = get_call(session, principal, call_id)
     if call.status in ACTIVE_STATUSES and not _lease_expired(call):
-        raise BadRequest("The call is being processed; wait for it to finish.", code="busy")
+        raise BadRequest("The call is being processed; wait for it to finish.", code=ErrorCode.BUSY)
     reset_for_processing(call, keep_transcript=False)
     session.flush()
     return call
 
 
 def reset_for_processing(call: Engagement, *, keep_transcript: bool) -> None:
-    call.status = "received"
+    call.status = EngagementStatus.RECEIVED
     call.status_reason = None
     call.error = None
     call.progress = 0.0
@@ -494,7 +469,8 @@ def resume_waiting(session: Session, company_id: uuid.UUID) -> list[uuid.UUID]:
     after commit."""
     calls = session.scalars(
         select(Engagement).where(
-            Engagement.company_id == company_id, Engagement.status == "waiting"
+            Engagement.company_id == company_id,
+            Engagement.status == EngagementStatus.WAITING,
         )
     ).all()
     for call in calls:

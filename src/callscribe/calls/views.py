@@ -16,9 +16,17 @@ from starlette.responses import Response
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
 from callscribe.calls import service
-from callscribe.calls.models import ACTIVE_STATUSES, DIRECTIONS, STATUSES, Engagement, Turn
+from callscribe.calls.models import (
+    ACTIVE_STATUSES,
+    Direction,
+    Engagement,
+    EngagementStatus,
+    Turn,
+    TurnRole,
+)
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import CallscribeError, NotFound
+from callscribe.kit.schemas import MAX_PAGE
 from callscribe.web.deps import get_session
 from callscribe.web.templating import CurrentUser, flash, redirect, render, require_user
 
@@ -46,11 +54,11 @@ class TurnGroup:
 def role_label(role: str, speaker: str | None, call: Engagement, agent: Agent | None) -> str:
     if speaker:
         return speaker
-    if role == "agent":
+    if role == TurnRole.AGENT:
         return agent.name if agent else "Agent"
-    if role == "customer":
+    if role == TurnRole.CUSTOMER:
         return call.customer_name or "Customer"
-    if role == "bot":
+    if role == TurnRole.BOT:
         return "Bot"
     return "Speaker"
 
@@ -73,7 +81,7 @@ def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> lis
             last.end_ms = max(last.end_ms, turn.end_ms)
             continue
         group = TurnGroup(turn.role, label, turn.start_ms, turn.end_ms, [turn])
-        if last is not None and last.role != turn.role and turn.role != "unknown":
+        if last is not None and last.role != turn.role and turn.role != TurnRole.UNKNOWN:
             group.response_ms = turn.start_ms - last.end_ms
         groups.append(group)
     return groups
@@ -127,17 +135,17 @@ def calls_page(
         sort = "-created_at"
     status = filters.get("status")
     query = service.CallFilters(
-        status=status if status in STATUSES else None,
+        status=status if status in set(EngagementStatus) else None,
         agent_id=_uuid(filters.get("agent_id")),
-        direction=filters.get("direction") if filters.get("direction") in DIRECTIONS else None,
+        direction=filters.get("direction") if filters.get("direction") in set(Direction) else None,
         date_from=_parse_date(filters.get("date_from")),
         date_to=_parse_date(filters.get("date_to"), end=True),
         customer=filters.get("customer"),
         sort=sort,
     )
-    page = max(1, page)
-    rows, total = service.list_calls(session, user.principal, query, page, PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), MAX_PAGE)
+    found = service.list_calls(session, user.principal, query, page, PAGE_SIZE)
+    rows, total, pages = found.items, found.total, found.pages
     agent_ids = {c.agent_id for c in rows if c.agent_id}
     agents = (
         {a.id: a for a in session.query(Agent).filter(Agent.id.in_(agent_ids)).all()}
@@ -167,8 +175,8 @@ def calls_page(
         request,
         "calls/list.html",
         all_agents=all_agents,
-        statuses=STATUSES,
-        directions=DIRECTIONS,
+        statuses=list(EngagementStatus),
+        directions=list(Direction),
         **ctx,
     )
 

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
-from callscribe.calls.api import action_item_out
 from callscribe.calls.schemas import ActionItemOut, ActionItemPage, ActionItemPatch
 from callscribe.errors import NotFound
+from callscribe.kit.filters import EngagementFilter
+from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.minutes import service
 from callscribe.web.deps import get_session, require_principal
 
@@ -28,20 +29,24 @@ def list_action_items(
     agent_id: uuid.UUID | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(1, ge=1),
-    page_size: int = Query(50, ge=1, le=200),
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
     principal: Principal = Depends(require_principal),
     session: Session = Depends(get_session),
 ) -> ActionItemPage:
     filters = calls.ActionItemFilters(
-        status=status, priority=priority, agent_id=agent_id, date_from=date_from, date_to=date_to
+        status=status,
+        priority=priority,
+        date_from=date_from,
+        date_to=date_to,
+        calls=EngagementFilter(agent_id=agent_id),
     )
-    rows, total = calls.list_action_items(session, principal, filters, page, page_size)
+    found = calls.list_action_items(session, principal, filters, page, page_size)
     return ActionItemPage(
-        total=total,
-        page=page,
-        page_size=page_size,
-        action_items=[action_item_out(i) for i in rows],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+        action_items=[ActionItemOut.model_validate(i) for i in found.items],
     )
 
 
@@ -54,7 +59,7 @@ def patch_action_item(
 ) -> ActionItemOut:
     item = calls.update_action_item(session, principal, item_id, **patch.model_dump())
     session.commit()
-    return action_item_out(item)
+    return ActionItemOut.model_validate(item)
 
 
 @router.get(

@@ -16,6 +16,8 @@ from callscribe.accounts.models import Agent
 from callscribe.calls import service as calls
 from callscribe.calls.models import Engagement
 from callscribe.errors import NotFound
+from callscribe.kit.filters import EngagementFilter
+from callscribe.kit.schemas import MAX_PAGE
 from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.web.deps import get_session
 from callscribe.web.templating import CurrentUser, render, require_user
@@ -87,13 +89,13 @@ def action_items_page(
         priority=filters.get("priority")
         if filters.get("priority") in ("high", "medium", "low")
         else None,
-        agent_id=agent_id,
         date_from=_day(filters.get("date_from")),
         date_to=_day(filters.get("date_to"), end=True),
+        calls=EngagementFilter(agent_id=agent_id),
     )
-    page = max(1, page)
-    items, total = calls.list_action_items(session, user.principal, query, page, PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), MAX_PAGE)
+    found = calls.list_action_items(session, user.principal, query, page, PAGE_SIZE)
+    items, total, pages = found.items, found.total, found.pages
 
     def qs(**overrides: Any) -> str:
         merged = {**filters, "status": filters.get("status", ""), **overrides}
