@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
@@ -23,6 +23,7 @@ from callscribe.delivery.schemas import (
     SmtpSettingsOut,
 )
 from callscribe.delivery.tasks import enqueue_deliveries
+from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.web.deps import get_session, require_principal, require_role
 
 router = APIRouter(prefix="/api", tags=["automations"])
@@ -34,58 +35,19 @@ def admin(principal: Principal = Depends(require_principal)) -> Principal:
 
 
 def delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt] | None = None) -> DeliveryOut:
-    return DeliveryOut(
-        id=delivery.id,
-        automation_id=delivery.automation_id,
-        call_id=delivery.engagement_id,
-        event=delivery.event,
-        status=delivery.status,
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "retrying" else None,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        updated_at=delivery.updated_at,
-        attempt_log=[
-            AttemptOut(
-                attempt=a.attempt,
-                started_at=a.started_at,
-                duration_ms=a.duration_ms,
-                ok=a.ok,
-                http_status=a.http_status,
-                smtp_reply=a.smtp_reply,
-                response=a.response,
-                error=a.error,
-                retry_in_s=a.retry_in_s,
-            )
-            for a in attempts or []
-        ],
+    return DeliveryOut.model_validate(delivery).model_copy(
+        update={"attempt_log": [AttemptOut.model_validate(a) for a in attempts or []]}
     )
 
 
 def automation_out(
     automation: Automation, last: Delivery | None = None, whsec: str | None = None
 ) -> AutomationOut:
-    options = automation.options or {}
-    return AutomationOut(
-        id=automation.id,
-        kind=automation.kind,
-        name=automation.name,
-        enabled=automation.enabled,
-        target=automation.target_hint,
-        method=options.get("method"),
-        timeout_s=options.get("timeout_s"),
-        secret_set=bool(automation.secret_enc),
-        secret_last4=automation.secret_last4,
-        recipients=options.get("recipients") or [],
-        send_to_agent=options.get("send_to_agent"),
-        include_internal=automation.include_internal,
-        agent_id=automation.agent_id,
-        direction=automation.direction,
-        consecutive_failures=automation.consecutive_failures,
-        disabled_reason=automation.disabled_reason,
-        last_delivery=delivery_out(last) if last else None,
-        created_at=automation.created_at,
-        standard_webhooks_secret=whsec,
+    return AutomationOut.model_validate(automation).model_copy(
+        update={
+            "last_delivery": delivery_out(last) if last else None,
+            "standard_webhooks_secret": whsec,
+        }
     )
 
 
@@ -162,20 +124,18 @@ def test_automation(automation_id: uuid.UUID, principal: Principal = Depends(adm
 @router.get("/automations/{automation_id}/deliveries", response_model=DeliveryPage)
 def list_deliveries(
     automation_id: uuid.UUID,
-    page: int = Query(1, ge=1),
-    page_size: int = Query(50, ge=1, le=200),
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
     principal: Principal = Depends(admin),
     session: Session = Depends(get_session),
 ) -> DeliveryPage:
-    rows, total = service.list_deliveries(
-        session, principal.company_id, automation_id, page, page_size
-    )
-    attempts = service.attempts_of(session, [d.id for d in rows])
+    found = service.list_deliveries(session, principal.company_id, automation_id, page, page_size)
+    attempts = service.attempts_of(session, [d.id for d in found.items])
     return DeliveryPage(
-        total=total,
-        page=page,
-        page_size=page_size,
-        deliveries=[delivery_out(d, attempts[d.id]) for d in rows],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+        deliveries=[delivery_out(d, attempts[d.id]) for d in found.items],
     )
 
 

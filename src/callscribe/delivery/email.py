@@ -13,6 +13,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from callscribe.delivery.models import AutomationKind, TlsMode
 from callscribe.delivery.senders import AttemptResult, Message, SmtpConfig, Target, truncate
 from callscribe.delivery.slack import duration_text
 
@@ -107,13 +108,13 @@ def build_email(
 
 
 def _connect(cfg: SmtpConfig) -> smtplib.SMTP:
-    if cfg.tls_mode == "ssl":
+    if cfg.tls_mode == TlsMode.SSL:
         return smtplib.SMTP_SSL(
             cfg.host, cfg.port, timeout=TIMEOUT_S, context=ssl.create_default_context()
         )
     smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=TIMEOUT_S)
     smtp.ehlo()
-    if cfg.tls_mode == "starttls":
+    if cfg.tls_mode == TlsMode.STARTTLS:
         smtp.starttls(context=ssl.create_default_context())
         smtp.ehlo()
     return smtp
@@ -126,7 +127,7 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 class EmailSender:
-    kind = "email"
+    kind: str = AutomationKind.EMAIL
 
     def send(self, target: Target, message: Message) -> AttemptResult:
         cfg = target.smtp

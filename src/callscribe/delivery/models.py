@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,9 +21,31 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
 
-KINDS = ("slack", "webhook", "email")
-DELIVERY_STATUSES = ("pending", "sending", "retrying", "succeeded", "failed")
-TLS_MODES = ("none", "starttls", "ssl")
+
+class AutomationKind(StrEnum):
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class DeliveryStatus(StrEnum):
+    """pending -> sending -> succeeded | retrying (-> sending ...) | failed."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# not finished: an attempt is running or due
+UNFINISHED_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
+
+
+class TlsMode(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
 
 
 class Automation(Base):
@@ -58,6 +81,27 @@ class Automation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # the kind-specific options, read as attributes (what AutomationOut shows)
+    @property
+    def method(self) -> str | None:
+        return (self.options or {}).get("method")
+
+    @property
+    def timeout_s(self) -> float | None:
+        return (self.options or {}).get("timeout_s")
+
+    @property
+    def recipients(self) -> list[str]:
+        return (self.options or {}).get("recipients") or []
+
+    @property
+    def send_to_agent(self) -> bool | None:
+        return (self.options or {}).get("send_to_agent")
+
+    @property
+    def secret_set(self) -> bool:
+        return bool(self.secret_enc)
+
 
 class Delivery(Base):
     """One event for one automation: the frozen body, and where its attempts stand.
@@ -85,7 +129,7 @@ class Delivery(Base):
     # the webhook body, frozen as the exact JSON text sent (JSONB would reorder its keys)
     payload: Mapped[str] = mapped_column(Text)
     context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # link, recipients
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # while an attempt runs
@@ -129,7 +173,7 @@ class SmtpSettings(Base):
     )
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer, default=587)
-    tls_mode: Mapped[str] = mapped_column(String(10), default="starttls")  # none|starttls|ssl
+    tls_mode: Mapped[str] = mapped_column(String(10), default=TlsMode.STARTTLS.value)
     username: Mapped[str | None] = mapped_column(String(320))
     password_enc: Mapped[str | None] = mapped_column(Text)
     from_address: Mapped[str] = mapped_column(String(320))

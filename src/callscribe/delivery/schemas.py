@@ -7,7 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+
+from callscribe.delivery.models import DeliveryStatus
+from callscribe.kit.schemas import OutModel
 
 Kind = Literal["slack", "webhook", "email"]
 Direction = Literal["inbound", "outbound"]
@@ -45,7 +48,7 @@ class AutomationPatch(BaseModel):
     direction: Direction | None = None
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(OutModel):
     attempt: int
     started_at: datetime
     duration_ms: int
@@ -57,10 +60,10 @@ class AttemptOut(BaseModel):
     retry_in_s: float | None
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(OutModel):
     id: uuid.UUID
     automation_id: uuid.UUID
-    call_id: uuid.UUID | None
+    call_id: uuid.UUID | None = Field(validation_alias=AliasChoices("engagement_id", "call_id"))
     event: str
     status: str
     attempts: int
@@ -70,6 +73,12 @@ class DeliveryOut(BaseModel):
     updated_at: datetime
     attempt_log: list[AttemptOut] = []
 
+    @model_validator(mode="after")
+    def next_attempt_only_when_retrying(self) -> DeliveryOut:
+        if self.status != DeliveryStatus.RETRYING:
+            self.next_attempt_at = None
+        return self
+
 
 class DeliveryPage(BaseModel):
     total: int
@@ -78,12 +87,16 @@ class DeliveryPage(BaseModel):
     deliveries: list[DeliveryOut]
 
 
-class AutomationOut(BaseModel):
+class AutomationOut(OutModel):
     id: uuid.UUID
     kind: str
     name: str
     enabled: bool
-    target: str | None = Field(None, description="host and last 4 characters of the URL")
+    target: str | None = Field(
+        None,
+        description="host and last 4 characters of the URL",
+        validation_alias=AliasChoices("target_hint", "target"),
+    )
     method: str | None = None
     timeout_s: float | None = None
     secret_set: bool = False

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from callscribe.errors import CallscribeError
+from callscribe.errors import CallscribeError, ErrorCode
 from callscribe.security import outbound
 
 RESPONSE_LOG_CHARS = 1000  # what the delivery log keeps of a receiver's answer
@@ -97,7 +97,9 @@ def get_sender(kind: str) -> Sender:
     try:
         return registry()[kind]
     except KeyError:
-        raise CallscribeError(f"Unknown automation kind {kind!r}.", code="bad_kind") from None
+        raise CallscribeError(
+            f"Unknown automation kind {kind!r}.", code=ErrorCode.BAD_KIND
+        ) from None
 
 
 def truncate(text: str | None, limit: int = RESPONSE_LOG_CHARS) -> str | None:

@@ -27,9 +27,12 @@ from callscribe.calls import service as calls
 from callscribe.calls.models import Engagement
 from callscribe.db import session_scope, utcnow
 from callscribe.delivery.models import (
+    UNFINISHED_STATUSES,
     Automation,
+    AutomationKind,
     Delivery,
     DeliveryAttempt,
+    DeliveryStatus,
     SmtpSettings,
 )
 from callscribe.delivery.schemas import AutomationIn, SmtpSettingsIn
@@ -41,7 +44,9 @@ from callscribe.delivery.senders import (
     get_sender,
 )
 from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secret
-from callscribe.errors import BadRequest, CallscribeError, NotFound, ValidationFailed
+from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, ValidationFailed
+from callscribe.kit.pagination import paginate
+from callscribe.kit.schemas import Page
 from callscribe.security.crypto import decrypt_secret, encrypt_secret
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
@@ -50,7 +55,7 @@ log = logging.getLogger(__name__)
 
 EVENT = "call.completed"
 TEST_EVENT = "test"
-RETRYABLE_STATES = ("pending", "retrying")
+RETRYABLE_STATES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 CLAIM_SLACK_S = 1.0  # a job may run this much before its delivery's due time
 
 
@@ -117,14 +122,14 @@ def create_automation(
         options={},
     )
     whsec = None
-    if data.kind in ("slack", "webhook"):
+    if data.kind in (AutomationKind.SLACK, AutomationKind.WEBHOOK):
         if not data.url:
             raise ValidationFailed(f"A {data.kind} automation needs a URL.")
         _set_url(automation, data.url)
-    if data.kind == "webhook":
+    if data.kind == AutomationKind.WEBHOOK:
         automation.options = {"method": data.method, "timeout_s": data.timeout_s}
         whsec = _set_secret(automation, data.secret)
-    if data.kind == "email":
+    if data.kind == AutomationKind.EMAIL:
         recipients = [_check_email(r) for r in data.recipients if r.strip()]
         if not recipients and not data.send_to_agent:
             raise ValidationFailed("Send to the call's agent, or give at least one address.")
@@ -149,16 +154,22 @@ def update_automation(
                 automation.consecutive_failures = 0
                 automation.disabled_reason = None
         elif key == "url" and value:
-            if automation.kind == "email":
+            if automation.kind == AutomationKind.EMAIL:
                 raise ValidationFailed("An email automation has no URL.")
             _set_url(automation, value)
-        elif key == "secret" and value is not None and automation.kind == "webhook":
+        elif key == "secret" and value is not None and automation.kind == AutomationKind.WEBHOOK:
             whsec = _set_secret(automation, value or None)
-        elif key in ("method", "timeout_s") and value is not None and automation.kind == "webhook":
+        elif (
+            key in ("method", "timeout_s")
+            and value is not None
+            and automation.kind == AutomationKind.WEBHOOK
+        ):
             options[key] = value
-        elif key == "recipients" and value is not None and automation.kind == "email":
+        elif key == "recipients" and value is not None and automation.kind == AutomationKind.EMAIL:
             options["recipients"] = [_check_email(r) for r in value if r.strip()]
-        elif key == "send_to_agent" and value is not None and automation.kind == "email":
+        elif (
+            key == "send_to_agent" and value is not None and automation.kind == AutomationKind.EMAIL
+        ):
             options["send_to_agent"] = value
         elif key == "include_internal" and value is not None:
             automation.include_internal = value
@@ -167,7 +178,7 @@ def update_automation(
             automation.agent_id = value
         elif key == "direction":
             automation.direction = value
-    if automation.kind == "email" and not (
+    if automation.kind == AutomationKind.EMAIL and not (
         options.get("recipients") or options.get("send_to_agent")
     ):
         raise ValidationFailed("Send to the call's agent, or give at least one address.")
@@ -365,7 +376,7 @@ def create_deliveries_for_call(session: Session, call_id: uuid.UUID) -> list[uui
             event=EVENT,
             payload=encode_body(body),
             context=context,
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=utcnow(),
         )
@@ -395,7 +406,7 @@ def create_test_delivery(
             "customer_name": "Example Customer",
             "agent_email": user_email,
         },
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=utcnow(),
     )
@@ -424,9 +435,9 @@ def redeliver(session: Session, company_id: uuid.UUID, delivery_id: uuid.UUID) -
     """Send a finished delivery again, same body and same webhook-id; the next attempts
     continue its log."""
     delivery = get_delivery(session, company_id, delivery_id)
-    if delivery.status in ("pending", "sending", "retrying"):
-        raise BadRequest("This delivery is still being sent.", code="busy")
-    delivery.status = "pending"
+    if delivery.status in UNFINISHED_STATUSES:
+        raise BadRequest("This delivery is still being sent.", code=ErrorCode.BUSY)
+    delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = utcnow()
     delivery.last_error = None
     session.flush()
@@ -442,16 +453,12 @@ def get_delivery(session: Session, company_id: uuid.UUID, delivery_id: uuid.UUID
 
 def list_deliveries(
     session: Session, company_id: uuid.UUID, automation_id: uuid.UUID, page: int, page_size: int
-) -> tuple[list[Delivery], int]:
+) -> Page[Delivery]:
     get_automation(session, company_id, automation_id)
     stmt = select(Delivery).where(Delivery.automation_id == automation_id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Delivery.created_at.desc(), Delivery.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+    return paginate(
+        session, stmt, page, page_size, order_by=(Delivery.created_at.desc(), Delivery.id)
     )
-    return list(rows), total
 
 
 def attempts_of(
@@ -499,10 +506,10 @@ def _claim(delivery_id: uuid.UUID) -> bool:
                             Delivery.next_attempt_at <= now + timedelta(seconds=CLAIM_SLACK_S),
                         ),
                     ),
-                    and_(Delivery.status == "sending", Delivery.locked_at < stale),
+                    and_(Delivery.status == DeliveryStatus.SENDING, Delivery.locked_at < stale),
                 ),
             )
-            .values(status="sending", locked_at=now, attempts=Delivery.attempts + 1)
+            .values(status=DeliveryStatus.SENDING, locked_at=now, attempts=Delivery.attempts + 1)
             .execution_options(synchronize_session=False)
         )
         return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
@@ -534,7 +541,7 @@ def target_for(session: Session, automation: Automation, context: dict[str, Any]
     options = dict(automation.options or {})
     recipients: list[str] = []
     smtp = None
-    if automation.kind == "email":
+    if automation.kind == AutomationKind.EMAIL:
         if options.get("send_to_agent", True) and context.get("agent_email"):
             recipients.append(context["agent_email"])
         recipients += options.get("recipients") or []
@@ -614,7 +621,7 @@ def _record(
         automation = session.get(Automation, delivery.automation_id)
         counts = automation is not None and not prepared.message.is_test
         if result.ok:
-            delivery.status = "succeeded"
+            delivery.status = DeliveryStatus.SUCCEEDED
             if counts:
                 automation.consecutive_failures = 0  # type: ignore[union-attr]
         elif (
@@ -624,10 +631,10 @@ def _record(
             and prepared.attempt < settings.DELIVERY_MAX_ATTEMPTS
         ):
             delay = backoff_s(prepared.attempt, result.retry_after_s)
-            delivery.status = "retrying"
+            delivery.status = DeliveryStatus.RETRYING
             delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
         else:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED
             if counts and prepared.target is not None:
                 _count_failure(session, automation, result)  # type: ignore[arg-type]
         delivery.locked_at = None
@@ -676,7 +683,7 @@ def find_stalled_deliveries(session: Session) -> list[uuid.UUID]:
             select(Delivery.id).where(
                 or_(
                     and_(Delivery.status.in_(RETRYABLE_STATES), Delivery.next_attempt_at < stale),
-                    and_(Delivery.status == "sending", Delivery.locked_at < stale),
+                    and_(Delivery.status == DeliveryStatus.SENDING, Delivery.locked_at < stale),
                 )
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from callscribe.delivery.models import AutomationKind
 from callscribe.delivery.senders import AttemptResult, Message, Target, http_attempt
 
 HEADER_MAX = 150
@@ -136,7 +137,7 @@ def build_message(body: dict[str, Any], context: dict[str, Any]) -> dict[str, An
 
 
 class SlackSender:
-    kind = "slack"
+    kind: str = AutomationKind.SLACK
 
     def send(self, target: Target, message: Message) -> AttemptResult:
         assert target.url

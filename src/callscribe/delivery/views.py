@@ -15,22 +15,32 @@ from starlette.responses import Response
 
 from callscribe.accounts import service as accounts
 from callscribe.delivery import service
-from callscribe.delivery.models import Automation
+from callscribe.delivery.models import (
+    UNFINISHED_STATUSES,
+    Automation,
+    AutomationKind,
+    DeliveryStatus,
+    TlsMode,
+)
 from callscribe.delivery.schemas import AutomationIn, AutomationPatch, SmtpSettingsIn
 from callscribe.delivery.tasks import enqueue_deliveries
-from callscribe.errors import CallscribeError, NotFound
+from callscribe.errors import CallscribeError, NotFound, from_validation
 from callscribe.web.deps import get_session
 from callscribe.web.templating import CurrentUser, flash, redirect, render, require_admin
 
 router = APIRouter(include_in_schema=False)
 
-KIND_LABELS = {"slack": "Slack", "webhook": "Webhook", "email": "Email"}
+KIND_LABELS: dict[str, str] = {
+    AutomationKind.SLACK: "Slack",
+    AutomationKind.WEBHOOK: "Webhook",
+    AutomationKind.EMAIL: "Email",
+}
 STATUS_BADGES = {
-    "succeeded": "completed",
-    "failed": "failed",
-    "pending": "waiting",
-    "sending": "analyzing",
-    "retrying": "waiting",
+    DeliveryStatus.SUCCEEDED: "completed",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.PENDING: "waiting",
+    DeliveryStatus.SENDING: "analyzing",
+    DeliveryStatus.RETRYING: "waiting",
 }
 
 
@@ -44,9 +54,7 @@ def _uuid(value: str) -> uuid.UUID:
 def _form_error(exc: ValidationError | CallscribeError) -> str:
     if isinstance(exc, CallscribeError):
         return exc.message
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return from_validation(exc).message
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -67,20 +75,20 @@ def _recipients(form: dict[str, str]) -> list[str]:
 
 
 def automation_in(form: dict[str, str]) -> AutomationIn:
-    kind = form.get("kind") or "webhook"
+    kind = form.get("kind") or AutomationKind.WEBHOOK
     data: dict[str, Any] = {
         "kind": kind,
         "name": (form.get("name") or "").strip() or KIND_LABELS.get(kind, kind),
         "enabled": True,
         **_filters_from(form),
     }
-    if kind in ("slack", "webhook"):
+    if kind in (AutomationKind.SLACK, AutomationKind.WEBHOOK):
         data["url"] = (form.get("url") or "").strip() or None
-    if kind == "webhook":
+    if kind == AutomationKind.WEBHOOK:
         data["method"] = form.get("method") or "POST"
         data["timeout_s"] = form.get("timeout_s") or 10
         data["secret"] = form.get("secret") or None
-    if kind == "email":
+    if kind == AutomationKind.EMAIL:
         data["recipients"] = _recipients(form)
         data["send_to_agent"] = bool(form.get("send_to_agent"))
     return AutomationIn.model_validate(data)
@@ -95,14 +103,14 @@ def automation_patch(automation: Automation, form: dict[str, str]) -> dict[str, 
     }
     if (form.get("url") or "").strip():
         data["url"] = form["url"].strip()
-    if automation.kind == "webhook":
+    if automation.kind == AutomationKind.WEBHOOK:
         data["method"] = form.get("method") or "POST"
         data["timeout_s"] = form.get("timeout_s") or 10
         if form.get("secret_remove"):
             data["secret"] = ""
         elif form.get("secret"):
             data["secret"] = form["secret"]
-    if automation.kind == "email":
+    if automation.kind == AutomationKind.EMAIL:
         data["recipients"] = _recipients(form)
         data["send_to_agent"] = bool(form.get("send_to_agent"))
     return AutomationPatch.model_validate(data).model_dump(exclude_unset=True)
@@ -146,12 +154,13 @@ def _list_page(
 
 
 def _log(session: Session, company_id: uuid.UUID, automation_id: uuid.UUID) -> dict[str, Any]:
-    deliveries, total = service.list_deliveries(session, company_id, automation_id, 1, 50)
+    found = service.list_deliveries(session, company_id, automation_id, 1, 50)
+    deliveries, total = found.items, found.total
     return {
         "deliveries": deliveries,
         "total": total,
         "attempts": service.attempts_of(session, [d.id for d in deliveries]),
-        "active": any(d.status in ("pending", "sending", "retrying") for d in deliveries),
+        "active": any(d.status in UNFINISHED_STATUSES for d in deliveries),
     }
 
 
@@ -366,7 +375,7 @@ def _save_smtp(request: Request, user: CurrentUser, form: dict[str, str]) -> Res
                 {
                     "host": (form.get("host") or "").strip(),
                     "port": form.get("port") or 587,
-                    "tls_mode": form.get("tls_mode") or "starttls",
+                    "tls_mode": form.get("tls_mode") or TlsMode.STARTTLS,
                     "username": (form.get("username") or "").strip() or None,
                     # an empty password field keeps the stored one; the box removes it
                     "password": "" if form.get("password_remove") else form.get("password") or None,

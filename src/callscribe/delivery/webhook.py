@@ -15,6 +15,7 @@ import secrets
 import time
 from typing import Any
 
+from callscribe.delivery.models import AutomationKind
 from callscribe.delivery.senders import AttemptResult, Message, Target, http_attempt
 
 METHODS = ("POST", "PUT")
@@ -77,7 +78,7 @@ def signed_headers(
 
 
 class WebhookSender:
-    kind = "webhook"
+    kind: str = AutomationKind.WEBHOOK
 
     def send(self, target: Target, message: Message) -> AttemptResult:
         assert target.url
