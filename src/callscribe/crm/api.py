@@ -32,10 +32,16 @@ from callscribe.crm.schemas import (
     RowResultOut,
     StagesIn,
     StagesOut,
-    SuggestionOut,
 )
 from callscribe.db import session_scope
-from callscribe.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from callscribe.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    from_validation,
+)
+from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.web.deps import get_session, require_principal, require_role
 
 router = APIRouter(prefix="/api", tags=["customers"])
@@ -63,38 +69,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def customer_out(session: Session, customer: Customer) -> CustomerOut:
-    return CustomerOut(
-        id=customer.id,
-        name=customer.name,
-        phones=customer.phones or [],
-        emails=customer.emails or [],
-        company=customer.company_name,
-        stage=customer.stage,
-        tags=customer.tags or [],
-        custom_fields=customer.custom_fields or {},
-        crm_objects=[
-            CrmObjectOut(
-                connection_id=o.connection_id, object_type=o.object_type, object_id=o.object_id
-            )
-            for o in service.crm_objects_of(session, customer.id)
-        ],
-        created_at=customer.created_at,
-        updated_at=customer.updated_at,
-    )
-
-
-def _row_out(r: service.RowResult) -> RowResultOut:
-    return RowResultOut(
-        row=r.row,
-        status=r.status,  # type: ignore[arg-type]
-        customer_id=r.customer_id,
-        duplicate_of=r.duplicate_of,
-        matched_on=r.matched_on,
-        suggestions=[
-            SuggestionOut(customer_id=s.customer_id, name=s.name, score=s.score)
-            for s in r.suggestions
-        ],
-        error=r.error,
+    objects = service.crm_objects_of(session, customer.id)
+    return CustomerOut.model_validate(customer).model_copy(
+        update={"crm_objects": [CrmObjectOut.model_validate(o) for o in objects]}
     )
 
 
@@ -104,11 +81,7 @@ def _validate(row: int, data: Any) -> tuple[int, dict[str, Any] | str]:
     try:
         return row, CustomerIn.model_validate(data).model_dump(mode="json")
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors()[:3]:
-            where = ".".join(str(p) for p in err["loc"])
-            parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-        return row, "; ".join(parts)
+        return row, from_validation(exc, limit=3).message
 
 
 def _import(
@@ -127,7 +100,7 @@ def _import(
         updated=counts["updated"],
         skipped=counts["skipped"],
         errors=counts["error"],
-        results=[_row_out(r) for r in results],
+        results=[RowResultOut.model_validate(r) for r in results],
     )
 
 
@@ -342,17 +315,17 @@ async def import_customers_csv(
 @router.get("/customers", response_model=CustomerPage, responses=ERRORS)
 def list_customers(
     q: str | None = Query(None, max_length=200),
-    page: int = Query(1, ge=1, le=100_000),
-    page_size: int = Query(25, ge=1, le=200),
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
     principal: Principal = Depends(require_principal),
     session: Session = Depends(get_session),
 ) -> CustomerPage:
-    rows, total = service.list_customers(session, principal.company_id, q, page, page_size)
+    found = service.list_customers(session, principal.company_id, q, page, page_size)
     return CustomerPage(
-        total=total,
-        page=page,
-        page_size=page_size,
-        customers=[customer_out(session, c) for c in rows],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+        customers=[customer_out(session, c) for c in found.items],
     )
 
 
@@ -380,9 +353,7 @@ def put_stages(
 
 
 def _defs_out(defs: list[Any]) -> FieldDefsOut:
-    return FieldDefsOut(
-        fields=[FieldDefOut(key=d.key, label=d.label, type=d.type, choices=d.choices) for d in defs]
-    )
+    return FieldDefsOut(fields=[FieldDefOut.model_validate(d) for d in defs])
 
 
 @router.get("/customers/fields", response_model=FieldDefsOut, responses=ERRORS)
@@ -421,14 +392,8 @@ def get_customer(
 
 def _link_out(session: Session, link: Any) -> LinkOut:
     customer = session.get(Customer, link.customer_id) if link.customer_id else None
-    return LinkOut(
-        id=link.id,
-        call_id=link.engagement_id,
-        kind=link.kind,
-        reason=link.reason,
-        score=link.score,
-        customer_id=link.customer_id,
-        customer_name=customer.name if customer else None,
+    return LinkOut.model_validate(link).model_copy(
+        update={"customer_name": customer.name if customer else None}
     )
 
 

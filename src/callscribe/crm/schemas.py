@@ -7,7 +7,16 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from callscribe.kit.schemas import OutModel
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
@@ -87,33 +96,43 @@ class CustomerIn(BaseModel):
         return self
 
 
-class CrmObjectOut(BaseModel):
+class CrmObjectOut(OutModel):
     connection_id: str
     object_type: str
     object_id: str
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(OutModel):
     id: uuid.UUID
     name: str | None
     phones: list[str]
     emails: list[str]
-    company: str | None
+    company: str | None = Field(validation_alias=AliasChoices("company_name", "company"))
     stage: str | None
     tags: list[str]
     custom_fields: dict[str, Any]
-    crm_objects: list[CrmObjectOut]
+    crm_objects: list[CrmObjectOut] = []
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("phones", "emails", "tags", mode="before")
+    @classmethod
+    def no_list_is_empty(cls, v: Any) -> Any:
+        return v or []
 
-class SuggestionOut(BaseModel):
+    @field_validator("custom_fields", mode="before")
+    @classmethod
+    def no_fields_is_empty(cls, v: Any) -> Any:
+        return v or {}
+
+
+class SuggestionOut(OutModel):
     customer_id: uuid.UUID
     name: str | None
     score: float = Field(description="0-1 name similarity (1 for the same phone)")
 
 
-class RowResultOut(BaseModel):
+class RowResultOut(OutModel):
     row: int
     status: Literal["created", "updated", "skipped", "error"]
     customer_id: uuid.UUID | None = None
@@ -205,7 +224,7 @@ class FieldDefsIn(BaseModel):
     fields: list[FieldDefIn] = Field(..., max_length=200)
 
 
-class FieldDefOut(BaseModel):
+class FieldDefOut(OutModel):
     key: str
     label: str
     type: str
@@ -216,11 +235,11 @@ class FieldDefsOut(BaseModel):
     fields: list[FieldDefOut]
 
 
-class LinkOut(BaseModel):
+class LinkOut(OutModel):
     id: uuid.UUID
-    call_id: uuid.UUID
+    call_id: uuid.UUID = Field(validation_alias=AliasChoices("engagement_id", "call_id"))
     kind: str
     reason: str | None
     score: float | None
     customer_id: uuid.UUID | None
-    customer_name: str | None
+    customer_name: str | None = None

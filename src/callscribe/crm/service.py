@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import phonenumbers
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from callscribe.crm.models import (
@@ -28,6 +28,8 @@ from callscribe.crm.models import (
 )
 from callscribe.db import utcnow
 from callscribe.errors import NotFound, ValidationFailed
+from callscribe.kit.pagination import paginate
+from callscribe.kit.schemas import Page
 
 OnDuplicate = Literal["skip", "update", "create"]
 DEFAULT_STAGES = ("lead", "qualified", "opportunity", "customer", "churned")
@@ -477,18 +479,14 @@ def get_customer(session: Session, company_id: uuid.UUID, customer_id: uuid.UUID
 
 def list_customers(
     session: Session, company_id: uuid.UUID, q: str | None, page: int, page_size: int
-) -> tuple[list[Customer], int]:
+) -> Page[Customer]:
     stmt = select(Customer).where(Customer.company_id == company_id)
     if q:
         like = f"%{q}%"
         stmt = stmt.where(or_(Customer.name.ilike(like), Customer.company_name.ilike(like)))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(Customer.created_at.desc(), Customer.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+    return paginate(
+        session, stmt, page, page_size, order_by=(Customer.created_at.desc(), Customer.id)
     )
-    return list(rows), total
 
 
 def crm_objects_of(session: Session, customer_id: uuid.UUID) -> list[CrmObjectLink]:
