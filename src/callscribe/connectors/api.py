@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
 from callscribe.connectors import service
+from callscribe.connectors.models import SyncTrigger
 from callscribe.connectors.schemas import (
     ConnectionResult,
     ConnectionTest,
@@ -129,9 +130,9 @@ def sync_connector(
     connector = service.get_connector(session, principal, connector_id)
     session.close()
     if not wait:
-        enqueue_sync(connector.id, "manual")
+        enqueue_sync(connector.id, SyncTrigger.MANUAL)
         return JSONResponse({"success": True, "status": "queued"}, status_code=202)
-    outcome = service.sync_connector(connector.id, trigger="manual")
+    outcome = service.sync_connector(connector.id, trigger=SyncTrigger.MANUAL)
     with session_scope() as s:
         from callscribe.connectors.models import SyncRun
 

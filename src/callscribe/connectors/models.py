@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -18,8 +19,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
 
-SYNC_STATUSES = ("running", "succeeded", "failed")
-EVENT_STATUSES = ("received", "imported", "duplicate", "failed", "skipped")
+
+class SyncStatus(StrEnum):
+    """Of a sync run, and the connector's last one."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class SyncTrigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+
+
+class EventStatus(StrEnum):
+    """Of an inbound real-time event (and of importing one call)."""
+
+    RECEIVED = "received"
+    IMPORTED = "imported"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class Connector(Base):
@@ -65,8 +87,8 @@ class SyncRun(Base):
     connector_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("connectors.id", ondelete="CASCADE")
     )
-    trigger: Mapped[str] = mapped_column(String(20))  # manual | schedule | webhook
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    trigger: Mapped[str] = mapped_column(String(20))  # a SyncTrigger
+    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.RUNNING.value)
     seen: Mapped[int] = mapped_column(Integer, default=0)
     imported: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
@@ -99,7 +121,7 @@ class InboundEvent(Base):
     source: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200))
     call_ref: Mapped[str] = mapped_column(String(200))  # the provider's id of the call
-    status: Mapped[str] = mapped_column(String(20), default="received")
+    status: Mapped[str] = mapped_column(String(20), default=EventStatus.RECEIVED.value)
     error: Mapped[str | None] = mapped_column(Text)
     call_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

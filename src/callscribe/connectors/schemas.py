@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callscribe.kit.schemas import OutModel
+
 MIN_POLL_INTERVAL_S = 60
 MAX_POLL_INTERVAL_S = 7 * 24 * 3600
 
@@ -50,7 +52,7 @@ class ConnectionTest(BaseModel):
     credentials: dict[str, str] = Field(default_factory=dict)
 
 
-class CredentialFieldOut(BaseModel):
+class CredentialFieldOut(OutModel):
     name: str
     label: str
     secret: bool
@@ -58,7 +60,7 @@ class CredentialFieldOut(BaseModel):
     help: str
 
 
-class ConnectorTypeOut(BaseModel):
+class ConnectorTypeOut(OutModel):
     type: str
     label: str
     default_base_url: str
@@ -82,17 +84,20 @@ class WebhookSecretOut(BaseModel):
     secret: str
 
 
-class ConnectorOut(BaseModel):
+class ConnectorOut(OutModel):
+    """Read from the connector; `type_label`, `syncing` and `webhook` come from its
+    type and its lease (connectors.service.connector_view)."""
+
     id: uuid.UUID
     type: str
-    type_label: str
+    type_label: str = ""
     name: str
     base_url: str
     credentials_hint: str | None
     enabled: bool
     poll_interval_s: int
     cursor: dict[str, Any] | None
-    syncing: bool
+    syncing: bool = False
     last_sync_at: datetime | None
     last_sync_status: str | None
     last_sync_error: str | None
@@ -113,7 +118,7 @@ class ConnectionResult(BaseModel):
     code: str | None = None
 
 
-class SyncRunOut(BaseModel):
+class SyncRunOut(OutModel):
     id: uuid.UUID
     connector_id: uuid.UUID
     trigger: str

@@ -46,7 +46,6 @@ from callscribe.connectors.schemas import (
     ConnectorOut,
     ConnectorTypeOut,
     ConnectorUpdate,
-    CredentialFieldOut,
     SyncRunOut,
     WebhookInfo,
 )
@@ -959,61 +958,19 @@ def connector_view(connector: Connector) -> ConnectorOut:
             secret_set=bool(connector.webhook_secret_enc),
             instructions=WEBHOOK_INSTRUCTIONS,
         )
-    return ConnectorOut(
-        id=connector.id,
-        type=connector.type,
-        type_label=cls.label,
-        name=connector.name,
-        base_url=connector.base_url,
-        credentials_hint=connector.credentials_hint,
-        enabled=connector.enabled,
-        poll_interval_s=connector.poll_interval_s,
-        cursor=connector.cursor,
-        syncing=is_syncing(connector),
-        last_sync_at=connector.last_sync_at,
-        last_sync_status=connector.last_sync_status,
-        last_sync_error=connector.last_sync_error,
-        last_sync_imported=connector.last_sync_imported,
-        created_at=connector.created_at,
-        webhook=webhook,
+    return ConnectorOut.model_validate(connector).model_copy(
+        update={"type_label": cls.label, "syncing": is_syncing(connector), "webhook": webhook}
     )
 
 
 def type_views() -> list[ConnectorTypeOut]:
+    # a type is a class, which pydantic does not read attributes from: read them here
+    fields = ConnectorTypeOut.model_fields
     return [
-        ConnectorTypeOut(
-            type=cls.type,
-            label=cls.label,
-            default_base_url=cls.default_base_url,
-            base_url_help=cls.base_url_help,
-            credential_fields=[
-                CredentialFieldOut(
-                    name=f.name,
-                    label=f.label,
-                    secret=f.secret,
-                    placeholder=f.placeholder,
-                    help=f.help,
-                )
-                for f in cls.credential_fields
-            ],
-            supports_webhook=cls.supports_webhook,
-        )
+        ConnectorTypeOut.model_validate({name: getattr(cls, name) for name in fields})
         for cls in connector_types().values()
     ]
 
 
 def run_view(run: SyncRun) -> SyncRunOut:
-    return SyncRunOut(
-        id=run.id,
-        connector_id=run.connector_id,
-        trigger=run.trigger,
-        status=run.status,
-        seen=run.seen,
-        imported=run.imported,
-        duplicates=run.duplicates,
-        pending=run.pending,
-        failed=run.failed,
-        error=run.error,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-    )
+    return SyncRunOut.model_validate(run)

@@ -8,6 +8,7 @@ import uuid
 from huey import crontab
 
 from callscribe.connectors import service
+from callscribe.connectors.models import SyncTrigger
 from callscribe.db import session_scope
 from callscribe.errors import Conflict, NotFound
 from callscribe.queue import configure_queue, huey
@@ -16,12 +17,12 @@ log = logging.getLogger(__name__)
 
 
 @huey.task(name="connectors.sync")
-def sync(connector_id: str, trigger: str = "schedule") -> str:
+def sync(connector_id: str, trigger: str = SyncTrigger.SCHEDULE) -> str:
     try:
         return service.sync_connector(connector_id, trigger=trigger).status
     except (Conflict, NotFound) as exc:  # disabled, already syncing, deleted meanwhile
         log.info("connector %s not synced: %s", connector_id, exc.message)
-        return "skipped"
+        return "skipped"  # not a run: no SyncStatus
 
 
 @huey.task(name="connectors.import_run")
@@ -33,7 +34,7 @@ def enqueue_due_syncs() -> list[uuid.UUID]:
     with session_scope() as session:
         due = service.due_connectors(session)
     for connector_id in due:
-        sync(str(connector_id), "schedule")
+        sync(str(connector_id), SyncTrigger.SCHEDULE)
     return due
 
 
@@ -43,7 +44,7 @@ def poll() -> None:
     enqueue_due_syncs()
 
 
-def enqueue_sync(connector_id: uuid.UUID, trigger: str = "manual") -> None:
+def enqueue_sync(connector_id: uuid.UUID, trigger: str = SyncTrigger.MANUAL) -> None:
     configure_queue()
     sync(str(connector_id), trigger)
 

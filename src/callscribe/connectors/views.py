@@ -13,10 +13,10 @@ from starlette.responses import Response
 
 from callscribe.accounts.service import Principal
 from callscribe.connectors import service
-from callscribe.connectors.models import Connector
+from callscribe.connectors.models import Connector, SyncStatus, SyncTrigger
 from callscribe.connectors.schemas import ConnectorCreate, ConnectorUpdate
 from callscribe.db import session_scope
-from callscribe.errors import CallscribeError
+from callscribe.errors import CallscribeError, from_validation
 from callscribe.web.deps import get_session
 from callscribe.web.templating import CurrentUser, flash, redirect, render, require_manager
 
@@ -54,9 +54,7 @@ def _page(
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return f"{where}: {err['msg']}"
+        return from_validation(exc).message
     return exc.message if isinstance(exc, CallscribeError) else str(exc)
 
 
@@ -141,8 +139,8 @@ def sync_connector(
     with session_scope() as session:
         cid = service.get_connector(session, user.principal, connector_id).id
     try:
-        outcome = service.sync_connector(cid, trigger="manual")
-        if outcome.status == "succeeded":
+        outcome = service.sync_connector(cid, trigger=SyncTrigger.MANUAL)
+        if outcome.status == SyncStatus.SUCCEEDED:
             text = f"Sync done: {outcome.imported} new call(s) imported"
             extra = [f"{outcome.duplicates} already here"] if outcome.duplicates else []
             if outcome.pending:

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -581,9 +580,3 @@ def get_sheet(
 ) -> JSONResponse:
     job = service.get_sheet(session, principal, sheet_id)
     return JSONResponse(_sheet_out(session, job).model_dump(mode="json"))
-
-
-def _validation(exc: ValidationError) -> ValidationFailed:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return ValidationFailed(f"{where}: {err['msg']}")

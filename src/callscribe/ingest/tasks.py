@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callscribe.accounts.service import Principal
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.db import session_scope, utcnow
-from callscribe.errors import CallscribeError
+from callscribe.errors import CallscribeError, from_validation
 from callscribe.ingest import service
 from callscribe.ingest.models import SheetJob, SheetRow
 from callscribe.queue import configure_queue, huey
@@ -66,9 +66,7 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
             except CallscribeError as exc:
                 _fail_row(row_id, exc.message)
             except ValidationError as exc:  # a cell too long or of the wrong kind
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                _fail_row(row_id, f"{where}: {err['msg']}" if where else err["msg"])
+                _fail_row(row_id, from_validation(exc).message)
             except Exception as exc:  # a bug in one row must not stop the sheet
                 log.exception("sheet %s row %s failed", sheet_id, row_id)
                 _fail_row(row_id, f"Internal error ({type(exc).__name__}).")
