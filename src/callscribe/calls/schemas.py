@@ -148,16 +148,19 @@ class CallOut(CallSummaryOut):
         return v or {}
 
 
-class Page(BaseModel):
+class DocumentedPage(BaseModel):
+    """The paging fields of the documented /api/calls and /api/action-items answers
+    (items under a named key, with `success`). New lists answer kit.schemas.Page."""
+
     success: bool = True
     total: int
     page: int
     page_size: int
 
 
-class CallPage(Page):
+class CallPage(DocumentedPage):
     calls: list[CallSummaryOut]
 
 
-class ActionItemPage(Page):
+class ActionItemPage(DocumentedPage):
     action_items: list[ActionItemOut]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from callscribe.calls.service import StagedAudio
-from callscribe.errors import BadRequest, PayloadTooLarge
+from callscribe.errors import BadRequest, ErrorCode, PayloadTooLarge
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 50
@@ -21,7 +21,7 @@ class MultipartUpload:
         if ctype != b"multipart/form-data" or b"boundary" not in params:
             raise BadRequest(
                 "Send multipart/form-data with the recording in the 'call' field.",
-                code="bad_content_type",
+                code=ErrorCode.BAD_CONTENT_TYPE,
             )
         self.file_field = file_field
         self.max_bytes = max_bytes

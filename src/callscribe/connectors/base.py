@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from callscribe.errors import BadRequest, CallscribeError, UpstreamError
+from callscribe.errors import BadRequest, CallscribeError, ErrorCode, UpstreamError
 from callscribe.security import outbound
 from callscribe.settings import get_settings
 
@@ -32,7 +32,7 @@ class ProviderError(UpstreamError):
     """The provider refused or failed. `transient` errors (unreachable, timeout, 5xx)
     fail a sync without moving its cursor; the others are about one call."""
 
-    code = "provider_error"
+    code: str = ErrorCode.PROVIDER_ERROR
 
     def __init__(self, message: str, *, code: str | None = None, transient: bool = True):
         super().__init__(message, code=code)
@@ -40,7 +40,7 @@ class ProviderError(UpstreamError):
 
 
 class ProviderAuthError(ProviderError):
-    code = "provider_auth_failed"
+    code: str = ErrorCode.PROVIDER_AUTH_FAILED
 
 
 # -- what a connector hands back ---------------------------------------------------------
@@ -160,7 +160,7 @@ def get_connector_type(name: str) -> type[ConnectorType]:
     if name not in types:
         raise BadRequest(
             f"Unknown connector type {name!r}; choose one of {', '.join(sorted(types))}.",
-            code="unknown_connector_type",
+            code=ErrorCode.UNKNOWN_CONNECTOR_TYPE,
         )
     return types[name]
 
@@ -249,7 +249,7 @@ class ProviderHTTP:
         except UpstreamError as exc:
             raise ProviderError(
                 f"Cannot resolve the {self.provider} host {self.host()}: check the Base URL.",
-                code="provider_unreachable",
+                code=ErrorCode.PROVIDER_UNREACHABLE,
             ) from exc
         timeout = timeout or get_settings().URL_TIMEOUT_S
         try:
@@ -259,20 +259,20 @@ class ProviderHTTP:
             raise ProviderError(
                 f"{self.provider} at {self.host()} did not answer within {timeout:g} seconds. "
                 "It may be overloaded or down; try again later.",
-                code="provider_timeout",
+                code=ErrorCode.PROVIDER_TIMEOUT,
             ) from exc
         except httpx.HTTPError as exc:
             reason = self.redact(str(exc)) or type(exc).__name__
             raise ProviderError(
                 f"Cannot reach {self.provider} at {self.host()} ({reason}). Check the Base URL "
                 "and that the server is running and reachable from this machine.",
-                code="provider_unreachable",
+                code=ErrorCode.PROVIDER_UNREACHABLE,
             ) from exc
         if response.status_code >= 500:
             raise ProviderError(
                 f"{self.provider} answered HTTP {response.status_code} (a server error on its "
                 "side). Try again later; calls are picked up by the next sync.",
-                code="provider_server_error",
+                code=ErrorCode.PROVIDER_SERVER_ERROR,
             )
         return response
 
@@ -302,11 +302,11 @@ def download(
         transient = isinstance(exc, UpstreamError) and " answered HTTP 4" not in message
         raise ProviderError(
             f"The {recording.kind} recording could not be downloaded: {message}",
-            code="recording_download_failed",
+            code=ErrorCode.RECORDING_DOWNLOAD_FAILED,
             transient=transient,
         ) from exc
     except httpx.HTTPError as exc:
         raise ProviderError(
             f"The {recording.kind} recording download broke off ({type(exc).__name__}).",
-            code="recording_download_failed",
+            code=ErrorCode.RECORDING_DOWNLOAD_FAILED,
         ) from exc

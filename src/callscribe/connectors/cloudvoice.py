@@ -24,6 +24,7 @@ from callscribe.connectors.base import (
     Recording,
     register,
 )
+from callscribe.errors import ErrorCode
 
 PAGE_LIMIT = 100
 INITIAL_LOOKBACK = timedelta(days=30)  # the first sync imports the last 30 days
@@ -87,7 +88,7 @@ class CloudVoiceConnector:
             raise ProviderError(
                 f"CloudVoice has no {path.split('?')[0]} here (HTTP 404). Check that the Base "
                 "URL ends with /api/v1.",
-                code="provider_not_found",
+                code=ErrorCode.PROVIDER_NOT_FOUND,
                 transient=False,
             )
         if response.status_code >= 400:
@@ -102,7 +103,7 @@ class CloudVoiceConnector:
             raise ProviderError(
                 "CloudVoice answered something that is not JSON. Check that the Base URL is "
                 "the API address (…/api/v1), not the web app's.",
-                code="provider_bad_answer",
+                code=ErrorCode.PROVIDER_BAD_ANSWER,
             ) from exc
 
     @staticmethod
@@ -125,7 +126,7 @@ class CloudVoiceConnector:
             raise ProviderError(
                 f"CloudVoice at {self.http.host()} answered HTTP {health.status_code} to its "
                 "health check. Check the Base URL (it ends with /api/v1).",
-                code="provider_not_found",
+                code=ErrorCode.PROVIDER_NOT_FOUND,
             )
         workflows = self._json("/workflow/fetch")
         count = len(workflows) if isinstance(workflows, list) else 0
@@ -154,7 +155,7 @@ class CloudVoiceConnector:
             if not isinstance(runs, list):
                 raise ProviderError(
                     "CloudVoice's list of calls came back in an unexpected shape.",
-                    code="provider_bad_answer",
+                    code=ErrorCode.PROVIDER_BAD_ANSWER,
                 )
             yield CallPage(
                 [
@@ -189,7 +190,7 @@ class CloudVoiceConnector:
                 return run
         raise ProviderError(
             f"CloudVoice has no call with run id {run_id}.",
-            code="provider_call_not_found",
+            code=ErrorCode.PROVIDER_CALL_NOT_FOUND,
             transient=False,
         )
 

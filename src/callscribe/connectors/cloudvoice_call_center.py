@@ -26,6 +26,7 @@ from callscribe.connectors.base import (
     Recording,
     register,
 )
+from callscribe.errors import ErrorCode
 
 API_PATH = "/vicidial/non_agent_api.php"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -103,7 +104,7 @@ class CloudVoiceCallCenterConnector:
             raise ProviderError(
                 f"The dialer has no API at {self.http.host()}{API_PATH} (HTTP 404). Check the "
                 "Base URL: the server's address without /vicidial.",
-                code="provider_not_found",
+                code=ErrorCode.PROVIDER_NOT_FOUND,
                 transient=False,
             )
         if response.status_code >= 400:
@@ -134,7 +135,7 @@ class CloudVoiceCallCenterConnector:
             raise ProviderAuthError(
                 f"The dialer user may not use {function} ({reason}). In the dialer's admin, "
                 "give the user API access and permission to view reports and recordings.",
-                code="provider_permission_denied",
+                code=ErrorCode.PROVIDER_PERMISSION_DENIED,
                 transient=False,
             )
         raise ProviderError(

@@ -27,7 +27,7 @@ from callscribe.crm.models import (
     PipelineStage,
 )
 from callscribe.db import utcnow
-from callscribe.errors import NotFound, ValidationFailed
+from callscribe.errors import ErrorCode, NotFound, ValidationFailed
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 
@@ -52,9 +52,13 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     try:
         number = phonenumbers.parse(text, region or DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationFailed(f"{raw!r} is not a phone number.", code="invalid_phone") from exc
+        raise ValidationFailed(
+            f"{raw!r} is not a phone number.", code=ErrorCode.INVALID_PHONE
+        ) from exc
     if not phonenumbers.is_possible_number(number):
-        raise ValidationFailed(f"{raw!r} is not a possible phone number.", code="invalid_phone")
+        raise ValidationFailed(
+            f"{raw!r} is not a possible phone number.", code=ErrorCode.INVALID_PHONE
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -71,7 +75,7 @@ def normalize_email(raw: str) -> str:
     """Lower case; for Gmail, dots and +tags in the local part do not make another inbox."""
     text = (raw or "").strip().lower()
     if not EMAIL_RE.match(text):
-        raise ValidationFailed(f"{raw!r} is not an email address.", code="invalid_email")
+        raise ValidationFailed(f"{raw!r} is not an email address.", code=ErrorCode.INVALID_EMAIL)
     local, _, domain = text.rpartition("@")
     if domain in GMAIL_DOMAINS:
         domain = GMAIL_DOMAINS[domain]
@@ -186,7 +190,7 @@ def coerce_custom_fields(values: dict[str, Any], defs: dict[str, CustomFieldDef]
         if d is None:
             raise ValidationFailed(
                 f"Unknown custom field {key!r}; define it first (PUT /api/customers/fields).",
-                code="unknown_custom_field",
+                code=ErrorCode.UNKNOWN_CUSTOM_FIELD,
             )
         if value is None or value == "":
             out[key] = None
@@ -305,7 +309,7 @@ class CustomerImporter:
         if stage is not None and stage not in self.stages:
             raise ValidationFailed(
                 f"Unknown stage {stage!r}; the pipeline is: {', '.join(sorted(self.stages))}.",
-                code="unknown_stage",
+                code=ErrorCode.UNKNOWN_STAGE,
             )
         objects = [
             (o["connection_id"], o["object_type"], o["object_id"])

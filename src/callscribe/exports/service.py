@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from callscribe.errors import BadRequest
+from callscribe.errors import BadRequest, ErrorCode
 from callscribe.exports.schemas import ExportActionItem, ExportDoc, ExportTurn
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -640,7 +640,7 @@ def export_filename(doc: ExportDoc, fmt: str) -> str:
     if fmt not in EXPORT_FORMATS:
         raise BadRequest(
             f"Unsupported export format {fmt!r}; choose one of: {', '.join(EXPORT_FORMATS)}.",
-            code="unsupported_export_format",
+            code=ErrorCode.UNSUPPORTED_EXPORT_FORMAT,
         )
     short_id = re.sub(r"[^a-z0-9]", "", doc.call_id.lower())[:8]
     slug = _slug(doc.title, FILENAME_SLUG_MAX)

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Select, func, or_
 
 S = TypeVar("S", bound=Select[Any])
@@ -33,7 +33,7 @@ class EngagementFilter(BaseModel):
     source: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
-    customer: str | None = Field(default=None, max_length=200)
+    customer: str | None = None  # the boundary limits its length (the API: 200)
 
     @field_validator("status", mode="before")
     @classmethod

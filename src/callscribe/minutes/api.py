@@ -17,6 +17,7 @@ from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.minutes import service
+from callscribe.minutes.models import ActionItemStatus, Priority
 from callscribe.web.deps import get_session, require_principal
 
 router = APIRouter(prefix="/api", tags=["minutes"])
@@ -24,8 +25,8 @@ router = APIRouter(prefix="/api", tags=["minutes"])
 
 @router.get("/action-items", response_model=ActionItemPage)
 def list_action_items(
-    status: str | None = Query(None, pattern="^(open|done)$"),
-    priority: str | None = Query(None, pattern="^(high|medium|low)$"),
+    status: str | None = Query(None, pattern=f"^({'|'.join(ActionItemStatus)})$"),
+    priority: str | None = Query(None, pattern=f"^({'|'.join(Priority)})$"),
     agent_id: uuid.UUID | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,

@@ -2,12 +2,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class ActionItemStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 class Minutes(Base):
@@ -40,8 +52,8 @@ class ActionItem(Base):
     )
     seq: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    priority: Mapped[str] = mapped_column(String(10), default="medium")
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    priority: Mapped[str] = mapped_column(String(10), default=Priority.MEDIUM.value)
+    status: Mapped[str] = mapped_column(String(10), default=ActionItemStatus.OPEN.value, index=True)
     owner: Mapped[str | None] = mapped_column(String(200))
     due: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

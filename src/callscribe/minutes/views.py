@@ -18,7 +18,7 @@ from callscribe.calls.models import Engagement
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.schemas import MAX_PAGE
-from callscribe.minutes.models import ActionItem, Minutes
+from callscribe.minutes.models import ActionItem, ActionItemStatus, Minutes, Priority
 from callscribe.web.deps import get_session
 from callscribe.web.templating import CurrentUser, render, require_user
 
@@ -78,17 +78,15 @@ def action_items_page(
         if q.get(k, "").strip()
     }
     if "status" not in q:
-        filters["status"] = "open"  # what is left to do, unless asked otherwise
+        filters["status"] = ActionItemStatus.OPEN  # what is left to do, unless asked otherwise
     status = filters.get("status")
     try:
         agent_id = uuid.UUID(filters["agent_id"]) if filters.get("agent_id") else None
     except ValueError:
         agent_id = None
     query = calls.ActionItemFilters(
-        status=status if status in ("open", "done") else None,
-        priority=filters.get("priority")
-        if filters.get("priority") in ("high", "medium", "low")
-        else None,
+        status=status if status in set(ActionItemStatus) else None,
+        priority=filters.get("priority") if filters.get("priority") in set(Priority) else None,
         date_from=_day(filters.get("date_from")),
         date_to=_day(filters.get("date_to"), end=True),
         calls=EngagementFilter(agent_id=agent_id),
@@ -132,7 +130,12 @@ def toggle_action_item(
         return Response("Action item not found.", status_code=404)
     try:
         item = calls.update_action_item(
-            session, user.principal, item_id, status="open" if item.status == "done" else "done"
+            session,
+            user.principal,
+            item_id,
+            status=ActionItemStatus.OPEN
+            if item.status == ActionItemStatus.DONE
+            else ActionItemStatus.DONE,
         )
     except NotFound:
         return Response("Action item not found.", status_code=404)
