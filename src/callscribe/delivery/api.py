@@ -156,7 +156,7 @@ def redeliver(
 def get_smtp(
     principal: Principal = Depends(admin), session: Session = Depends(get_session)
 ) -> SmtpSettingsOut:
-    return SmtpSettingsOut(**service.smtp_view(session, principal.company_id))
+    return service.smtp_view(session, principal.company_id)
 
 
 @router.put("/settings/smtp", response_model=SmtpSettingsOut)
@@ -169,4 +169,4 @@ def put_smtp(
     stored encrypted and never returned."""
     service.update_smtp_settings(session, principal.company_id, body)
     session.commit()
-    return SmtpSettingsOut(**service.smtp_view(session, principal.company_id))
+    return service.smtp_view(session, principal.company_id)

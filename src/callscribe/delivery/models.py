@@ -178,3 +178,9 @@ class SmtpSettings(Base):
     password_enc: Mapped[str | None] = mapped_column(Text)
     from_address: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    configured = True  # a row is a configured server (SmtpSettingsOut)
+
+    @property
+    def password_set(self) -> bool:
+        return bool(self.password_enc)

@@ -124,7 +124,7 @@ class SmtpSettingsIn(BaseModel):
     from_address: str = Field(min_length=3, max_length=320)
 
 
-class SmtpSettingsOut(BaseModel):
+class SmtpSettingsOut(OutModel):
     configured: bool
     host: str | None = None
     port: int | None = None

@@ -35,7 +35,7 @@ from callscribe.delivery.models import (
     DeliveryStatus,
     SmtpSettings,
 )
-from callscribe.delivery.schemas import AutomationIn, SmtpSettingsIn
+from callscribe.delivery.schemas import AutomationIn, SmtpSettingsIn, SmtpSettingsOut
 from callscribe.delivery.senders import (
     AttemptResult,
     Message,
@@ -693,19 +693,9 @@ def find_stalled_deliveries(session: Session) -> list[uuid.UUID]:
 # -- SMTP settings -----------------------------------------------------------------------
 
 
-def smtp_view(session: Session, company_id: uuid.UUID) -> dict[str, Any]:
+def smtp_view(session: Session, company_id: uuid.UUID) -> SmtpSettingsOut:
     row = session.get(SmtpSettings, company_id)
-    if row is None:
-        return {"configured": False}
-    return {
-        "configured": True,
-        "host": row.host,
-        "port": row.port,
-        "tls_mode": row.tls_mode,
-        "username": row.username,
-        "password_set": bool(row.password_enc),
-        "from_address": row.from_address,
-    }
+    return SmtpSettingsOut.model_validate(row) if row else SmtpSettingsOut(configured=False)
 
 
 def update_smtp_settings(session: Session, company_id: uuid.UUID, data: SmtpSettingsIn) -> None:
