@@ -71,7 +71,9 @@ def test_count_ignores_the_statements_own_order(session, engagements) -> None:  
         (1, MAX_PAGE_SIZE + 1, "page_size"),
     ],
 )
-def test_out_of_range_page_is_a_validation_error(session, engagements, page, page_size, field) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_range_page_is_a_validation_error(
+    session, engagements, page, page_size, field
+) -> None:  # type: ignore[no-untyped-def]
     company, _rows = engagements
     stmt = select(Engagement).where(Engagement.company_id == company.id)
     with pytest.raises(ValidationFailed) as caught:
@@ -102,12 +104,20 @@ def test_page_maps_rows_to_response_models() -> None:
         "/api/calls",
         "/api/action-items",
         "/api/customers",
+        "/api/automations/{automation}/deliveries",
     ],
 )
 def test_huge_page_numbers_are_a_422_over_http(
     api_server: LiveServer, company: CompanyCtx, path: str
 ) -> None:
     with api_server.client(headers=company.headers) as client:
+        if "{automation}" in path:
+            created = client.post(
+                "/api/automations",
+                json={"kind": "webhook", "name": "W", "url": "http://127.0.0.1:9/hook"},
+            )
+            assert created.status_code == 201, created.text
+            path = path.format(automation=created.json()["id"])
         for page in ("100000000000000000000", "1e20", str(MAX_PAGE + 1), "0"):
             response = client.get(path, params={"page": page})
             assert response.status_code == 422, (path, page, response.text)
