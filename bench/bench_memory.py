@@ -59,13 +59,14 @@ from callscribe.db import migrate, session_scope
 from callscribe.accounts import service as accounts
 from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
-from callscribe.calls.schemas import CallFields
+from callscribe.ingest import service as ingest
+from callscribe.ingest.schemas import CallFields
 from callscribe.calls.models import Engagement
 migrate()
 with session_scope() as s:
     company = accounts.create_company(s, "bench")
     staged = calls.stage_file_from_path(__import__("pathlib").Path(sys.argv[2]))
-    call_id = calls.ingest_recording(s, Principal(company.id), staged, CallFields()).call.id
+    call_id = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement.id
 t = time.perf_counter()
 status = calls.process_call(call_id)
 with session_scope() as s:

@@ -47,13 +47,14 @@ def pipeline_once(path: Path) -> tuple[float, float, bool]:
     from callscribe.accounts.service import Principal
     from callscribe.calls import service as calls
     from callscribe.calls.models import Engagement, Turn
-    from callscribe.calls.schemas import CallFields
     from callscribe.db import session_scope
+    from callscribe.ingest import service as ingest
+    from callscribe.ingest.schemas import CallFields
 
     with session_scope() as s:
         company = accounts.create_company(s, "bench")
         staged = calls.stage_file_from_path(path)
-        call = calls.ingest_recording(s, Principal(company.id), staged, CallFields()).call
+        call = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement
         call_id, duration = call.id, call.duration_s or 0.0
     started = time.perf_counter()
     status = calls.process_call(call_id)

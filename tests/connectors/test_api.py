@@ -212,6 +212,6 @@ def test_polling_task_syncs_due_connectors_through_the_queue(
     assert connector_row(cid).last_sync_status == "succeeded"
     assert [c.external_id for c in calls_of(company)] == ["9301"]
     with session_scope() as s:
-        from callscribe.connectors import service
+        from callscribe.connectors import sync
 
-        assert service.due_connectors(s) == []
+        assert sync.due_connectors(s) == []

@@ -50,12 +50,12 @@ def test_sync_imports_each_kind_of_cloudvoice_run(
 
     from callscribe.accounts.models import Agent
     from callscribe.calls.models import Turn
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
     from callscribe.db import session_scope
 
     _runs(cloudvoice, tracks)
     cid = add_connector(company, "cloudvoice", cloudvoice)
-    outcome = service.sync_connector(cid)
+    outcome = sync.sync_connector(cid)
     assert (outcome.status, outcome.seen, outcome.imported, outcome.failed) == (
         "succeeded",
         3,
@@ -95,14 +95,14 @@ def test_tracked_call_is_transcribed_with_bot_and_customer_turns(
 
     from callscribe.calls import service as calls_service
     from callscribe.calls.models import Turn
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
     from callscribe.db import session_scope
 
     cloudvoice.add_run(
         Run(id=21, created_at=utc_ago(10), tracks={"user": tracks.user, "bot": tracks.bot})
     )
     cid = add_connector(company, "cloudvoice", cloudvoice)
-    service.sync_connector(cid)
+    sync.sync_connector(cid)
     (call,) = calls_of(company)
     assert calls_service.process_call(call.id) == "completed"
     with session_scope() as s:
@@ -123,25 +123,25 @@ class FakeCloudVoiceAt:
 def test_sync_twice_imports_nothing_twice_and_moves_the_cursor(
     company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
 ) -> None:
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
 
     cloudvoice.add_run(Run(id=31, created_at=utc_ago(60), tracks={"recording": tracks.mixed}))
     cid = add_connector(company, "cloudvoice", cloudvoice)
-    first = service.sync_connector(cid)
+    first = sync.sync_connector(cid)
     cursor = connector_row(cid).cursor
     assert (
         first.imported == 1
         and cursor
         and cursor["since"].startswith(utc_ago(60).strftime("%Y-%m-%dT%H:%M"))
     )
-    second = service.sync_connector(cid)
+    second = sync.sync_connector(cid)
     assert (second.imported, second.duplicates) == (0, 1)
     starts = [
         q["start_date"][0] for _m, p, q, _h in cloudvoice.requests if p.endswith("/usage/runs")
     ]
     assert starts[-1] == cursor["since"]  # the second sync asked from the cursor
     cloudvoice.add_run(Run(id=32, created_at=utc_ago(5), tracks={"recording": tracks.mixed}))
-    third = service.sync_connector(cid)
+    third = sync.sync_connector(cid)
     assert (third.imported, third.duplicates) == (1, 1)
     first_call, second_call = calls_of(company)
     assert sorted(c.external_id for c in (first_call, second_call)) == ["31", "32"]
@@ -152,17 +152,17 @@ def test_sync_twice_imports_nothing_twice_and_moves_the_cursor(
 def test_call_in_progress_is_picked_up_by_a_later_sync(
     company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
 ) -> None:
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
 
     cloudvoice.add_run(
         Run(id=41, created_at=utc_ago(20), tracks={"recording": tracks.mixed}, is_completed=False)
     )
     cloudvoice.add_run(Run(id=42, created_at=utc_ago(10), tracks={"recording": tracks.mixed}))
     cid = add_connector(company, "cloudvoice", cloudvoice)
-    first = service.sync_connector(cid)
+    first = sync.sync_connector(cid)
     assert (first.imported, first.pending) == (1, 1)
     cloudvoice.runs[41].is_completed = True
-    second = service.sync_connector(cid)
+    second = sync.sync_connector(cid)
     assert (second.imported, second.duplicates) == (1, 1)
     assert sorted(c.external_id for c in calls_of(company)) == ["41", "42"]
 
@@ -176,7 +176,7 @@ def test_provider_down_fails_the_sync_keeps_the_cursor_and_next_sync_catches_up(
     without duplicating the first."""
     from sqlalchemy import select
 
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
     from callscribe.connectors.models import SyncRun
     from callscribe.db import session_scope
     from tests.connectors.fakes import minutes_ago
@@ -187,7 +187,7 @@ def test_provider_down_fails_the_sync_keeps_the_cursor_and_next_sync_catches_up(
     )
     cid = add_connector(company, "cloudvoice_call_center", call_center)
     call_center.fail_paths["/RECORDINGS/MIX/9002"] = 503
-    failed = service.sync_connector(cid)
+    failed = sync.sync_connector(cid)
     assert failed.status == "failed" and "503" in (failed.error or "")
     row = connector_row(cid)
     assert row.cursor is None and row.last_sync_status == "failed"
@@ -195,12 +195,12 @@ def test_provider_down_fails_the_sync_keeps_the_cursor_and_next_sync_catches_up(
     assert [c.external_id for c in calls_of(company)] == ["9001"]
 
     call_center.down = True
-    down = service.sync_connector(cid)
+    down = sync.sync_connector(cid)
     assert down.status == "failed" and "HTTP 503" in (down.error or "")
 
     call_center.down = False
     call_center.fail_paths.clear()
-    ok = service.sync_connector(cid)
+    ok = sync.sync_connector(cid)
     assert (ok.status, ok.imported, ok.duplicates) == ("succeeded", 1, 1)
     assert sorted(c.external_id for c in calls_of(company)) == ["9001", "9002"]
     assert connector_row(cid).cursor == {"since": f"{second.start:%Y-%m-%d %H:%M:%S}"}
@@ -213,7 +213,7 @@ def test_call_center_import_keeps_agent_direction_customer(
     company: CompanyCtx, call_center: FakeCallCenter, tracks: Tracks
 ) -> None:
     from callscribe.accounts.models import Agent
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
     from callscribe.db import session_scope
     from tests.connectors.fakes import minutes_ago
 
@@ -230,7 +230,7 @@ def test_call_center_import_keeps_agent_direction_customer(
         )
     )
     cid = add_connector(company, "cloudvoice_call_center", call_center)
-    assert service.sync_connector(cid).imported == 1
+    assert sync.sync_connector(cid).imported == 1
     (call,) = calls_of(company)
     assert (call.source, call.external_id, call.direction) == (
         "cloudvoice_call_center",
@@ -251,7 +251,7 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from callscribe.accounts.service import Principal
-    from callscribe.connectors import service
+    from callscribe.connectors import service, sync
     from callscribe.connectors.schemas import ConnectorUpdate
     from callscribe.db import session_scope
     from tests.connectors.fakes import minutes_ago
@@ -259,7 +259,7 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
     caplog.set_level(logging.DEBUG)
     call_center.add(DialerRecording("9201", "6666", minutes_ago(30), tracks.mixed))
     cid = add_connector(company, "cloudvoice_call_center", call_center)
-    assert service.sync_connector(cid).imported == 1  # the password travels in the query
+    assert sync.sync_connector(cid).imported == 1  # the password travels in the query
     with session_scope() as s:
         service.update_connector(
             s,
@@ -267,7 +267,7 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
             cid,
             ConnectorUpdate(credentials={"password": "Wr0ng-Secret-77"}),
         )
-    outcome = service.sync_connector(cid)
+    outcome = sync.sync_connector(cid)
     assert outcome.status == "failed"
     assert "rejected the username or password" in outcome.error
     assert "Wr0ng-Secret-77" not in outcome.error  # the dialer echoed it back
@@ -280,41 +280,41 @@ def test_disabled_connector_does_not_sync_and_is_not_polled(
     company: CompanyCtx, cloudvoice: FakeCloudVoice
 ) -> None:
     from callscribe.accounts.service import Principal
-    from callscribe.connectors import service
+    from callscribe.connectors import service, sync
     from callscribe.db import session_scope
     from callscribe.errors import Conflict
 
     cid = add_connector(company, "cloudvoice", cloudvoice)
     with session_scope() as s:
-        assert service.due_connectors(s) == [cid]
+        assert sync.due_connectors(s) == [cid]
         service.set_enabled(s, Principal(company.id), cid, False)
     with pytest.raises(Conflict):
-        service.sync_connector(cid)
+        sync.sync_connector(cid)
     with session_scope() as s:
-        assert service.due_connectors(s) == []
+        assert sync.due_connectors(s) == []
         service.set_enabled(s, Principal(company.id), cid, True)
-    assert service.sync_connector(cid).status == "succeeded"
+    assert sync.sync_connector(cid).status == "succeeded"
     with session_scope() as s:
-        assert service.due_connectors(s) == []  # just synced: not due for 15 minutes
+        assert sync.due_connectors(s) == []  # just synced: not due for 15 minutes
 
 
 def test_webhook_after_sync_creates_no_second_call(
     company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
 ) -> None:
-    from callscribe.connectors import service
+    from callscribe.connectors import service, sync, webhooks
     from callscribe.db import session_scope
 
     cloudvoice.add_run(Run(id=51, created_at=utc_ago(30), tracks={"recording": tracks.mixed}))
     cid = add_connector(company, "cloudvoice", cloudvoice)
-    assert service.sync_connector(cid).imported == 1
+    assert sync.sync_connector(cid).imported == 1
     with session_scope() as s:
         secret = service.webhook_secret(connector_row(cid))
-        event, new = service.receive_webhook(
+        event, new = webhooks.receive_webhook(
             s, "cloudvoice", str(cid), secret, "d-1", b'{"run_id": "51"}'
         )
         event_id = event.id
     assert new
-    assert service.import_event(event_id) == "duplicate"
+    assert webhooks.import_event(event_id) == "duplicate"
     assert [c.external_id for c in calls_of(company)] == ["51"]
 
 
@@ -323,7 +323,7 @@ def test_a_running_sync_refuses_a_second_one(
 ) -> None:
     from sqlalchemy import update
 
-    from callscribe.connectors import service
+    from callscribe.connectors import sync
     from callscribe.connectors.models import Connector
     from callscribe.db import session_scope, utcnow
     from callscribe.errors import Conflict
@@ -332,32 +332,32 @@ def test_a_running_sync_refuses_a_second_one(
     with session_scope() as s:
         s.execute(update(Connector).where(Connector.id == cid).values(sync_lease_at=utcnow()))
     with pytest.raises(Conflict) as err:
-        service.sync_connector(cid)
+        sync.sync_connector(cid)
     assert err.value.code == "sync_running"
 
 
 def test_webhook_import_while_provider_is_down_fails_and_a_redelivery_retries_it(
     company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
 ) -> None:
-    from callscribe.connectors import service
+    from callscribe.connectors import service, webhooks
     from callscribe.db import session_scope
 
     cloudvoice.add_run(Run(id=55, created_at=utc_ago(3), tracks={"recording": tracks.mixed}))
     cid = add_connector(company, "cloudvoice", cloudvoice)
     secret = service.webhook_secret(connector_row(cid))
     with session_scope() as s:
-        event, new = service.receive_webhook(
+        event, new = webhooks.receive_webhook(
             s, "cloudvoice", str(cid), secret, "d-9", b'{"run_id": 55}'
         )
         event_id = event.id
     cloudvoice.down = True
-    assert service.import_event(event_id) == "failed"
+    assert webhooks.import_event(event_id) == "failed"
     assert calls_of(company) == []
     cloudvoice.down = False
     with session_scope() as s:
-        again, new = service.receive_webhook(
+        again, new = webhooks.receive_webhook(
             s, "cloudvoice", str(cid), secret, "d-9", b'{"run_id": "55"}'
         )
     assert new and again.id == event_id  # re-armed, not a second event
-    assert service.import_event(event_id) == "imported"
+    assert webhooks.import_event(event_id) == "imported"
     assert [c.external_id for c in calls_of(company)] == ["55"]

@@ -1,18 +1,16 @@
-"""JSON API of calls: ingestion (seed contract), queries, live events, audio, retry."""
+"""JSON API of calls: queries, live events, audio, retry (ingestion is ingest.api)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
@@ -23,173 +21,22 @@ from callscribe.calls.models import FINAL_STATUSES, Channel, Direction, Engageme
 from callscribe.calls.schemas import (
     ActionItemOut,
     AgentOut,
-    CallFields,
-    CallFromUrl,
     CallOut,
     CallPage,
     CallSummaryOut,
-    IngestResult,
     MinutesOut,
     TurnOut,
 )
 from callscribe.calls.tasks import enqueue_calls
-from callscribe.calls.upload import MultipartUpload
 from callscribe.db import get_sessionmaker, session_scope
 from callscribe.errors import (
-    BadRequest,
     NotFound,
-    PayloadTooLarge,
-    ValidationFailed,
-    from_validation,
 )
 from callscribe.kit.pagination import PageNumber, PageSize
-from callscribe.settings import get_settings
 from callscribe.storage import get_store
 from callscribe.web.deps import get_session, require_principal, resolve_principal
 
 router = APIRouter(prefix="/api", tags=["calls"])
-
-QUEUED_MESSAGE = "Call uploaded successfully and queued for processing"
-DUPLICATE_MESSAGE = "Call already received; returning the existing call"
-
-
-def _fields(raw: dict[str, Any]) -> CallFields:
-    known = {k: v for k, v in raw.items() if k in CallFields.model_fields}
-    try:
-        return CallFields.model_validate(known)
-    except ValidationError as exc:
-        raise from_validation(exc) from exc
-
-
-def _ingest_answer(result: service.Ingested, started: float) -> JSONResponse:
-    call = result.call
-    body = IngestResult(
-        call_id=call.id,
-        message=DUPLICATE_MESSAGE if result.duplicate else QUEUED_MESSAGE,
-        audio_url=service.audio_url(call) or "",
-        duration_seconds=round(call.duration_s or 0),
-        processing_time_ms=int((time.perf_counter() - started) * 1000),
-        duplicate=result.duplicate,
-    )
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if result.duplicate else 201)
-
-
-def _store_and_enqueue(
-    request: Request,
-    staged: service.StagedAudio,
-    fields: CallFields,
-    api_key: str | None,
-    source: str,
-) -> service.Ingested:
-    with session_scope() as session:
-        try:
-            principal = resolve_principal(request, session, api_key=api_key)
-        except BaseException:
-            staged.discard()
-            raise
-        result = service.ingest_recording(session, principal, staged, fields, source=source)
-    if not result.duplicate:
-        enqueue_calls([result.call.id], mark=False)  # enqueued_at set with the insert
-    return result
-
-
-@router.post(
-    "/add-calls",
-    status_code=201,
-    response_model=IngestResult,
-    summary="Upload a recording (multipart/form-data)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "api_key": {"type": "string"},
-                            "call": {"type": "string", "format": "binary"},
-                            "audio_url": {"type": "string"},
-                            "customer_name": {"type": "string"},
-                            "customer_phone": {"type": "string"},
-                            "user_id": {"type": "string"},
-                            "extension_id": {"type": "string"},
-                            "order_id": {"type": "string"},
-                            "external_id": {"type": "string"},
-                            "direction": {"enum": ["inbound", "outbound", "internal"]},
-                            "started_at": {"type": "string", "format": "date-time"},
-                            "source": {
-                                "enum": ["api", "upload"],
-                                "description": "upload: sent from the web app's upload page",
-                            },
-                        },
-                    }
-                }
-            },
-        }
-    },
-)
-async def add_calls(request: Request) -> JSONResponse:
-    """Store a recording (field `call`) or fetch one (`audio_url`), queue it, answer at
-    once. Formats: MP3, WAV, M4A, WebM, MP4, OGG, FLAC, AAC (recognised by content)."""
-    started = time.perf_counter()
-    settings = get_settings()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 1024 * 1024:
-        raise PayloadTooLarge(
-            f"The recording is larger than the {settings.MAX_UPLOAD_MB} MB limit."
-        )
-    upload = MultipartUpload(request.headers.get("content-type", ""), "call")
-    await upload.read(request.stream())
-    form = upload.fields
-    audio_url = (form.get("audio_url") or "").strip()
-    if upload.staged is not None and audio_url:
-        upload.discard()
-        raise BadRequest("Send either a 'call' file or an 'audio_url', not both.")
-    if upload.staged is None and not audio_url:
-        raise BadRequest("Send the recording in the 'call' field, or an 'audio_url'.")
-    try:
-        fields = _fields(form)
-    except ValidationFailed:
-        upload.discard()
-        raise
-    if upload.staged is not None:
-        # the web app's upload page says so; everything else is the API
-        source = "upload" if form.get("source") == "upload" else "api"
-        result = await run_in_threadpool(
-            _store_and_enqueue, request, upload.staged, fields, form.get("api_key"), source
-        )
-    else:
-        result = await run_in_threadpool(
-            _fetch_and_store, request, audio_url, fields, form.get("api_key")
-        )
-    return _ingest_answer(result, started)
-
-
-def _fetch_and_store(
-    request: Request, url: str, fields: CallFields, api_key: str | None
-) -> service.Ingested:
-    # authenticate before fetching anything on the caller's behalf
-    with session_scope() as session:
-        resolve_principal(request, session, api_key=api_key)
-    staged = service.StagedAudio()
-    try:
-        service.download_to_stage(url, staged)
-    except BaseException:
-        staged.discard()
-        raise
-    return _store_and_enqueue(request, staged, fields, api_key, "api")
-
-
-@router.post(
-    "/calls/from-url", status_code=201, response_model=IngestResult, summary="Audio URL API"
-)
-def add_call_from_url(payload: CallFromUrl, request: Request) -> JSONResponse:
-    """The server downloads the recording (SSRF-guarded, size-limited, time-limited)."""
-    started = time.perf_counter()
-    fields = CallFields.model_validate(payload.model_dump(exclude={"api_key", "audio_url"}))
-    result = _fetch_and_store(request, payload.audio_url, fields, payload.api_key)
-    return _ingest_answer(result, started)
-
 
 # -- reading -----------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class Engagement(Base):
     __tablename__ = "engagements"
     __table_args__ = (
         UniqueConstraint("company_id", "source", "external_id", name="uq_engagements_external"),
+        UniqueConstraint("company_id", "pid", name="uq_engagements_pid"),
         Index("ix_engagements_company_started", "company_id", "started_at"),
         Index("ix_engagements_company_status", "company_id", "status"),
     )
@@ -92,9 +93,14 @@ class Engagement(Base):
     channel: Mapped[str] = mapped_column(String(10), default=Channel.VOICE.value)
     source: Mapped[str] = mapped_column(String(40), default="upload")  # upload|api|url|<connector>
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # UUIDv5 of (company, source, data set, external id): re-sent data finds this row
+    # (ingest.request.pid_for); None for engagements that came without an external id
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     direction: Mapped[str | None] = mapped_column(String(10))
     queue: Mapped[str | None] = mapped_column(String(100))
-    worker_id: Mapped[str | None] = mapped_column(String(100))  # the seed API's order_id
+    # the seed API's `order_id`, stored and returned as `worker_id`: that name is the
+    # documented contract of our developer API, keep it
+    worker_id: Mapped[str | None] = mapped_column(String(100))
     customer_name: Mapped[str | None] = mapped_column(String(200))
     customer_phone: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,43 +9,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from callscribe.kit.schemas import OutModel
 
 
-class CallFields(BaseModel):
-    """Optional metadata that comes with a recording (seed API fields plus a few more)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    customer_name: str | None = Field(None, max_length=200)
-    customer_phone: str | None = Field(None, max_length=40)
-    user_id: str | None = Field(None, max_length=100, description="Internal agent (or user) id")
-    extension_id: str | None = Field(None, max_length=100, description="External agent id")
-    order_id: str | None = Field(None, max_length=100, description="Stored as the call's worker_id")
-    external_id: str | None = Field(
-        None, max_length=200, description="Your reference; the same one again is the same call"
-    )
-    direction: Literal["inbound", "outbound", "internal"] | None = None
-    started_at: datetime | None = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def empty_is_none(cls, v: Any) -> Any:
-        return None if v == "" else v
-
-
-class CallFromUrl(CallFields):
-    api_key: str | None = Field(None, description="Or send Authorization: Bearer <key>")
-    audio_url: str = Field(..., max_length=2000)
-
-
-class IngestResult(BaseModel):
-    success: bool = True
-    call_id: uuid.UUID
-    message: str
-    audio_url: str
-    duration_seconds: int
-    processing_time_ms: int
-    duplicate: bool = False
-
-
 class AgentOut(OutModel):
     id: uuid.UUID
     name: str

@@ -1,10 +1,11 @@
-"""Calls: ingestion, queries and the processing state machine.
+"""Calls: queries and the processing state machine.
 
 received -> transcribing -> analyzing -> completed | failed, and waiting(reason).
-Ingestion stores the blob and commits the call as `received`; the boundary enqueues it
-after the commit. `process_call` is the one long-running operation here: it commits
-after each step (and while streaming turns) so progress is visible to other processes,
-which is why it opens its own sessions instead of receiving one.
+Ingestion (ingest.service.create_engagement) stores the blob and commits the call as
+`received`; it is enqueued after the commit. `process_call` is the one long-running
+operation here: it commits after each step (and while streaming turns) so progress is
+visible to other processes, which is why it opens its own sessions instead of receiving
+one.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import Select, delete, false, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
 from callscribe.accounts.service import Principal
 from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus, Turn
-from callscribe.calls.schemas import CallFields
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import (
     BadRequest,
@@ -37,17 +36,15 @@ from callscribe.errors import (
     ErrorCode,
     NotFound,
     PayloadTooLarge,
-    UnsupportedMediaType,
 )
 from callscribe.events import emit
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.minutes.models import ActionItem, Minutes
-from callscribe.security import outbound
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
-from callscribe.storage import get_store, new_audio_key
+from callscribe.storage import get_store
 
 log = logging.getLogger(__name__)
 
@@ -95,214 +92,6 @@ class StagedAudio:
 def copy_into_stage(src: BinaryIO, staged: StagedAudio) -> None:
     while chunk := src.read(CHUNK):
         staged.write(chunk)
-
-
-def download_to_stage(url: str, staged: StagedAudio) -> None:
-    """Fetch an audio URL through the SSRF guard, enforcing the size limit while streaming."""
-    with outbound.stream_get(url) as response:
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > staged.max_bytes:
-            raise PayloadTooLarge(
-                f"The audio at the URL is {int(declared) // (1024 * 1024)} MB, over the "
-                f"{staged.max_bytes // (1024 * 1024)} MB limit."
-            )
-        try:
-            for chunk in response.iter_bytes(CHUNK):
-                staged.write(chunk)
-        except CallscribeError:
-            raise
-        except Exception as exc:  # httpx read timeouts, dropped connections
-            raise outbound.UpstreamError(f"The download of the audio URL failed: {exc}.") from exc
-    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    staged.filename = name[:300] or None
-
-
-@dataclass
-class Ingested:
-    call: Engagement
-    duplicate: bool
-
-
-def find_by_external_id(
-    session: Session, company_id: uuid.UUID, source: str, external_id: str
-) -> Engagement | None:
-    return session.scalars(
-        select(Engagement).where(
-            Engagement.company_id == company_id,
-            Engagement.source == source,
-            Engagement.external_id == external_id,
-        )
-    ).first()
-
-
-def ingest_recording(
-    session: Session,
-    principal: Principal,
-    staged: StagedAudio,
-    fields: CallFields,
-    *,
-    source: str = "api",
-    meta: dict[str, Any] | None = None,
-) -> Ingested:
-    """Validate a staged recording, store it and create the call as `received`.
-    On any refusal the staged file is deleted and nothing is written."""
-    from callscribe.speech.service import probe_audio, sniff_audio_format
-
-    try:
-        staged.close()
-        if staged.size == 0:
-            raise BadRequest("The recording is empty.", code="empty_file")
-        fmt = sniff_audio_format(staged.head())
-        if fmt is None or fmt not in SUPPORTED_FORMATS:
-            raise UnsupportedMediaType(
-                "This file is not a supported recording. Upload MP3, WAV, M4A, WebM, MP4, "
-                "OGG, FLAC or AAC."
-            )
-        if fields.external_id:
-            existing = find_by_external_id(
-                session, principal.company_id, source, fields.external_id
-            )
-            if existing is not None:
-                staged.discard()
-                return Ingested(existing, duplicate=True)
-        try:
-            info = probe_audio(staged.path)
-            duration, channels = info.duration_s, info.channels
-        except CallscribeError:
-            # Recognised by its header but not decodable: keep it, and let processing
-            # fail with a readable error the user can see and retry.
-            duration, channels = 0.0, None
-        call = _new_call(
-            session,
-            principal,
-            fields,
-            source=source,
-            duration_s=duration,
-            enqueued_at=utcnow(),  # the boundary enqueues right after the commit
-            audio_format=fmt,
-            audio_filename=staged.filename,
-            audio_channels=channels,
-            meta={
-                **(meta or {}),
-                **({"extension_id": fields.extension_id} if fields.extension_id else {}),
-                **({"user_id": fields.user_id} if fields.user_id else {}),
-            },
-        )
-        call.audio_key = new_audio_key(principal.company_id, call.id, fmt)
-        existing = _insert_or_existing(session, call)
-        if existing is not None:  # a concurrent request with the same external id won
-            staged.discard()
-            return Ingested(existing, duplicate=True)
-        call.audio_size = get_store().put_file(call.audio_key, staged.path)
-        return Ingested(call, duplicate=False)
-    except BaseException:
-        staged.discard()
-        raise
-
-
-def ingest_transcript(
-    session: Session,
-    principal: Principal,
-    fields: CallFields,
-    turns: list[dict[str, Any]],
-    *,
-    source: str,
-    duration_s: float | None = None,
-    meta: dict[str, Any] | None = None,
-) -> Ingested:
-    """A call that comes as text only (a provider's transcript, no audio): created with
-    its turns ({role, text, start_ms, end_ms, speaker?}) and `transcript_complete`, so
-    processing only analyzes it. Same external id again: the existing call."""
-    if not turns:
-        raise BadRequest("The transcript has no turns.", code="empty_transcript")
-    if fields.external_id:
-        existing = find_by_external_id(session, principal.company_id, source, fields.external_id)
-        if existing is not None:
-            return Ingested(existing, duplicate=True)
-    call = _new_call(
-        session,
-        principal,
-        fields,
-        source=source,
-        duration_s=duration_s,
-        meta={**(meta or {}), "transcript_complete": True},
-    )
-    existing = _insert_or_existing(session, call)
-    if existing is not None:
-        return Ingested(existing, duplicate=True)
-    redact = bool(accounts.get_company_settings(session, principal.company_id).redact_pii)
-    for seq, turn in enumerate(turns):
-        text = str(turn["text"])
-        session.add(
-            Turn(
-                company_id=principal.company_id,
-                engagement_id=call.id,
-                seq=seq,
-                role=turn.get("role", "unknown"),
-                speaker=turn.get("speaker"),
-                start_ms=int(turn.get("start_ms", 0)),
-                end_ms=int(turn.get("end_ms", 0)),
-                text=redact_text(text) if redact else text,
-            )
-        )
-    session.flush()
-    return Ingested(call, duplicate=False)
-
-
-def _new_call(
-    session: Session, principal: Principal, fields: CallFields, *, source: str, **values: Any
-) -> Engagement:
-    """A `received` voice call from the caller's fields, attributed to its agent."""
-    agent = resolve_agent(session, principal.company_id, fields)
-    return Engagement(
-        id=uuid.uuid4(),
-        company_id=principal.company_id,
-        channel="voice",
-        source=source,
-        external_id=fields.external_id,
-        direction=fields.direction,
-        agent_id=agent.id if agent else None,
-        customer_name=accounts.trim_attribute(
-            session, principal.company_id, "customer_name", fields.customer_name
-        ),
-        customer_phone=fields.customer_phone,
-        worker_id=fields.order_id,
-        started_at=fields.started_at,
-        status="received",
-        **values,
-    )
-
-
-def _insert_or_existing(session: Session, call: Engagement) -> Engagement | None:
-    """Insert the call; if another request inserted the same external id first, return
-    that call instead (the unique constraint decides the race)."""
-    session.add(call)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        existing = find_by_external_id(
-            session, call.company_id, call.source, call.external_id or ""
-        )
-        if existing is None:
-            raise
-        return existing
-    return None
-
-
-def resolve_agent(session: Session, company_id: uuid.UUID, fields: CallFields) -> Agent | None:
-    if not (fields.user_id or fields.extension_id):
-        return None
-    agent = accounts.find_agent(
-        session, company_id, agent_id=fields.user_id, extension_id=fields.extension_id
-    )
-    if agent is None and fields.user_id:
-        try:
-            uuid.UUID(fields.user_id)
-        except ValueError:
-            # not one of our ids: treat it as the agent's id in the caller's system
-            agent = accounts.find_agent(session, company_id, extension_id=fields.user_id)
-    return agent
 
 
 def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:

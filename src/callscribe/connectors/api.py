@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
-from callscribe.connectors import service
+from callscribe.connectors import service, sync, webhooks
 from callscribe.connectors.models import SyncTrigger
 from callscribe.connectors.schemas import (
     ConnectionResult,
@@ -132,7 +132,7 @@ def sync_connector(
     if not wait:
         enqueue_sync(connector.id, SyncTrigger.MANUAL)
         return JSONResponse({"success": True, "status": "queued"}, status_code=202)
-    outcome = service.sync_connector(connector.id, trigger=SyncTrigger.MANUAL)
+    outcome = sync.sync_connector(connector.id, trigger=SyncTrigger.MANUAL)
     with session_scope() as s:
         from callscribe.connectors.models import SyncRun
 
@@ -235,7 +235,7 @@ async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONRespons
 
     def record() -> tuple[str, bool, uuid.UUID]:
         with session_scope() as session:
-            event, new = service.receive_webhook(
+            event, new = webhooks.receive_webhook(
                 session, "cloudvoice", connector_id, secret, delivery_id, body
             )
             return event.status, new, event.id

@@ -7,7 +7,8 @@ import uuid
 
 from huey import crontab
 
-from callscribe.connectors import service
+from callscribe.connectors import sync as syncs
+from callscribe.connectors import webhooks
 from callscribe.connectors.models import SyncTrigger
 from callscribe.db import session_scope
 from callscribe.errors import Conflict, NotFound
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 @huey.task(name="connectors.sync")
 def sync(connector_id: str, trigger: str = SyncTrigger.SCHEDULE) -> str:
     try:
-        return service.sync_connector(connector_id, trigger=trigger).status
+        return syncs.sync_connector(connector_id, trigger=trigger).status
     except (Conflict, NotFound) as exc:  # disabled, already syncing, deleted meanwhile
         log.info("connector %s not synced: %s", connector_id, exc.message)
         return "skipped"  # not a run: no SyncStatus
@@ -27,12 +28,12 @@ def sync(connector_id: str, trigger: str = SyncTrigger.SCHEDULE) -> str:
 
 @huey.task(name="connectors.import_run")
 def import_run(event_id: str) -> str:
-    return service.import_event(event_id)
+    return webhooks.import_event(event_id)
 
 
 def enqueue_due_syncs() -> list[uuid.UUID]:
     with session_scope() as session:
-        due = service.due_connectors(session)
+        due = syncs.due_connectors(session)
     for connector_id in due:
         sync(str(connector_id), SyncTrigger.SCHEDULE)
     return due

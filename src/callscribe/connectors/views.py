@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from callscribe.accounts.service import Principal
-from callscribe.connectors import service
+from callscribe.connectors import service, sync
 from callscribe.connectors.models import Connector, SyncStatus, SyncTrigger
 from callscribe.connectors.schemas import ConnectorCreate, ConnectorUpdate
 from callscribe.db import session_scope
@@ -139,7 +139,7 @@ def sync_connector(
     with session_scope() as session:
         cid = service.get_connector(session, user.principal, connector_id).id
     try:
-        outcome = service.sync_connector(cid, trigger=SyncTrigger.MANUAL)
+        outcome = sync.sync_connector(cid, trigger=SyncTrigger.MANUAL)
         if outcome.status == SyncStatus.SUCCEEDED:
             text = f"Sync done: {outcome.imported} new call(s) imported"
             extra = [f"{outcome.duplicates} already here"] if outcome.duplicates else []

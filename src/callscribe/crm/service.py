@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import phonenumbers
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from callscribe.crm.models import (
@@ -595,6 +595,73 @@ def customer_by_email(
         )
         .order_by(CustomerIdentity.id)
     ).first()
+
+
+def resolve_customer(
+    session: Session,
+    company_id: uuid.UUID,
+    *,
+    customer_id: uuid.UUID | str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    region: str = DEFAULT_REGION,
+) -> uuid.UUID | None:
+    """The customer an engagement belongs to, the same way for every ingest source: our
+    id (404 when it is not this company's), else the customer with that phone (E.164),
+    else with that email, else, when only a name is known, the one customer of that
+    name; created from what is known when none matches. A phone or email that does not
+    normalise is ignored; a name shared by several customers links none (the
+    suggestions are for a person to pick)."""
+    if customer_id:
+        return get_customer(session, company_id, customer_id).id
+    e164 = try_normalize_phone(phone, region)
+    clean_email: str | None = None
+    if email:
+        with suppress(ValidationFailed):
+            clean_email = normalize_email(email)
+    found = customer_by_phone(session, company_id, e164, region) if e164 else None
+    if found is None and clean_email:
+        found = customer_by_email(session, company_id, clean_email)
+    if found is not None:
+        return found
+    clean_name = (name or "").strip()[:200] or None
+    if not (e164 or clean_email):
+        if clean_name is None:
+            return None
+        same = list(
+            session.scalars(
+                select(Customer.id)
+                .where(
+                    Customer.company_id == company_id,
+                    func.lower(Customer.name) == clean_name.lower(),
+                )
+                .limit(2)
+            )
+        )
+        if len(same) > 1:
+            return None
+        if same:
+            return same[0]
+    customer = Customer(
+        id=uuid.uuid4(),
+        company_id=company_id,
+        name=clean_name,
+        phones=[e164] if e164 else [],
+        emails=[clean_email] if clean_email else [],
+        tags=[],
+        custom_fields={},
+    )
+    session.add(customer)
+    for kind, value in (("phone", e164), ("email", clean_email)):
+        if value:
+            session.add(
+                CustomerIdentity(
+                    company_id=company_id, customer_id=customer.id, kind=kind, value=value
+                )
+            )
+    session.flush()
+    return customer.id
 
 
 def suggest_customers(

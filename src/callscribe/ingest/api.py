@@ -1,17 +1,20 @@
-"""Integration APIs: OAuth apps and tokens, the three-step recording upload, tickets and
-sheets; tus resumable uploads come from `ingest.tus`. Thin: parse, call the service,
+"""Ingest APIs: add-calls and the audio URL API (the seed contract), OAuth apps and
+tokens, the three-step recording upload, tickets and sheets; tus resumable uploads come
+from `ingest.tus`. Thin: parse, call the service,
 commit, enqueue, answer."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,13 +22,22 @@ from sqlalchemy.orm import Session
 from callscribe.accounts import service as accounts
 from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
-from callscribe.calls.tasks import enqueue_calls
+from callscribe.calls.service import StagedAudio
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
-from callscribe.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from callscribe.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    from_validation,
+)
 from callscribe.ingest import service
 from callscribe.ingest.models import SheetRow
 from callscribe.ingest.schemas import (
+    AddCallOut,
+    CallFields,
+    CallFromUrl,
     LinkOut,
     OAuthAppCreated,
     OAuthAppIn,
@@ -45,12 +57,14 @@ from callscribe.ingest.schemas import (
     dump,
 )
 from callscribe.ingest.tus import router as tus_router
+from callscribe.ingest.upload import MultipartUpload
 from callscribe.settings import get_settings
 from callscribe.web.deps import (
     PRINCIPAL_RESOLVERS,
     bearer_token,
     get_session,
     require_principal,
+    resolve_principal,
 )
 
 router = APIRouter(prefix="/api")
@@ -63,6 +77,153 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Conflict with the current state"},
     422: {"description": "Invalid field values"},
 }
+
+
+# -- add-calls and the audio URL API ------------------------------------------------
+
+QUEUED_MESSAGE = "Call uploaded successfully and queued for processing"
+DUPLICATE_MESSAGE = "Call already received; returning the existing call"
+
+
+def _fields(raw: dict[str, Any]) -> CallFields:
+    known = {k: v for k, v in raw.items() if k in CallFields.model_fields}
+    try:
+        return CallFields.model_validate(known)
+    except ValidationError as exc:
+        raise from_validation(exc) from exc
+
+
+def _ingest_answer(result: service.IngestResult, started: float) -> JSONResponse:
+    call = result.engagement
+    body = AddCallOut(
+        call_id=call.id,
+        message=DUPLICATE_MESSAGE if result.duplicate else QUEUED_MESSAGE,
+        audio_url=calls.audio_url(call) or "",
+        duration_seconds=round(call.duration_s or 0),
+        processing_time_ms=int((time.perf_counter() - started) * 1000),
+        duplicate=result.duplicate,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if result.duplicate else 201)
+
+
+def _store_and_enqueue(
+    request: Request,
+    staged: StagedAudio,
+    fields: CallFields,
+    api_key: str | None,
+    source: str,
+) -> service.IngestResult:
+    # processing is enqueued when this session commits (create_engagement)
+    with session_scope() as session:
+        try:
+            principal = resolve_principal(request, session, api_key=api_key)
+        except BaseException:
+            staged.discard()
+            raise
+        return service.add_recording(session, principal, staged, fields, source=source)
+
+
+@router.post(
+    "/add-calls",
+    tags=["calls"],
+    status_code=201,
+    response_model=AddCallOut,
+    summary="Upload a recording (multipart/form-data)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "api_key": {"type": "string"},
+                            "call": {"type": "string", "format": "binary"},
+                            "audio_url": {"type": "string"},
+                            "customer_name": {"type": "string"},
+                            "customer_phone": {"type": "string"},
+                            "user_id": {"type": "string"},
+                            "extension_id": {"type": "string"},
+                            "order_id": {"type": "string"},
+                            "external_id": {"type": "string"},
+                            "direction": {"enum": ["inbound", "outbound", "internal"]},
+                            "started_at": {"type": "string", "format": "date-time"},
+                            "source": {
+                                "enum": ["api", "upload"],
+                                "description": "upload: sent from the web app's upload page",
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def add_calls(request: Request) -> JSONResponse:
+    """Store a recording (field `call`) or fetch one (`audio_url`), queue it, answer at
+    once. Formats: MP3, WAV, M4A, WebM, MP4, OGG, FLAC, AAC (recognised by content)."""
+    started = time.perf_counter()
+    settings = get_settings()
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 1024 * 1024:
+        raise PayloadTooLarge(
+            f"The recording is larger than the {settings.MAX_UPLOAD_MB} MB limit."
+        )
+    upload = MultipartUpload(request.headers.get("content-type", ""), "call")
+    await upload.read(request.stream())
+    form = upload.fields
+    audio_url = (form.get("audio_url") or "").strip()
+    if upload.staged is not None and audio_url:
+        upload.discard()
+        raise BadRequest("Send either a 'call' file or an 'audio_url', not both.")
+    if upload.staged is None and not audio_url:
+        raise BadRequest("Send the recording in the 'call' field, or an 'audio_url'.")
+    try:
+        fields = _fields(form)
+    except ValidationFailed:
+        upload.discard()
+        raise
+    if upload.staged is not None:
+        # the web app's upload page says so; everything else is the API
+        source = "upload" if form.get("source") == "upload" else "api"
+        result = await run_in_threadpool(
+            _store_and_enqueue, request, upload.staged, fields, form.get("api_key"), source
+        )
+    else:
+        result = await run_in_threadpool(
+            _fetch_and_store, request, audio_url, fields, form.get("api_key")
+        )
+    return _ingest_answer(result, started)
+
+
+def _fetch_and_store(
+    request: Request, url: str, fields: CallFields, api_key: str | None
+) -> service.IngestResult:
+    # authenticate before fetching anything on the caller's behalf
+    with session_scope() as session:
+        resolve_principal(request, session, api_key=api_key)
+    staged = StagedAudio()
+    try:
+        service.download_to_stage(url, staged)
+    except BaseException:
+        staged.discard()
+        raise
+    return _store_and_enqueue(request, staged, fields, api_key, "api")
+
+
+@router.post(
+    "/calls/from-url",
+    tags=["calls"],
+    status_code=201,
+    response_model=AddCallOut,
+    summary="Audio URL API",
+)
+def add_call_from_url(payload: CallFromUrl, request: Request) -> JSONResponse:
+    """The server downloads the recording (SSRF-guarded, size-limited, time-limited)."""
+    started = time.perf_counter()
+    fields = CallFields.model_validate(payload.model_dump(exclude={"api_key", "audio_url"}))
+    result = _fetch_and_store(request, payload.audio_url, fields, payload.api_key)
+    return _ingest_answer(result, started)
 
 
 # -- OAuth bearer tokens work on every endpoint ------------------------------------------
@@ -298,7 +459,7 @@ async def put_upload(
             service.get_upload_for_put(session, uid)
 
     await run_in_threadpool(check)
-    staged = calls.StagedAudio()
+    staged = StagedAudio()
     try:
         async for chunk in request.stream():
             if chunk:
@@ -354,7 +515,7 @@ def create_recording(
     from callscribe.crm.models import CrmObjectLink
 
     result = service.create_recording(session, principal, body)
-    call = result.call
+    call = result.engagement
     links = crm.engagement_links(session, call.id)
     objects = {
         link.crm_object_id: session.get(CrmObjectLink, link.crm_object_id)
@@ -377,9 +538,7 @@ def create_recording(
         ],
         suggested_links=[_link_out(session, link) for link in links if link.kind == "suggested"],
     )
-    session.commit()
-    if not result.duplicate:
-        enqueue_calls([call.id])
+    session.commit()  # processing is enqueued, and the upload's blob deleted, after it
     return JSONResponse(dump(out), status_code=200 if result.duplicate else 201)
 
 
@@ -412,9 +571,7 @@ def create_ticket(
         agent_id=call.agent_id,
         duplicate=result.duplicate,
     )
-    session.commit()
-    if not result.duplicate:
-        enqueue_calls([call.id])
+    session.commit()  # processing is enqueued after it
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if result.duplicate else 201)
 
 

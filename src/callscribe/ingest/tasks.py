@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from callscribe.accounts.service import Principal
-from callscribe.calls.tasks import enqueue_calls
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import CallscribeError, from_validation
 from callscribe.ingest import service
@@ -52,7 +51,6 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
         if not row_ids:
             break
         for row_id in row_ids:
-            call_id = None
             try:
                 with session_scope() as session:
                     job = session.get(SheetJob, sheet_id)
@@ -60,9 +58,8 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
                     assert job is not None and row is not None
                     call = service.process_sheet_row(session, principal, job, row)
                     row.status, row.error = "done", None
-                    if call is not None:
+                    if call is not None:  # a new one is enqueued after the commit
                         row.engagement_id = call.id
-                        call_id = call.id if call.status == "received" else None
             except CallscribeError as exc:
                 _fail_row(row_id, exc.message)
             except ValidationError as exc:  # a cell too long or of the wrong kind
@@ -70,8 +67,6 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
             except Exception as exc:  # a bug in one row must not stop the sheet
                 log.exception("sheet %s row %s failed", sheet_id, row_id)
                 _fail_row(row_id, f"Internal error ({type(exc).__name__}).")
-            if call_id is not None:
-                enqueue_calls([call_id])
     with session_scope() as session:
         job = session.get(SheetJob, sheet_id)
         assert job is not None

@@ -19,7 +19,6 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from callscribe.accounts.service import Principal
-from callscribe.calls.tasks import enqueue_calls
 from callscribe.db import session_scope
 from callscribe.errors import (
     BadRequest,
@@ -253,7 +252,8 @@ async def tus_patch(
 
 
 def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int) -> str | None:
-    """Record the new offset; after the last byte, create the call and enqueue it."""
+    """Record the new offset; after the last byte, create the call (enqueued when its
+    transaction commits)."""
     with session_scope() as session:
         upload = service.get_tus_upload(session, principal, str(uid))
         upload.offset = new_offset
@@ -269,7 +269,6 @@ def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int)
             upload = service.get_tus_upload(session, principal, str(uid))
             upload.status, upload.error = "failed", exc.message
         raise
-    enqueue_calls([call_id])
     return str(call_id)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.calls.test_ingest_errors import _error, _stored_nothing
 from tests.conftest import AUDIO, CompanyCtx, LiveServer
 from tests.httpservers import redirect, send_bytes, serve
+from tests.ingest.test_ingest_errors import _error, _stored_nothing
 
 WAV = (AUDIO / "sample.wav").read_bytes()
 

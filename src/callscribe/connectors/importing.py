@@ -1,0 +1,201 @@
+"""Importing one provider call: fetch it, pick the best recording (both tracks mixed,
+the mixed recording, or the provider's transcript) and hand it to the one ingest path.
+Each import opens its own session and commits (a sync imports many)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from callscribe.calls.models import Direction
+from callscribe.calls.service import StagedAudio
+from callscribe.connectors import service
+from callscribe.connectors.base import (
+    CallRef,
+    ConnectorType,
+    FetchedCall,
+    ProviderError,
+    download,
+)
+from callscribe.connectors.models import Connector
+from callscribe.connectors.service import MAX_TRANSCRIPT_BYTES, mix_tracks
+from callscribe.db import session_scope
+from callscribe.errors import CallscribeError
+from callscribe.ingest import service as ingest
+from callscribe.ingest.parsers import ParsedTurn, get_parser
+from callscribe.ingest.request import AgentHints, CustomerHints, IngestRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportResult:
+    status: str  # imported | duplicate | pending | failed
+    call_id: uuid.UUID | None = None
+    error: str | None = None
+
+
+@dataclass
+class ConnectorSnapshot:
+    """What an import needs of the connector, read once (no session held meanwhile)."""
+
+    id: uuid.UUID
+    company_id: uuid.UUID
+    type: str
+    client: ConnectorType
+
+    @classmethod
+    def of(cls, connector: Connector) -> ConnectorSnapshot:
+        return cls(
+            connector.id, connector.company_id, connector.type, service.client_for(connector)
+        )
+
+
+def import_call(connector: ConnectorSnapshot, ref: CallRef) -> ImportResult:
+    """Import one provider call unless it is already here. Raises ProviderError when the
+    provider is unreachable (the sync fails); other problems are this call's `failed`.
+    A new call is enqueued for processing when its transaction commits."""
+    client = connector.client
+    with session_scope() as session:
+        existing = ingest.find_duplicate(
+            session, connector.company_id, connector.type, ref.external_id[:200]
+        )
+        if existing is not None:
+            return ImportResult("duplicate", existing.id)
+    try:
+        fetched = client.fetch_call(ref)
+        if not fetched.complete:
+            return ImportResult("pending")
+        ingested = _store_call(connector, fetched)
+    except ProviderError as exc:
+        if exc.transient:
+            raise
+        return ImportResult("failed", error=client.redact(exc.message))
+    except CallscribeError as exc:  # unsupported or empty recording, too large
+        return ImportResult("failed", error=client.redact(exc.message))
+    if ingested.duplicate:
+        return ImportResult("duplicate", ingested.engagement.id)
+    return ImportResult("imported", ingested.engagement.id)
+
+
+def import_request(
+    connector: ConnectorSnapshot,
+    fetched: FetchedCall,
+    staged: StagedAudio | None,
+    how: str,
+    turns: list[ParsedTurn] | None,
+) -> IngestRequest:
+    meta: dict[str, Any] = {
+        "connector_id": str(connector.id),
+        "connector_type": connector.type,
+        "recording": how,
+        **fetched.meta,
+    }
+    if how == "tracks":
+        meta["channel_roles"] = {
+            "0": fetched.track_roles.get("agent", "agent"),
+            "1": fetched.track_roles.get("customer", "customer"),
+        }
+        if staged is not None:
+            staged.filename = f"{connector.type}-{fetched.external_id}.wav"[:300]
+    info = fetched.agent
+    agent = (
+        AgentHints(
+            name=info.name,
+            external_id=info.external_id or None,
+            extension_id=info.extension_id,
+            phone=info.phone,
+            is_bot=info.is_bot,
+            create=True,
+        )
+        if info and info.name
+        else AgentHints()
+    )
+    return IngestRequest(
+        company_id=connector.company_id,
+        source=connector.type,
+        external_id=fetched.external_id[:200],
+        direction=fetched.direction if fetched.direction in set(Direction) else None,
+        started_at=fetched.started_at,
+        duration_s=fetched.duration_s,
+        agent=agent,
+        customer=CustomerHints(
+            name=(fetched.customer_name or None) and fetched.customer_name[:200],
+            phone=(fetched.customer_phone or None) and fetched.customer_phone[:40],
+        ),
+        audio=staged,
+        turns=turns,
+        meta=meta,
+    )
+
+
+def _store_call(connector: ConnectorSnapshot, fetched: FetchedCall) -> ingest.IngestResult:
+    staged, how, turns = stage_recording(connector.client, fetched)
+    request = import_request(connector, fetched, staged, how, turns)
+    try:
+        with session_scope() as session:
+            return ingest.create_engagement(session, request)
+    except BaseException:
+        request.discard()
+        raise
+
+
+def stage_recording(
+    client: ConnectorType, fetched: FetchedCall
+) -> tuple[StagedAudio | None, str, list[ParsedTurn] | None]:
+    """The best recording there is: both tracks mixed into one stereo file, else the mixed
+    recording, else the provider's transcript. Raises ProviderError when none works."""
+    problems: list[str] = []
+    agent, customer = fetched.recording("agent"), fetched.recording("customer")
+    if agent is not None and customer is not None:
+        try:
+            return mix_tracks(client, agent, customer), "tracks", None
+        except ProviderError as exc:
+            if exc.transient:
+                raise
+            problems.append(exc.message)
+        except CallscribeError as exc:
+            problems.append(f"The tracks could not be combined: {exc.message}")
+    mixed = fetched.recording("mixed")
+    if mixed is not None:
+        staged = StagedAudio()
+        try:
+            download(mixed, staged, redact=client.redact)
+            staged.filename = (
+                mixed.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1][:300] or None
+            )
+            return staged, "mixed", None
+        except ProviderError as exc:
+            staged.discard()
+            if exc.transient:
+                raise
+            problems.append(exc.message)
+        except BaseException:
+            staged.discard()
+            raise
+    transcript = fetched.recording("transcript")
+    if transcript is not None:
+        sink = _TextSink(MAX_TRANSCRIPT_BYTES)
+        download(transcript, sink, redact=client.redact, max_bytes=MAX_TRANSCRIPT_BYTES)
+        turns = get_parser("timestamped_lines").parse(sink.text())
+        if turns:
+            return None, "transcript", turns
+        problems.append("The transcript has no turns.")
+    detail = " ".join(problems) or "The provider has no recording or transcript for it."
+    raise ProviderError(
+        f"Call {fetched.external_id} could not be imported: {detail}", transient=False
+    )
+
+
+class _TextSink:
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[bytes] = []
+
+    def write(self, chunk: bytes) -> None:
+        self.parts.append(chunk)
+
+    def text(self) -> str:
+        return b"".join(self.parts).decode("utf-8", errors="replace")

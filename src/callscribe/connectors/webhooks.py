@@ -1,0 +1,181 @@
+"""Real-time deliveries: a provider's webhook is checked, recorded once (a re-delivery
+finds the first event) and imported by a task after the commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callscribe.connectors.base import CallRef
+from callscribe.connectors.importing import ConnectorSnapshot, ImportResult, import_call
+from callscribe.connectors.models import Connector, InboundEvent, SyncRun
+from callscribe.connectors.service import WEBHOOK_HEADER
+from callscribe.db import session_scope, utcnow
+from callscribe.errors import BadRequest, CallscribeError, NotFound, Unauthorized
+from callscribe.security.crypto import constant_time_equals, decrypt_secret
+
+log = logging.getLogger(__name__)
+
+_RUN_ID = re.compile(r"^\d{1,19}$")
+
+
+def receive_webhook(
+    session: Session,
+    connector_type: str,
+    connector_id: str,
+    secret: str | None,
+    delivery_id: str | None,
+    body: bytes,
+) -> tuple[InboundEvent, bool]:
+    """Check and record one delivery. Returns (event, new); a re-delivery (same run id or
+    same delivery id) returns the first event and False. The caller commits, then
+    enqueues `connectors.import_run` when new."""
+    try:
+        cid = uuid.UUID(connector_id)
+    except ValueError as exc:
+        raise NotFound("No such connector.") from exc
+    connector = session.get(Connector, cid)
+    if connector is None or connector.type != connector_type or not connector.enabled:
+        raise NotFound("No such connector, or it is disabled.")
+    expected = connector.webhook_secret_enc and decrypt_secret(connector.webhook_secret_enc)
+    if not secret:
+        raise Unauthorized(
+            f"The {WEBHOOK_HEADER} header is missing. Set it in CloudVoice as a credential "
+            'of type "custom header".'
+        )
+    if not expected or not constant_time_equals(secret.strip(), expected):
+        raise Unauthorized(f"The {WEBHOOK_HEADER} header does not match this connector's secret.")
+    run_id = _run_id_from(body)
+    source = f"{connector.type}:{connector.id}"
+    delivery = (delivery_id or "").strip()[:150] or None
+    keys = [f"run:{run_id}"] + ([f"delivery:{delivery}"] if delivery else [])
+    event = InboundEvent(
+        company_id=connector.company_id,
+        connector_id=connector.id,
+        source=source,
+        external_id=keys[0],
+        call_ref=run_id,
+        status="received",
+        payload={"run_id": run_id, "delivery_id": delivery},
+    )
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+            if delivery:
+                session.add(
+                    InboundEvent(
+                        company_id=connector.company_id,
+                        connector_id=connector.id,
+                        source=source,
+                        external_id=keys[1],
+                        call_ref=run_id,
+                        status="duplicate",  # a marker: the run's event does the work
+                        payload={"run_event_id": str(event.id)},
+                    )
+                )
+                session.flush()
+    except IntegrityError:
+        existing = session.scalars(
+            select(InboundEvent)
+            .where(InboundEvent.source == source, InboundEvent.external_id.in_(keys))
+            .order_by(InboundEvent.created_at)
+        ).first()
+        if existing is None:
+            raise
+        return existing, _rearm_failed(session, existing)
+    return event, True
+
+
+def _rearm_failed(session: Session, event: InboundEvent) -> bool:
+    """A re-delivery of a run whose import failed tries it again (once per delivery)."""
+    if event.status != "failed" or not event.external_id.startswith("run:"):
+        return False
+    result = session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event.id, InboundEvent.status == "failed")
+        .values(status="received", error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def _run_id_from(body: bytes) -> str:
+    try:
+        payload = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            'The body is not JSON. Use the payload template {"run_id": "{{workflow_run_id}}"}.',
+            code="malformed_body",
+        ) from exc
+    if not isinstance(payload, dict) or "run_id" not in payload:
+        raise BadRequest(
+            'The body has no run_id. Use the payload template {"run_id": "{{workflow_run_id}}"}.',
+            code="malformed_body",
+        )
+    value = payload["run_id"]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadRequest("run_id must be the run's number.", code="malformed_body")
+    run_id = str(value).strip()
+    if not _RUN_ID.match(run_id):
+        raise BadRequest(
+            f"run_id must be the run's number, got {run_id[:40]!r}: check that the template "
+            "uses {{workflow_run_id}}.",
+            code="malformed_body",
+        )
+    return str(int(run_id))
+
+
+def import_event(event_id: uuid.UUID | str) -> str:
+    """Fetch and import the run of one delivery; returns the event's final status."""
+    eid = uuid.UUID(str(event_id))
+    with session_scope() as session:
+        event = session.get(InboundEvent, eid)
+        if event is None or event.status != "received":
+            return event.status if event else "missing"
+        connector = session.get(Connector, event.connector_id)
+        if connector is None or not connector.enabled:
+            event.status, event.processed_at = "skipped", utcnow()
+            event.error = "The connector was disabled before the call was fetched."
+            return "skipped"
+        snapshot = ConnectorSnapshot.of(connector)
+        run = SyncRun(
+            company_id=connector.company_id,
+            connector_id=connector.id,
+            trigger="webhook",
+            status="running",
+            seen=1,
+        )
+        session.add(run)
+        session.flush()
+        run_id, call_ref = run.id, event.call_ref
+    try:
+        result = import_call(snapshot, CallRef(call_ref))
+    except CallscribeError as exc:
+        result = ImportResult("failed", error=snapshot.client.redact(exc.message))
+    except Exception as exc:
+        log.error("import of delivery %s broke: %s", eid, type(exc).__name__)
+        result = ImportResult("failed", error=f"Internal error ({type(exc).__name__}).")
+    if result.status == "pending":
+        result = ImportResult(
+            "failed", error="The call is still in progress at CloudVoice; the next sync imports it."
+        )
+    with session_scope() as session:
+        event = session.get(InboundEvent, eid)
+        log_row = session.get(SyncRun, run_id)
+        assert event is not None and log_row is not None
+        event.status = "imported" if result.status == "imported" else result.status
+        event.call_id, event.error, event.processed_at = result.call_id, result.error, utcnow()
+        log_row.status = "failed" if result.status == "failed" else "succeeded"
+        log_row.imported = int(result.status == "imported")
+        log_row.duplicates = int(result.status == "duplicate")
+        log_row.failed = int(result.status == "failed")
+        log_row.error = result.error
+        log_row.finished_at = utcnow()
+    return result.status

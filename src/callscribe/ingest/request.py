@@ -1,0 +1,100 @@
+"""What every ingest source hands to `ingest.service.create_engagement`: one typed
+request, whichever door the engagement came in by (upload page, add-calls, audio URL,
+signed-URL v2, tus, sheets, tickets, connector imports, and the coming ZIP ingest)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from callscribe.calls.service import StagedAudio
+from callscribe.ingest.parsers.base import ParsedTurn
+
+# fixed forever: every stored PID was made with it (migration 0007 keeps a copy)
+PID_NAMESPACE = uuid.UUID("5d0c3f0e-7a8b-5c1e-9f4a-2b6d8e1c0a37")
+
+
+def pid_for(
+    company_id: uuid.UUID, source: str, data_set: str | None, external_id: str
+) -> uuid.UUID:
+    """The PID of an item from outside: UUIDv5 of (company, source, data set, external
+    id), so the same item sent again finds its engagement instead of adding one."""
+    key = "\x1f".join((str(company_id), source, data_set or "", external_id))
+    return uuid.uuid5(PID_NAMESPACE, key)
+
+
+@dataclass
+class AgentHints:
+    """Who the agent is, as the source knows them. Tried in this order: the source's
+    external id, our agent (or user) id, extension id, email, phone; `create` makes the
+    agent from `name` when none matches; `required` refuses the request instead."""
+
+    user_id: str | None = None
+    extension_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    external_id: str | None = None
+    is_bot: bool = False
+    create: bool = False
+    required: bool = False
+    missing_code: str = "agent_not_found"
+    missing_message: str | None = None
+
+    def given(self) -> bool:
+        return bool(
+            self.user_id or self.extension_id or self.email or self.phone or self.external_id
+        ) or bool(self.create and self.name)
+
+
+@dataclass
+class CustomerHints:
+    """The other party: our customer id, else found by phone (E.164), email or name and
+    created when new (crm.service.resolve_customer)."""
+
+    customer_id: uuid.UUID | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class CrmObjects:
+    """Definite CRM objects of one integration connection (signed-URL v2 `crmObjects`)."""
+
+    connection_id: str
+    objects: list[tuple[str, str]]  # (object type, object id)
+
+
+@dataclass
+class IngestRequest:
+    company_id: uuid.UUID
+    source: str  # upload | api | api-v2 | tus | sheet | tickets | <connector type>
+    channel: str = "voice"
+    data_set: str | None = None  # a batch within the source (ZIP ingest); part of the PID
+    external_id: str | None = None
+    direction: str | None = None
+    started_at: datetime | None = None
+    duration_s: float | None = None  # text engagements; audio is probed
+    agent: AgentHints = field(default_factory=AgentHints)
+    customer: CustomerHints = field(default_factory=CustomerHints)
+    # the seed API's `order_id`. Stored and returned as `worker_id`: that is the
+    # documented contract of our developer API, so the name stays.
+    worker_id: str | None = None
+    crm_objects: CrmObjects | None = None
+    suggest_customers: bool = False  # list likely customers for a person to confirm
+    audio: StagedAudio | None = None  # a staged blob: moved into the store, or discarded
+    turns: list[ParsedTurn] | None = None  # a text engagement
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> uuid.UUID | None:
+        if not self.external_id:
+            return None
+        return pid_for(self.company_id, self.source, self.data_set, self.external_id)
+
+    def discard(self) -> None:
+        if self.audio is not None:
+            self.audio.discard()
