@@ -71,7 +71,8 @@ class Engagement(Base):
 
     __tablename__ = "engagements"
     __table_args__ = (
-        UniqueConstraint("company_id", "source", "external_id", name="uq_engagements_external"),
+        # the PID (company, source, data set, external id) is what makes an item unique:
+        # the same external id may come again in another data set
         UniqueConstraint("company_id", "pid", name="uq_engagements_pid"),
         Index("ix_engagements_company_started", "company_id", "started_at"),
         Index("ix_engagements_company_status", "company_id", "status"),

@@ -278,22 +278,8 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             )
         hints = request.customer
         customer_name = accounts.trim_attribute(session, company_id, "customer_name", hints.name)
-        customer_id = definite[0].customer_id if definite else None
-        if customer_id is None:
-            try:
-                with session.begin_nested():
-                    customer_id = crm.resolve_customer(
-                        session,
-                        company_id,
-                        customer_id=hints.customer_id,
-                        name=customer_name,
-                        phone=hints.phone,
-                        email=hints.email,
-                    )
-            except NotFound:
-                raise
-            except CallscribeError as exc:
-                log.info("engagement not linked to a customer: %s", exc.message)
+        if hints.customer_id:  # ours: refused before anything is written when unknown
+            crm.get_customer(session, company_id, hints.customer_id)
         meta = dict(request.meta)
         duration, channels = (None, None) if staged is None else _probe(staged)
         engagement = Engagement(
@@ -305,7 +291,7 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             external_id=request.external_id,
             direction=request.direction,
             agent_id=agent.id if agent else None,
-            customer_id=customer_id,
+            customer_id=definite[0].customer_id if definite else None,
             customer_name=customer_name,
             customer_phone=hints.phone,
             worker_id=request.worker_id,
@@ -321,12 +307,10 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             engagement.audio_filename = staged.filename
             engagement.audio_channels = channels
             engagement.audio_key = new_audio_key(company_id, engagement.id, fmt)
-        existing = _insert_or_existing(session, engagement)
+        existing = _insert_or_existing(session, engagement, request, customer_name, agent)
         if existing is not None:  # a concurrent request with the same PID won the race
             request.discard()
             return _duplicate(session, existing)
-        if request.turns:
-            _add_turns(session, engagement, request, agent)
         if staged is not None:
             assert engagement.audio_key
             engagement.audio_size = get_store().put_file(engagement.audio_key, staged.path)
@@ -356,17 +340,51 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
     return IngestResult(engagement, False, agent, definite, unknown, suggested)
 
 
+def _resolve_customer(
+    session: Session, request: IngestRequest, name: str | None
+) -> uuid.UUID | None:
+    hints = request.customer
+    try:
+        with session.begin_nested():
+            return crm.resolve_customer(
+                session,
+                request.company_id,
+                customer_id=hints.customer_id,
+                name=name,
+                phone=hints.phone,
+                email=hints.email,
+            )
+    except CallscribeError as exc:
+        log.info("engagement not linked to a customer: %s", exc.message)
+        return None
+
+
 def _duplicate(session: Session, existing: Engagement) -> IngestResult:
     agent = session.get(Agent, existing.agent_id) if existing.agent_id else None
     return IngestResult(existing, True, agent)
 
 
-def _insert_or_existing(session: Session, engagement: Engagement) -> Engagement | None:
-    """Insert; if another request inserted the same PID first, that engagement instead
-    (the unique constraint decides the race)."""
-    session.add(engagement)
+def _insert_or_existing(
+    session: Session,
+    engagement: Engagement,
+    request: IngestRequest,
+    customer_name: str | None,
+    agent: Agent | None,
+) -> Engagement | None:
+    """Insert the engagement with its customer and turns; if another request inserted the
+    same PID first, that engagement instead (the unique constraint decides the race).
+
+    All in one savepoint: a request that loses the race writes nothing (no customer
+    either)."""
+    _begin_write(session)
     try:
         with session.begin_nested():
+            session.add(engagement)
+            session.flush()
+            if engagement.customer_id is None:
+                engagement.customer_id = _resolve_customer(session, request, customer_name)
+            if request.turns:
+                _add_turns(session, engagement, request, agent)
             session.flush()
     except IntegrityError:
         if engagement.pid is None:
@@ -378,6 +396,21 @@ def _insert_or_existing(session: Session, engagement: Engagement) -> Engagement 
             raise
         return existing
     return None
+
+
+def _begin_write(session: Session) -> None:
+    """On SQLite, open the transaction as a write transaction before the savepoint.
+    pysqlite only begins a transaction before INSERT/UPDATE/DELETE, so a SAVEPOINT sent
+    first would open the transaction itself, and releasing it would commit the insert
+    whatever the boundary decides later (a failed commit would not undo it). BEGIN
+    IMMEDIATE also takes the write lock up front: the reads inside the savepoint cannot
+    go stale, which SQLite answers with "database is locked" at once."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:  # type: ignore[attr-defined]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _add_turns(

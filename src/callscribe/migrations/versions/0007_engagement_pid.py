@@ -1,5 +1,6 @@
 """engagement PID: UUIDv5 of (company, source, data set, external id), unique per company,
-backfilled for the engagements that have an external id
+backfilled for the engagements that have an external id; it replaces the unique
+(company, source, external id), which would refuse the same id in another data set
 
 Revision ID: 0007
 Revises: 0006
@@ -54,9 +55,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("engagements", schema=None) as batch_op:
         batch_op.create_unique_constraint("uq_engagements_pid", ["company_id", "pid"])
+        batch_op.drop_constraint("uq_engagements_external", type_="unique")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("engagements", schema=None) as batch_op:
+        batch_op.create_unique_constraint(
+            "uq_engagements_external", ["company_id", "source", "external_id"]
+        )
         batch_op.drop_constraint("uq_engagements_pid", type_="unique")
         batch_op.drop_column("pid")
