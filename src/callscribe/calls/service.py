@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import Select, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,7 +34,6 @@ from callscribe.errors import (
     CallscribeError,
     ErrorCode,
     NotFound,
-    PayloadTooLarge,
 )
 from callscribe.events import emit
 from callscribe.kit.filters import EngagementFilter
@@ -54,44 +52,6 @@ DEFAULT_CHANNEL_ROLES = {"0": "agent", "1": "customer"}
 
 
 # -- ingestion ---------------------------------------------------------------------------
-
-
-class StagedAudio:
-    """A recording being received: written to a staging file in the blob store while the
-    bytes arrive, with the size limit enforced as they come (never held in memory)."""
-
-    def __init__(self, max_bytes: int | None = None):
-        self.max_bytes = max_bytes or get_settings().max_upload_bytes
-        self.file, self.path = get_store().staging_file()
-        self.size = 0
-        self.filename: str | None = None
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise PayloadTooLarge(
-                f"The recording is larger than the {self.max_bytes // (1024 * 1024)} MB limit."
-            )
-        self.file.write(chunk)
-
-    def close(self) -> None:
-        if not self.file.closed:
-            self.file.close()
-
-    def discard(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
-
-    def head(self, n: int = 4096) -> bytes:
-        if not self.file.closed:
-            self.file.flush()
-        with self.path.open("rb") as fh:
-            return fh.read(n)
-
-
-def copy_into_stage(src: BinaryIO, staged: StagedAudio) -> None:
-    while chunk := src.read(CHUNK):
-        staged.write(chunk)
 
 
 def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:
@@ -579,11 +539,3 @@ def progress_snapshot(session: Session, call_id: uuid.UUID) -> dict[str, Any] | 
         "error": row[3],
         "max_seq": -1 if row[4] is None else row[4],
     }
-
-
-def stage_file_from_path(path: Path) -> StagedAudio:
-    staged = StagedAudio()
-    staged.filename = path.name
-    with path.open("rb") as fh:
-        copy_into_stage(fh, staged)
-    return staged

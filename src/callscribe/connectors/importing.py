@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from callscribe.calls.models import Direction
-from callscribe.calls.service import StagedAudio
 from callscribe.connectors import service
 from callscribe.connectors.base import (
     CallRef,
@@ -26,6 +25,7 @@ from callscribe.errors import CallscribeError
 from callscribe.ingest import service as ingest
 from callscribe.ingest.parsers import ParsedTurn, get_parser
 from callscribe.ingest.request import AgentHints, CustomerHints, IngestRequest
+from callscribe.storage.staging import StagedAudio
 
 log = logging.getLogger(__name__)
 

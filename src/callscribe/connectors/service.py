@@ -52,6 +52,7 @@ from callscribe.security.crypto import (
 )
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
+from callscribe.storage.staging import StagedAudio
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,7 @@ def _decode_mono(path: str) -> Any:
     return np.concatenate(chunks).astype(np.int16)
 
 
-def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> calls.StagedAudio:
+def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> StagedAudio:
     """Download both tracks and write them as one stereo WAV: channel 0 the agent (or
     bot), channel 1 the customer, padded to the longer one. Holds both tracks decoded in
     memory (16 kHz int16: about 115 MB per track-hour)."""
@@ -316,7 +317,7 @@ def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> 
     parts = []
     try:
         for rec in (agent, customer):
-            staged = calls.StagedAudio()
+            staged = StagedAudio()
             parts.append(staged)
             download(rec, staged, redact=client.redact)
             staged.close()
@@ -334,7 +335,7 @@ def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> 
     header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
     header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, TRACK_RATE, TRACK_RATE * 4, 4, 16)
     header += b"data" + struct.pack("<I", len(data))
-    out = calls.StagedAudio()
+    out = StagedAudio()
     try:
         out.write(header)
         for start in range(0, len(data), calls.CHUNK):

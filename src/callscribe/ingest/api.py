@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from callscribe.accounts import service as accounts
 from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
-from callscribe.calls.service import StagedAudio
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
 from callscribe.errors import (
@@ -59,6 +58,7 @@ from callscribe.ingest.schemas import (
 from callscribe.ingest.tus import router as tus_router
 from callscribe.ingest.upload import MultipartUpload
 from callscribe.settings import get_settings
+from callscribe.storage.staging import StagedAudio
 from callscribe.web.deps import (
     PRINCIPAL_RESOLVERS,
     bearer_token,

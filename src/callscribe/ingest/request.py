@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from callscribe.calls.service import StagedAudio
 from callscribe.ingest.parsers.base import ParsedTurn
+from callscribe.storage.staging import StagedAudio
 
 # fixed forever: every stored PID was made with it (migration 0007 keeps a copy)
 PID_NAMESPACE = uuid.UUID("5d0c3f0e-7a8b-5c1e-9f4a-2b6d8e1c0a37")

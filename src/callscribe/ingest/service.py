@@ -25,7 +25,6 @@ from callscribe.accounts.models import Agent
 from callscribe.accounts.service import Principal
 from callscribe.calls import service as calls
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn
-from callscribe.calls.service import StagedAudio
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
 from callscribe.db import after_commit, utcnow
@@ -54,6 +53,7 @@ from callscribe.security import outbound
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
 from callscribe.storage import get_store, new_audio_key
+from callscribe.storage.staging import StagedAudio, copy_into_stage
 
 log = logging.getLogger(__name__)
 
@@ -674,7 +674,7 @@ def create_recording(session: Session, principal: Principal, body: Any) -> Inges
     staged.filename = upload.filename
     try:
         with get_store().open(upload.blob_key) as src:
-            calls.copy_into_stage(src, staged)
+            copy_into_stage(src, staged)
     except BaseException:
         staged.discard()
         raise

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from callscribe.calls.service import StagedAudio
 from callscribe.errors import BadRequest, ErrorCode, PayloadTooLarge
+from callscribe.storage.staging import StagedAudio
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 50
