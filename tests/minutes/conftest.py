@@ -164,3 +164,15 @@ def chat_server() -> Iterator[ChatServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_endpoints_allowed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The fake AI/speech providers listen on 127.0.0.1, which the outbound guard refuses
+    unless an admin allowed private URLs (as tests/conftest.py's app_env does)."""
+    from callscribe.settings import reset_settings
+
+    monkeypatch.setenv("CALLSCRIBE_ALLOW_PRIVATE_URLS", "true")
+    reset_settings()
+    yield
+    reset_settings()

@@ -16,10 +16,9 @@ from callscribe.minutes.analyzers import (
     AnalyzerConfig,
     AnalyzerFailed,
     AnalyzerKeyRefused,
-    OpenAIAnalyzer,
     get_analyzer,
-    minutes_json_schema,
 )
+from callscribe.minutes.analyzers.openai import OpenAIAnalyzer, minutes_json_schema
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
 
 from .conftest import ChatServer, Reply, completion

@@ -8,12 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from callscribe.errors import CallscribeError
-from callscribe.minutes.analyzers import (
-    AnalyzerConfig,
-    AnalyzerKeyMissing,
-    LocalAnalyzer,
-    get_analyzer,
-)
+from callscribe.minutes.analyzers import AnalyzerConfig, AnalyzerKeyMissing, get_analyzer
+from callscribe.minutes.analyzers.local import LocalAnalyzer
 from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS, AnalysisContext, MinutesDraft, TurnIn
 
 from .conftest import abcd_dialogues, all_dialogues, harper_valley_calls, qmsum_meetings

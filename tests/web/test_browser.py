@@ -275,7 +275,7 @@ def test_call_page_streams_the_transcript_while_the_call_is_transcribed(
     from callscribe.calls.models import Engagement, Turn
     from callscribe.db import session_scope
     from callscribe.minutes import service as minutes
-    from callscribe.minutes.analyzers import LocalAnalyzer
+    from callscribe.minutes.analyzers.local import LocalAnalyzer
     from tests.web.conftest import create_user
 
     create_user(company.id, "ann@acme.test", "admin")

@@ -264,7 +264,7 @@ def test_agent_cannot_toggle_another_agents_action_item(
     from callscribe.calls.models import Engagement
     from callscribe.db import session_scope
     from callscribe.minutes import service as minutes
-    from callscribe.minutes.analyzers import LocalAnalyzer
+    from callscribe.minutes.analyzers.local import LocalAnalyzer
 
     ann = create_user(company.id, "ann@acme.test", "agent", extension_id="EXT-1")
     bob = create_user(company.id, "bob@acme.test", "agent", extension_id="EXT-2")

@@ -22,10 +22,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from callscribe.errors import BadRequest, CallscribeError, ErrorCode, UpstreamError
-from callscribe.security import outbound
+from callscribe.security import http
 from callscribe.settings import get_settings
 
 REDACTED = "[redacted]"
+PROVIDER_RETRIES = 2  # GETs to a provider API are idempotent: retried with backoff
 
 
 class ProviderError(UpstreamError):
@@ -244,28 +245,41 @@ class ProviderHTTP:
         timeout: float | None = None,
     ) -> httpx.Response:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        try:
-            outbound.check_url(url)
-        except UpstreamError as exc:
-            raise ProviderError(
-                f"Cannot resolve the {self.provider} host {self.host()}: check the Base URL.",
-                code=ErrorCode.PROVIDER_UNREACHABLE,
-            ) from exc
         timeout = timeout or get_settings().URL_TIMEOUT_S
         try:
-            with outbound.client(timeout) as http:
-                response = http.get(url, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
+            # a listing or a lookup is idempotent: transient failures are retried
+            response = http.request(
+                "GET",
+                url,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                secrets=self._secrets,
+                retries=PROVIDER_RETRIES,
+            )
+        except http.OutboundTimeout as exc:
             raise ProviderError(
                 f"{self.provider} at {self.host()} did not answer within {timeout:g} seconds. "
                 "It may be overloaded or down; try again later.",
                 code=ErrorCode.PROVIDER_TIMEOUT,
             ) from exc
-        except httpx.HTTPError as exc:
-            reason = self.redact(str(exc)) or type(exc).__name__
+        except http.OutboundUnreachable as exc:
+            cause = exc.__cause__
+            reason = self.redact(str(cause) if cause else "") or type(cause).__name__
             raise ProviderError(
                 f"Cannot reach {self.provider} at {self.host()} ({reason}). Check the Base URL "
                 "and that the server is running and reachable from this machine.",
+                code=ErrorCode.PROVIDER_UNREACHABLE,
+            ) from exc
+        except http.UnsafeURL:
+            raise
+        except UpstreamError as exc:
+            if not exc.message.startswith("Cannot resolve"):
+                raise ProviderError(
+                    self.redact(exc.message), code=ErrorCode.PROVIDER_UNREACHABLE
+                ) from exc
+            raise ProviderError(
+                f"Cannot resolve the {self.provider} host {self.host()}: check the Base URL.",
                 code=ErrorCode.PROVIDER_UNREACHABLE,
             ) from exc
         if response.status_code >= 500:
@@ -283,30 +297,31 @@ def download(
     """Stream a recording into `sink` (a StagedAudio or any object with .write) through the
     SSRF guard, following redirects to pre-signed URLs."""
     try:
-        with outbound.stream_get(
-            recording.url, headers=recording.headers or None, auth=recording.auth
-        ) as response:
-            size = 0
-            for chunk in response.iter_bytes(1024 * 1024):
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise ProviderError(
-                        f"The {recording.kind} file is larger than {max_bytes} bytes.",
-                        transient=False,
-                    )
-                sink.write(chunk)
+        with http.OutboundClient() as client:
+            client.download(
+                recording.url,
+                sink,
+                max_bytes=max_bytes,
+                headers=recording.headers or None,
+                auth=recording.auth,
+                too_large=_TooLarge,
+            )
+    except _TooLarge as exc:
+        raise ProviderError(
+            f"The {recording.kind} file is larger than {max_bytes} bytes.", transient=False
+        ) from exc
     except ProviderError:
         raise
     except CallscribeError as exc:  # HTTP errors, refused URLs, size limit
         message = redact(exc.message) if redact else exc.message
-        transient = isinstance(exc, UpstreamError) and " answered HTTP 4" not in message
+        transient = not (isinstance(exc, http.UpstreamStatus) and 400 <= exc.http_status < 500)
+        transient = transient and isinstance(exc, UpstreamError)
         raise ProviderError(
             f"The {recording.kind} recording could not be downloaded: {message}",
             code=ErrorCode.RECORDING_DOWNLOAD_FAILED,
             transient=transient,
         ) from exc
-    except httpx.HTTPError as exc:
-        raise ProviderError(
-            f"The {recording.kind} recording download broke off ({type(exc).__name__}).",
-            code=ErrorCode.RECORDING_DOWNLOAD_FAILED,
-        ) from exc
+
+
+class _TooLarge(CallscribeError):
+    code = "too_large"

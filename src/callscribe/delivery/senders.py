@@ -6,19 +6,17 @@ and auto-disable belong to the service, so every kind behaves the same way."""
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 import httpx
 
 from callscribe.errors import CallscribeError, ErrorCode
-from callscribe.security import outbound
+from callscribe.security import http
 
 RESPONSE_LOG_CHARS = 1000  # what the delivery log keeps of a receiver's answer
 RESPONSE_READ_BYTES = 16 * 1024  # never read more of an answer than this
@@ -108,45 +106,29 @@ def truncate(text: str | None, limit: int = RESPONSE_LOG_CHARS) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now_dt = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
-    return max(0.0, (when - now_dt).total_seconds())
-
-
 def http_attempt(
     method: str, url: str, body: bytes, headers: dict[str, str], timeout_s: float
 ) -> AttemptResult:
-    """One request through the SSRF guard. Network errors, timeouts, 408, 429 and 5xx
-    are retryable; redirects are not followed (a moved endpoint is the admin's to fix)."""
-    try:
-        outbound.check_url(url)
-    except CallscribeError as exc:
-        return AttemptResult(ok=False, retryable=exc.code != "url_not_allowed", error=exc.message)
+    """One request through the guarded client. Network errors, timeouts, 408, 429 and 5xx
+    are retryable (by the service: a sender makes one attempt); redirects are not
+    followed (a moved endpoint is the admin's to fix); a refused address is final."""
     deadline = time.monotonic() + timeout_s
     try:
-        with outbound.client(timeout_s) as http:
-            request = http.build_request(method, url, content=body, headers=headers)
-            response = http.send(request, stream=True)
-            try:
-                raw = b""
-                for chunk in response.iter_bytes():
-                    raw += chunk
-                    if len(raw) >= RESPONSE_READ_BYTES or time.monotonic() > deadline:
-                        break
-            finally:
-                response.close()
+        with (
+            http.OutboundClient(timeout=timeout_s) as client,
+            client.stream(method, url, content=body, headers=headers) as response,
+        ):
+            raw = b""
+            for chunk in response.iter_bytes():
+                raw += chunk
+                if len(raw) >= RESPONSE_READ_BYTES or time.monotonic() > deadline:
+                    break
+    except http.UnsafeURL as exc:
+        return AttemptResult(ok=False, retryable=False, error=exc.message)
+    except http.OutboundTimeout:
+        return AttemptResult(ok=False, retryable=True, error=f"Timed out after {timeout_s:g} s.")
+    except CallscribeError as exc:
+        return AttemptResult(ok=False, retryable=True, error=f"Could not connect: {exc.message}")
     except httpx.TimeoutException:
         return AttemptResult(ok=False, retryable=True, error=f"Timed out after {timeout_s:g} s.")
     except httpx.HTTPError as exc:
@@ -162,7 +144,7 @@ def http_attempt(
         result.error = f"HTTP {status}: redirects are not followed; use the final URL."
     elif status in (408, 429) or status >= 500:
         result.retryable = True
-        result.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
+        result.retry_after_s = http.parse_retry_after(response.headers.get("retry-after"))
         result.error = f"HTTP {status}"
     else:
         result.error = f"HTTP {status}: the receiver refused the request."

@@ -49,7 +49,7 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
-from callscribe.security import outbound
+from callscribe.security import http
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
 from callscribe.storage import get_store, new_audio_key
@@ -97,7 +97,7 @@ def find_duplicate(
 
 def download_to_stage(url: str, staged: StagedAudio) -> None:
     """Fetch an audio URL through the SSRF guard, enforcing the size limit while streaming."""
-    with outbound.stream_get(url) as response:
+    with http.stream_get(url) as response:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > staged.max_bytes:
             raise PayloadTooLarge(
@@ -110,7 +110,7 @@ def download_to_stage(url: str, staged: StagedAudio) -> None:
         except CallscribeError:
             raise
         except Exception as exc:  # httpx read timeouts, dropped connections
-            raise outbound.UpstreamError(f"The download of the audio URL failed: {exc}.") from exc
+            raise http.OutboundUnreachable(f"The download of the audio URL failed: {exc}.") from exc
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     staged.filename = name[:300] or None
 

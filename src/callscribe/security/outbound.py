@@ -1,102 +1,113 @@
-"""Safe outbound HTTP: every URL a user gives us (audio URLs, automations, connectors) is
-checked against private, loopback and link-local targets before we connect, on every
-redirect hop, unless an admin allowed private URLs."""
+"""The SSRF guard: every URL a user gives us (audio URLs, automations, connectors, AI and
+speech endpoints) must resolve only to public addresses unless an admin allowed private
+URLs. security.http applies it on every connection of every hop and pins the connection
+to the address it checked."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urljoin, urlsplit
-
-import httpx
+from urllib.parse import urlsplit
 
 from callscribe.errors import BadRequest, UpstreamError
 from callscribe.settings import get_settings
-
-USER_AGENT = "callscribe/0.1 (+https://github.com/callscribe)"
 
 
 class UnsafeURL(BadRequest):
     code = "url_not_allowed"
 
 
-def check_url(url: str, *, allow_private: bool | None = None) -> None:
-    """Raise UnsafeURL unless `url` is http(s) and every address it resolves to is public."""
-    if allow_private is None:
-        allow_private = get_settings().ALLOW_PRIVATE_URLS
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeURL(f"Only http and https URLs are accepted, got {url[:200]!r}.")
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise UpstreamError(f"Cannot resolve host {parts.hostname!r}: {exc.strerror}.") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global or addr.is_multicast:
-            raise UnsafeURL(
-                f"The URL points to a private, loopback or link-local address ({addr}); "
-                "an admin can allow this with CALLSCRIBE_ALLOW_PRIVATE_URLS."
-            )
+# IPv6 prefixes that carry an IPv4 address in their low or middle bits: the address we
+# really reach is the embedded one, so that is the one judged (issue 17 #6)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known NAT64 prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use NAT64
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, still routed inside sites
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def client(timeout: float | None = None) -> httpx.Client:
-    timeout = timeout or get_settings().URL_TIMEOUT_S
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, translated,
+    NAT64, 6to4, Teredo client), or None when it embeds none."""
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:
+        return addr.sixtofour
+    if addr.teredo is not None:
+        return addr.teredo[1]
+    low32 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    if addr in _NAT64 or addr in _IPV4_TRANSLATED:
+        return low32
+    if addr in _IPV4_COMPATIBLE and int(addr) > 1:  # :: and ::1 are not IPv4 forms
+        return low32
+    return None
+
+
+def is_public(addr: IPAddress) -> bool:
+    """True when connecting to `addr` reaches the public internet, not this machine,
+    its network or a link: global unicast, judged on the embedded IPv4 where there is one."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id or addr in _SITE_LOCAL or addr in _NAT64_LOCAL:
+            return False  # site-local and local-use NAT64 reach inside networks only
+        inner = embedded_ipv4(addr)
+        if inner is not None:
+            return is_public(inner)
+    return addr.is_global and not addr.is_multicast
+
+
+def _refusal(addr: IPAddress) -> UnsafeURL:
+    return UnsafeURL(
+        f"The URL points to a private, loopback or link-local address ({addr}); "
+        "an admin can allow this with CALLSCRIBE_ALLOW_PRIVATE_URLS."
     )
 
 
-@contextmanager
-def stream_get(
-    url: str,
-    *,
-    headers: dict[str, str] | None = None,
-    auth: httpx.Auth | tuple[str, str] | None = None,
-    timeout: float | None = None,
-    max_redirects: int | None = None,
-    allow_private: bool | None = None,
-) -> Iterator[httpx.Response]:
-    """GET with the SSRF check on each hop and a bounded number of redirects; yields the
-    final streaming response (status already checked: 2xx)."""
-    max_redirects = get_settings().URL_MAX_REDIRECTS if max_redirects is None else max_redirects
-    with client(timeout) as http:
-        current = url
-        for _hop in range(max_redirects + 1):
-            check_url(current, allow_private=allow_private)
-            try:
-                request = http.build_request("GET", current, headers=headers)
-                response = http.send(request, stream=True, auth=auth)  # type: ignore[arg-type]
-            except httpx.TimeoutException as exc:
-                raise UpstreamError(f"Timed out fetching {_redact(current)}.") from exc
-            except httpx.HTTPError as exc:
-                raise UpstreamError(f"Could not fetch {_redact(current)}: {exc}.") from exc
-            try:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise UpstreamError("Redirect without a Location header.")
-                    current = urljoin(current, location)
-                    continue
-                if response.status_code >= 400:
-                    raise UpstreamError(
-                        f"{_redact(current)} answered HTTP {response.status_code}.",
-                        status=502,
-                    )
-                yield response
-                return
-            finally:
-                response.close()
-        raise UpstreamError(f"Too many redirects (more than {max_redirects}).")
+def allow_private_default(allow_private: bool | None) -> bool:
+    return get_settings().ALLOW_PRIVATE_URLS if allow_private is None else allow_private
 
 
-def _redact(url: str) -> str:
+def resolve(host: str, port: int, *, allow_private: bool | None = None) -> list[IPAddress]:
+    """Resolve `host` ONCE and check every address it gave; the caller connects to one of
+    the returned addresses and never resolves the name again (no DNS rebinding window)."""
+    allow_private = allow_private_default(allow_private)
+    literal = host.strip("[]")
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(literal.split("%", 1)[0])]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UpstreamError(f"Cannot resolve host {host!r}: {reason}.") from exc
+        addresses = []
+        for info in infos:
+            addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if addr not in addresses:
+                addresses.append(addr)
+        if not addresses:
+            raise UpstreamError(f"Cannot resolve host {host!r}: no address.") from None
+    if not allow_private:
+        for addr in addresses:
+            if not is_public(addr):
+                raise _refusal(addr)
+    return addresses
+
+
+def check_url(url: str, *, allow_private: bool | None = None) -> None:
+    """Raise UnsafeURL unless `url` is http(s) and every address it resolves to is public.
+    For validating a URL when it is saved; connecting goes through security.http, which
+    checks again and pins the connection to the checked address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeURL(f"Only http and https URLs are accepted, got {url[:200]!r}.")
+    if allow_private_default(allow_private):
+        return
+    resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def redact_url(url: str) -> str:
     """A URL fit for an error message: no credentials, no query string (may carry tokens)."""
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -10,10 +10,10 @@ import wave
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 
 from callscribe.errors import UpstreamError
+from callscribe.security import http
 from callscribe.speech.service import SAMPLE_RATE, SpeechConfig
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class OpenAICompatibleEngine:
 
     name = "openai"
 
-    def __init__(self, config: SpeechConfig, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, config: SpeechConfig, *, client: http.OutboundClient | None = None) -> None:
         if not config.base_url:
             raise UpstreamError(
                 "The speech endpoint URL is not set; configure the base URL "
@@ -149,7 +149,11 @@ class OpenAICompatibleEngine:
             "endpoint": config.base_url.rstrip("/"),
             "temperature": 0.0,
         }
-        self._client = client or httpx.Client(timeout=config.timeout_s)
+        # the guarded client: the endpoint is checked and pinned on every connection,
+        # not only when an admin saved it
+        self._client = client or http.OutboundClient(
+            timeout=config.timeout_s, secrets=[config.api_key]
+        )
 
     def _scrub(self, message: str) -> str:
         # Providers sometimes echo the key they rejected; it must not reach our logs or UI.
@@ -175,26 +179,31 @@ class OpenAICompatibleEngine:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
         files = {"file": ("audio.wav", encode_wav(audio), "audio/wav")}
         try:
-            response = self._client.post(
-                self.url, data=data, files=files, headers=headers, timeout=self.config.timeout_s
+            response = self._client.request(
+                "POST", self.url, data=data, files=files, headers=headers
             )
-        except httpx.TimeoutException as exc:
+        except http.OutboundTimeout as exc:
             raise UpstreamError(
                 f"Speech endpoint timed out after {self.config.timeout_s:g} s",
                 code="speech_timeout",
                 status=504,
             ) from exc
-        except httpx.HTTPError as exc:
+        except http.UnsafeURL:
+            raise
+        except UpstreamError as exc:
             raise UpstreamError(
-                self._scrub(f"Could not reach the speech endpoint: {type(exc).__name__}: {exc}"),
+                self._scrub(f"Could not reach the speech endpoint: {exc.message}"),
                 code="speech_unreachable",
             ) from exc
 
         if not response.is_success:
+            # the provider's own words on a 4xx JSON error; never the body of a failure
+            # (an internal service's reply must not reach the call's error text)
+            detail = http.error_detail(response)
             raise UpstreamError(
                 self._scrub(
-                    f"Speech endpoint answered {response.status_code}: "
-                    f"{_provider_message(response)}"
+                    f"Speech endpoint answered {response.status_code}"
+                    + (f": {detail}" if detail else ".")
                 ),
                 code="speech_upstream_error",
             )
@@ -216,18 +225,3 @@ class OpenAICompatibleEngine:
             text = str(segment.get("text") or "").strip()
             if text:
                 yield float(segment["start"]), float(segment["end"]), text
-
-
-def _provider_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    if isinstance(body, dict) and body.get("detail"):
-        return str(body["detail"])
-    return response.text.strip()[:300] or response.reason_phrase

@@ -1,0 +1,108 @@
+# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
+"""The subject line: the customer's main request."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from callscribe.minutes.analyzers import lexicon
+from callscribe.minutes.analyzers.base import _SPACE_RE, SUBJECT_MAX, _truncate
+from callscribe.minutes.analyzers.local.action_items import _CLAUSE_END_RE
+from callscribe.minutes.analyzers.local.text import (
+    _FILLER_START_RE,
+    _capitalize,
+    _content_words,
+    _Sentence,
+)
+
+log = logging.getLogger(__name__)
+
+
+_REQUEST_PATTERNS = [
+    re.compile(
+        r"\b(?:i|we)(?:'m| am| are|'re)? (?:calling|writing|contacting you|reaching out) (?:to|about|regarding|because|for)\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:i |we )?(?:really |just |only )?(?:need|needed|want|wanted|would like|'d like|wanna|wish|hope|was hoping|am hoping) (?:you |someone |somebody )?to\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:i|we) (?:have |had |just )?(?P<x>(?:lost|forgot|misplaced|can't find|cannot find|can't access|cannot access|can't log in|was charged|got charged|was double charged|never received|didn't receive|haven't received)\b.+)",
+        re.I,
+    ),
+    re.compile(r"\b(?:i|we)(?:'d| would) like\s+(?P<x>.+)", re.I),
+    re.compile(
+        r"\b(?:i|we)(?:'m| am| are|'re) (?:trying|looking|hoping|wanting|interested) (?:to|for|in)\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(r"\b(?:i|we) (?:need|want)\s+(?P<x>.+)", re.I),
+    re.compile(
+        r"\b(?:a |an |some )?(?:problem|issue|trouble|question|complaint|concern)s? (?:with|about|regarding|on)\s+(?P<x>.+)",
+        re.I,
+    ),
+    re.compile(r"\bhow (?:do|can|could) i\s+(?P<x>.+)", re.I),
+    re.compile(
+        r"\b(?:can|could) (?:you|i) (?:please )?(?:help me )?(?P<x>(?:get|change|cancel|update|return|check|reset|replace|order|book|find|open|close|transfer|add|remove|pay|make)\b.+)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:my|the|our) (?P<x>[\w' -]{3,40}?) (?:isn't working|is not working|wasn't working|keeps|won't|doesn't work|does not work|stopped|is broken|was stolen|was declined|got declined|is missing|never arrived|hasn't arrived)\b(?P<y>.*)",
+        re.I,
+    ),
+]
+
+
+def _subject_from(sentence: str) -> str | None:
+    text = _FILLER_START_RE.sub("", sentence.replace("’", "'")).strip()
+    for i, pattern in enumerate(_REQUEST_PATTERNS):
+        m = pattern.search(text)
+        if not m:
+            continue
+        x = m.group("x")
+        if i == len(_REQUEST_PATTERNS) - 1:
+            x = m.group(0)
+        end = _CLAUSE_END_RE.search(x)
+        x = x[: end.start()] if end else x
+        x = re.split(
+            r",\s|\s(?:and i|and we|can you|could you|please)\b", x, maxsplit=1, flags=re.I
+        )[0]
+        x = re.sub(r"^(?:a|an|the|some|my|our)\s+", "", x.strip(" ,.?!"), flags=re.I)
+        x = re.sub(r"\b(?:my|our)\b", "", x, flags=re.I)
+        x = re.sub(r"\b(?:me|us)\s+(?=with\b)", "", x, flags=re.I)
+        x = re.sub(r"\bi\b", "they", x)
+        x = _SPACE_RE.sub(" ", x).strip(" ,.?!")
+        if (
+            len(_content_words(x)) >= 1
+            and len(x) >= 6
+            and not re.fullmatch(
+                r"(?:help|talk|speak|ask)(?: \w+)?(?: with)?(?: (?:that|this|it|something))?",
+                x,
+                re.I,
+            )
+        ):
+            return _truncate(_capitalize(x), SUBJECT_MAX)
+    return None
+
+
+def _subject(sentences: list[_Sentence], tags: list[str]) -> str:
+    customer = [s for s in sentences if s.role == "customer"]
+    if not customer and tags:  # a meeting or a monologue: name its topics
+        return _truncate(_capitalize(", ".join(tags[:3])), SUBJECT_MAX)
+    customer = customer or sentences
+    for s in customer[:12]:
+        subject = _subject_from(s.text)
+        if subject:
+            return subject
+    for s in customer[:6]:
+        if len(s.content) >= 3 and (
+            "?" in s.text
+            or any(w in lexicon.SENTIMENT and lexicon.SENTIMENT[w] < 0 for w in s.words)
+        ):
+            return _truncate(
+                _capitalize(_FILLER_START_RE.sub("", s.text).strip(" ?.!")), SUBJECT_MAX
+            )
+    if tags:
+        return _truncate(_capitalize(", ".join(tags[:3])), SUBJECT_MAX)
+    return _truncate(_capitalize(sentences[0].text.strip(" ?.!")), SUBJECT_MAX)
