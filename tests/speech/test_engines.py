@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from callscribe.errors import UpstreamError
-from callscribe.speech.engines import FasterWhisperEngine, OpenAICompatibleEngine, encode_wav
+from callscribe.speech.audio import encode_wav
+from callscribe.speech.engines import FasterWhisperEngine, OpenAICompatibleEngine
 from callscribe.speech.service import SpeechConfig, SpeechEngine, get_engine, transcribe_file
 
 from .conftest import AUDIO_DIR, REFERENCES, word_error_rate

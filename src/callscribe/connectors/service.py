@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import Principal
-from callscribe.calls import service as calls
 from callscribe.connectors.base import (
     ConnectorType,
     Recording,
@@ -52,6 +49,7 @@ from callscribe.security.crypto import (
 )
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
+from callscribe.speech import audio as speech_audio
 from callscribe.storage.staging import StagedAudio
 
 log = logging.getLogger(__name__)
@@ -67,7 +65,6 @@ WEBHOOK_INSTRUCTIONS = (
 )
 SYNC_LEASE = timedelta(minutes=30)  # a sync holding the lease longer than this died
 MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
-TRACK_RATE = 16000  # the two tracks are mixed into one 16 kHz stereo WAV
 
 
 # -- connectors --------------------------------------------------------------------------
@@ -283,37 +280,12 @@ def test_settings(data: ConnectionTest) -> ConnectionOutcome:
     return _try_connection(cls(base_url, creds))
 
 
-# -- mixing two tracks (moving to speech.audio) -------------------------------------------
-
-
-def _decode_mono(path: str) -> Any:
-    """A track as 16 kHz mono int16 samples."""
-    import av
-    import numpy as np
-
-    try:
-        with av.open(path) as container:
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=TRACK_RATE)
-            chunks = []
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-    except (av.error.FFmpegError, IndexError, ValueError) as exc:
-        raise BadRequest(f"a track is not decodable audio ({type(exc).__name__})") from exc
-    if not chunks:
-        return np.zeros(0, dtype=np.int16)
-    return np.concatenate(chunks).astype(np.int16)
+# -- mixing two tracks (speech.audio does the audio) ---------------------------------
 
 
 def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> StagedAudio:
-    """Download both tracks and write them as one stereo WAV: channel 0 the agent (or
-    bot), channel 1 the customer, padded to the longer one. Holds both tracks decoded in
-    memory (16 kHz int16: about 115 MB per track-hour)."""
-    import numpy as np
-
+    """Download both tracks and mix them into one stereo WAV (speech.audio): channel 0 the
+    agent (or bot), channel 1 the customer, padded to the longer one."""
     parts = []
     try:
         for rec in (agent, customer):
@@ -321,28 +293,15 @@ def mix_tracks(client: ConnectorType, agent: Recording, customer: Recording) -> 
             parts.append(staged)
             download(rec, staged, redact=client.redact)
             staged.close()
-        left, right = (_decode_mono(str(p.path)) for p in parts)
+        out = StagedAudio()
+        try:
+            speech_audio.mix_tracks_to_wav(parts[0].path, parts[1].path, out)
+        except BaseException:
+            out.discard()
+            raise
     finally:
         for staged in parts:
             staged.discard()
-    length = max(len(left), len(right))
-    if length == 0:
-        raise BadRequest("both tracks are empty")
-    stereo = np.zeros((length, 2), dtype="<i2")
-    stereo[: len(left), 0] = left
-    stereo[: len(right), 1] = right
-    data = stereo.tobytes()
-    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, TRACK_RATE, TRACK_RATE * 4, 4, 16)
-    header += b"data" + struct.pack("<I", len(data))
-    out = StagedAudio()
-    try:
-        out.write(header)
-        for start in range(0, len(data), calls.CHUNK):
-            out.write(data[start : start + calls.CHUNK])
-    except BaseException:
-        out.discard()
-        raise
     return out
 
 

@@ -3,10 +3,8 @@ OpenAI-compatible /audio/transcriptions endpoint."""
 
 from __future__ import annotations
 
-import io
 import os
 import threading
-import wave
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +12,7 @@ import numpy as np
 
 from callscribe.errors import UpstreamError
 from callscribe.security import http
+from callscribe.speech.audio import encode_wav
 from callscribe.speech.service import SAMPLE_RATE, SpeechConfig
 
 if TYPE_CHECKING:
@@ -112,18 +111,6 @@ class FasterWhisperEngine:
             text = segment.text.strip()
             if text:
                 yield float(segment.start), float(segment.end), text
-
-
-def encode_wav(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """16-bit PCM mono WAV: every transcription API takes it, and it is half float32."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
-    return buf.getvalue()
 
 
 class OpenAICompatibleEngine:
