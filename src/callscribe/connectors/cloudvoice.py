@@ -25,6 +25,7 @@ from callscribe.connectors.base import (
     register,
 )
 from callscribe.errors import ErrorCode
+from callscribe.security import http
 
 PAGE_LIMIT = 100
 INITIAL_LOOKBACK = timedelta(days=30)  # the first sync imports the last 30 days
@@ -108,13 +109,9 @@ class CloudVoiceConnector:
 
     @staticmethod
     def _detail(response: httpx.Response) -> str | None:
-        try:
-            body = response.json()
-        except ValueError:
-            return response.text.strip()[:200] or None
-        if isinstance(body, dict) and isinstance(body.get("detail"), str):
-            return body["detail"][:200]
-        return None
+        # only the provider's own JSON message on a 4xx: a page from whatever answers at
+        # that address is never echoed into a user-visible error
+        return http.error_detail(response, limit=200)
 
     # -- the Protocol --------------------------------------------------------------------
 
