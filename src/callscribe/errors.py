@@ -41,6 +41,8 @@ class ErrorCode(StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_REQUEST = "invalid_request"
     INVALID_TOKEN = "invalid_token"
+    LLM_FAILED = "llm_failed"  # ai.llm, internal: minutes maps it to analysis_failed
+    LLM_KEY_REFUSED = "llm_key_refused"  # ai.llm, internal: minutes maps it to ai_key_refused
     MALFORMED_BODY = "malformed_body"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_FOUND = "not_found"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from callscribe.errors import CallscribeError
+from callscribe.errors import CallscribeError, ErrorCode
 from callscribe.security import http
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,13 @@ T = TypeVar("T")
 class LLMFailed(CallscribeError):
     """No usable answer: endpoint down or refusing, or answers that stayed malformed."""
 
-    code, status = "llm_failed", 502
+    code, status = ErrorCode.LLM_FAILED, 502
 
 
 class LLMKeyRefused(LLMFailed):
     """The endpoint answered 401/403: the key is wrong, revoked or lacks access."""
 
-    code = "llm_key_refused"
+    code = ErrorCode.LLM_KEY_REFUSED
 
 
 class InvalidAnswer(ValueError):

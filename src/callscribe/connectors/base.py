@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from callscribe.errors import BadRequest, CallscribeError, ErrorCode, UpstreamError
+from callscribe.errors import (
+    BadRequest,
+    CallscribeError,
+    ErrorCode,
+    PayloadTooLarge,
+    UpstreamError,
+)
 from callscribe.security import http
 from callscribe.settings import get_settings
 
@@ -323,5 +329,5 @@ def download(
         ) from exc
 
 
-class _TooLarge(CallscribeError):
-    code = "too_large"
+class _TooLarge(PayloadTooLarge):
+    """The limit given to download(); reported as a ProviderError about that call."""

@@ -9,12 +9,12 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from callscribe.errors import BadRequest, UpstreamError
+from callscribe.errors import BadRequest, ErrorCode, UpstreamError
 from callscribe.settings import get_settings
 
 
 class UnsafeURL(BadRequest):
-    code = "url_not_allowed"
+    code = ErrorCode.URL_NOT_ALLOWED
 
 
 # IPv6 prefixes that carry an IPv4 address in their low or middle bits: the address we

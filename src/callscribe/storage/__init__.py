@@ -24,10 +24,7 @@ def _store_for(url: str) -> BlobStore:
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalBlobStore(Path(parts.path))
-    raise Unsupported(
-        f"Storage scheme {parts.scheme!r} is not supported yet; use file://.",
-        code="storage_unsupported",
-    )
+    raise Unsupported(f"Storage scheme {parts.scheme!r} is not supported yet; use file://.")
 
 
 def get_store() -> BlobStore:

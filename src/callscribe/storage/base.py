@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from callscribe.errors import BadRequest, CallscribeError
+from callscribe.errors import BadRequest, CallscribeError, ErrorCode
 
 
 class Capability(StrEnum):
@@ -23,14 +23,14 @@ class Capability(StrEnum):
 
 
 class BadBlobKey(BadRequest):
-    code = "bad_blob_key"
+    code = ErrorCode.BAD_BLOB_KEY
 
 
 class Unsupported(CallscribeError):
     """The store does not declare the capability that was asked of it: a programming
     error (the caller should have checked `capabilities`), hence a 500."""
 
-    code = "storage_unsupported"
+    code = ErrorCode.STORAGE_UNSUPPORTED
 
 
 # keys are relative, slash-separated, no empty/dot segments: the same rule for every store
