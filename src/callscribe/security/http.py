@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -122,7 +123,10 @@ class GuardedTransport(httpx.HTTPTransport):
 
     def __init__(self, *, allow_private: bool, verify: bool = True) -> None:
         super().__init__(verify=verify)
-        context = ssl.create_default_context(cafile=certifi.where())
+        # an admin's CA bundle (SSL_CERT_FILE, as httpx honours it) or Mozilla's
+        context = ssl.create_default_context(
+            cafile=os.environ.get("SSL_CERT_FILE") or certifi.where()
+        )
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
