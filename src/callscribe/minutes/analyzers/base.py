@@ -5,7 +5,6 @@ presets, the registry, and the rules every draft obeys before it is stored."""
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,9 +18,6 @@ from callscribe.minutes.schemas import (
     MinutesDraft,
     TurnIn,
 )
-
-log = logging.getLogger(__name__)
-
 
 PRESETS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
@@ -103,10 +99,10 @@ class AnalyzerConfig:
         return cls(**values)
 
 
-_SPACE_RE = re.compile(r"\s+")
+SPACE_RE = re.compile(r"\s+")
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
     text = text.strip()
     if len(text) <= limit:
         return text
@@ -116,12 +112,12 @@ def _truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def _norm_label(label: str) -> str:
+def norm_label(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", label.lower()).strip()
 
 
 def _label_similarity(a: str, b: str) -> float:
-    na, nb = _norm_label(a), _norm_label(b)
+    na, nb = norm_label(a), norm_label(b)
     if na == nb:
         return 1.0
     ratio = difflib.SequenceMatcher(None, na, nb).ratio()
@@ -135,19 +131,19 @@ def closest_label(value: str, labels: Sequence[str]) -> str:
     if not labels:
         return value
     for label in labels:
-        if _norm_label(label) == _norm_label(value):
+        if norm_label(label) == norm_label(value):
             return label
-    concept = _norm_label(value)
+    concept = norm_label(value)
     for name, spec in lexicon.OUTCOME_CUES.items():
         aliases = [name, *spec["aliases"]]
-        if concept in {_norm_label(a) for a in aliases}:
-            mapped = _concept_label(name, labels)
+        if concept in {norm_label(a) for a in aliases}:
+            mapped = concept_label(name, labels)
             if mapped:
                 return mapped
     return max(labels, key=lambda lab: (_label_similarity(value, lab), -labels.index(lab)))
 
 
-def _concept_label(concept: str, labels: Sequence[str]) -> str | None:
+def concept_label(concept: str, labels: Sequence[str]) -> str | None:
     aliases = [concept, *lexicon.OUTCOME_CUES[concept]["aliases"]]
     best, best_score = None, 0.0
     for label in labels:
@@ -163,22 +159,22 @@ def finalize_draft(draft: MinutesDraft, context: AnalysisContext) -> MinutesDraf
     outcome = draft.outcome
     if labels and outcome not in labels:
         outcome = closest_label(outcome, labels)
-    subject = _truncate(_SPACE_RE.sub(" ", draft.subject).strip(), SUBJECT_MAX) or "Call"
+    subject = truncate(SPACE_RE.sub(" ", draft.subject).strip(), SUBJECT_MAX) or "Call"
     summary = draft.summary.strip() or subject
     tags: list[str] = []
     for tag in draft.tags:
-        tag = _truncate(tag.strip(), LABEL_MAX)
+        tag = truncate(tag.strip(), LABEL_MAX)
         if tag and tag.lower() not in {t.lower() for t in tags}:
             tags.append(tag)
     items: list[ActionItemDraft] = []
     seen: set[tuple[str, str | None]] = set()
     for item in draft.action_items:
-        title = _truncate(item.title, TITLE_MAX)
+        title = truncate(item.title, TITLE_MAX)
         key = (title.lower(), (item.owner or "").lower() or None)
         if not title or key in seen:
             continue
         seen.add(key)
-        owner = _truncate(item.owner, LABEL_MAX) if item.owner else None
+        owner = truncate(item.owner, LABEL_MAX) if item.owner else None
         items.append(item.model_copy(update={"title": title, "owner": owner}))
     return draft.model_copy(
         update={

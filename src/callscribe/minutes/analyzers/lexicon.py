@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (word lists read better unbroken)
 """Word lists of the local analyzer: stop words, a compact sentiment lexicon with
 negators and intensifiers, and outcome cue phrases. English only; hand-written for
 call-center and meeting speech (scores on a -3..+3 scale, VADER-like)."""

@@ -6,7 +6,6 @@ transcripts so nothing is silently cut. The HTTP side is callscribe.ai.llm."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +13,9 @@ from pydantic import ValidationError
 
 from callscribe.ai.llm import ChatClient, InvalidAnswer, LLMFailed, LLMKeyRefused
 from callscribe.minutes.analyzers.base import (
-    _SPACE_RE,
     DEFAULT_MODELS,
     PRESETS,
+    SPACE_RE,
     AnalyzerConfig,
     AnalyzerFailed,
     AnalyzerKeyMissing,
@@ -24,15 +23,12 @@ from callscribe.minutes.analyzers.base import (
     finalize_draft,
 )
 from callscribe.minutes.analyzers.local import LocalAnalyzer
-from callscribe.minutes.analyzers.local.text import _ms
+from callscribe.minutes.analyzers.local.text import format_ms
 from callscribe.minutes.schemas import (
     AnalysisContext,
     MinutesDraft,
     TurnIn,
 )
-
-log = logging.getLogger(__name__)
-
 
 SYSTEM_PROMPT = """You write the minutes of a customer conversation (a call, chat or meeting) for a contact-center team.
 Answer with ONE JSON object that matches the given JSON schema, and nothing else.
@@ -113,7 +109,7 @@ def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
     lines at sentence or word boundaries so that no text is ever dropped."""
     lines: list[str] = []
     for turn in turns:
-        text = _SPACE_RE.sub(" ", turn.text or "").strip()
+        text = SPACE_RE.sub(" ", turn.text or "").strip()
         if not text:
             continue
         who = turn.speaker or {"agent": "Agent", "customer": "Customer", "bot": "Bot"}.get(
@@ -121,7 +117,7 @@ def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
         )
         if turn.speaker and turn.role in {"agent", "customer"}:
             who = f"{turn.speaker} ({turn.role})"
-        prefix = f"[{_ms(turn.start_ms)}] {who}: "
+        prefix = f"[{format_ms(turn.start_ms)}] {who}: "
         room = max(200, max_chars - len(prefix) - len(" (cont.)") - 1)
         while len(text) > room:
             cut = text.rfind(". ", 0, room)
@@ -133,7 +129,7 @@ def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
                 cut += 1
             lines.append(prefix + text[:cut].strip())
             text = text[cut:].strip()
-            prefix = f"[{_ms(turn.start_ms)}] {who} (cont.): "
+            prefix = f"[{format_ms(turn.start_ms)}] {who} (cont.): "
         lines.append(prefix + text)
     return lines
 

@@ -3,30 +3,26 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Literal
 
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.base import _SPACE_RE, TITLE_MAX, _truncate
-from callscribe.minutes.analyzers.local.dates import _DUE_RE, _resolve_due
+from callscribe.minutes.analyzers.base import SPACE_RE, TITLE_MAX, truncate
+from callscribe.minutes.analyzers.local.dates import DUE_RE, resolve_due
 from callscribe.minutes.analyzers.local.text import (
-    _IN_CALL_OBJECTS,
-    _capitalize,
-    _content_words,
-    _other_role,
-    _party_label,
-    _Sentence,
-    _stem,
-    _words,
+    IN_CALL_OBJECTS,
+    Sentence,
+    capitalize,
+    content_words,
+    other_role,
+    party_label,
+    stem_of,
+    words_of,
 )
 from callscribe.minutes.schemas import (
     ActionItemDraft,
     AnalysisContext,
 )
-
-log = logging.getLogger(__name__)
-
 
 _ACTION_VERBS = frozenset(
     [
@@ -181,14 +177,14 @@ _ADVERB_START_RE = re.compile(
 )
 
 
-_CLAUSE_END_RE = re.compile(
+CLAUSE_END_RE = re.compile(
     r"(?:[.!?;]|\s+(?:but|because|since|although|so that|if|okay|ok)\b|,\s*(?:and |so |okay|alright|if ))",
     re.I,
 )
 
 
 def _owner(role: str, speaker: str | None, context: AnalysisContext) -> str:
-    return _party_label(role, speaker, context, owner=True)
+    return party_label(role, speaker, context, owner=True)
 
 
 def _rewrite_title(
@@ -201,7 +197,7 @@ def _rewrite_title(
         if speaker_role == "customer"
         else None
     )
-    listener_role = _other_role(speaker_role)
+    listener_role = other_role(speaker_role)
     listener_ref = (
         (context.customer_name or "the customer")
         if listener_role == "customer"
@@ -232,7 +228,9 @@ def _rewrite_title(
     return body
 
 
-def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[ActionItemDraft]:
+def extract_action_items(
+    sentences: list[Sentence], context: AnalysisContext
+) -> list[ActionItemDraft]:
     base = context.started_at.date() if context.started_at else None
     items: list[tuple[ActionItemDraft, set[str]]] = []
     for s in sentences:
@@ -243,17 +241,17 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
                 continue
             trig = m.group("trig").lower()
             body = _ADVERB_START_RE.sub("", m.group("body")).strip()
-            end = _CLAUSE_END_RE.search(body)
+            end = CLAUSE_END_RE.search(body)
             clause = body[: end.start()] if end else body
             clause = clause.strip(" ,")
-            first = _words(clause)[:1]
+            first = words_of(clause)[:1]
             if not first:
                 continue
             verb = first[0]
             go_ahead = re.match(r"go ahead and (\w+)", clause, re.I)
             if go_ahead:
                 verb = go_ahead.group(1).lower()
-            due_match = _DUE_RE.search(body)
+            due_match = DUE_RE.search(body)
             weak_trigger = (
                 trig
                 in {
@@ -284,12 +282,12 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
                 r"get (?:back|in touch|you|that|it|the|a|an|this)", clause, re.I
             ):
                 continue
-            if _IN_CALL_OBJECTS.search(clause) and not due_match:
+            if IN_CALL_OBJECTS.search(clause) and not due_match:
                 continue
             if is_request and s.role not in {"agent", "customer"}:
                 owner_role: str | None = None
             elif is_request:
-                owner_role = _other_role(s.role)
+                owner_role = other_role(s.role)
             else:
                 owner_role = s.role
             if trig in {"let's", "let us"}:
@@ -297,17 +295,17 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
             if due_match:
                 clause = clause.replace(due_match.group(0), " ")
             title = _rewrite_title(clause, s.role, owner_role, context)
-            title = _SPACE_RE.sub(" ", title).strip(" ,.;:-")
+            title = SPACE_RE.sub(" ", title).strip(" ,.;:-")
             substance = [
                 w
-                for w in _content_words(title)
+                for w in content_words(title)
                 if w not in {"agent", "customer", "agent's", "customer's"}
             ]
             if not substance or len(title) < 6 or " 's" in title:
                 continue
-            title = _truncate(_capitalize(title), TITLE_MAX)
+            title = truncate(capitalize(title), TITLE_MAX)
             low = text.lower()
-            due = _resolve_due(due_match, base) if due_match else None
+            due = resolve_due(due_match, base) if due_match else None
             priority: Literal["high", "medium", "low"]
             if any(w in low for w in lexicon.URGENT_WORDS) or (base and due == base.isoformat()):
                 priority = "high"
@@ -321,7 +319,7 @@ def _action_items(sentences: list[_Sentence], context: AnalysisContext) -> list[
                 owner = _owner(s.role, s.speaker, context)
             else:
                 owner = _owner(owner_role, None, context)
-            key = {_stem(w) for w in _content_words(title)}
+            key = {stem_of(w) for w in content_words(title)}
             duplicate = False
             for existing, existing_key in items:
                 overlap = len(key & existing_key) / max(len(key | existing_key), 1)

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from datetime import date, timedelta
-
-log = logging.getLogger(__name__)
-
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -30,7 +26,7 @@ _MONTHS = [
 ]
 
 
-_MONTH_RE = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+MONTH_RE = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 
 
 _NUMBER_WORDS = {
@@ -56,10 +52,10 @@ _NUMBER_WORDS = {
 }
 
 
-_NUM = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty|thirty|twenty-four|forty-eight|seventy-two|a|an)"
+NUM = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty|thirty|twenty-four|forty-eight|seventy-two|a|an)"
 
 
-_DUE_RE = re.compile(
+DUE_RE = re.compile(
     r"\b(?:(?:by|on|before|until|no later than|for)\s+)?(?:"
     r"(?P<eod>(?:the\s+)?end of (?:the |to)?day|close of business|eod|cob)"
     r"|(?P<eow>(?:the\s+)?end of (?:the |this )?week)"
@@ -70,12 +66,12 @@ _DUE_RE = re.compile(
     r"|(?P<nextmonth>next month)"
     r"|(?:(?P<wkmod>this|next|coming)\s+)?(?P<weekday>monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     r"|(?:within|in)\s+(?:the\s+next\s+)?"
-    + _NUM
+    + NUM
     + r"\s+(?P<unit>business days?|working days?|days?|hours?|weeks?)"
-    r"|" + _NUM.replace("(", "(?P<num2>", 1) + r"\s+(?P<unit2>business days?|working days?)"
-    r"|(?P<month>" + _MONTH_RE[1:-1] + r")\.?\s+(?P<mday>\d{1,2})(?:st|nd|rd|th)?"
+    r"|" + NUM.replace("(", "(?P<num2>", 1) + r"\s+(?P<unit2>business days?|working days?)"
+    r"|(?P<month>" + MONTH_RE[1:-1] + r")\.?\s+(?P<mday>\d{1,2})(?:st|nd|rd|th)?"
     r"|(?:the\s+)?(?P<mday2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month2>"
-    + _MONTH_RE[1:-1]
+    + MONTH_RE[1:-1]
     + r")"
     r"|(?P<iso>\d{4}-\d{2}-\d{2})"
     r")\b",
@@ -97,7 +93,7 @@ def _add_business_days(start: date, n: int) -> date:
     return day
 
 
-def _resolve_due(m: re.Match[str], base: date | None) -> str:
+def resolve_due(m: re.Match[str], base: date | None) -> str:
     phrase = m.group(0).strip()
     g = m.groupdict()
     if g["iso"]:

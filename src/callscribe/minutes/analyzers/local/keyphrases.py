@@ -1,17 +1,12 @@
-# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """Keyphrases (the tags) of a conversation."""
 
 from __future__ import annotations
 
-import logging
-
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.local.text import _Sentence, _stem, _words
-
-log = logging.getLogger(__name__)
+from callscribe.minutes.analyzers.local.text import Sentence, stem_of, words_of
 
 
-def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
+def extract_keyphrases(sentences: list[Sentence], limit: int) -> list[str]:
     """Frequent content unigrams and bigrams (adjacent content words), best first."""
     uni: dict[str, float] = {}
     bi: dict[str, float] = {}
@@ -19,7 +14,7 @@ def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
     surface: dict[str, str] = {}
     for s in sentences:
         weight = 1.5 if s.role == "customer" else 1.0
-        toks = _words(s.text)
+        toks = words_of(s.text)
         prev: str | None = None
         for tok in toks:
             is_content = (
@@ -34,13 +29,13 @@ def _keyphrases(sentences: list[_Sentence], limit: int) -> list[str]:
                 continue
             if tok.endswith(("ing", "ed")) and len(tok) > 5:  # verb forms: only inside phrases
                 if prev is not None:
-                    bkey = f"{prev} {_stem(tok)}"
+                    bkey = f"{prev} {stem_of(tok)}"
                     bi[bkey] = bi.get(bkey, 0.0) + weight
                     surface.setdefault(bkey, f"{surface[prev]} {tok}")
                     first_seen.setdefault(bkey, s.index)
                 prev = None
                 continue
-            key = _stem(tok)
+            key = stem_of(tok)
             surface.setdefault(key, tok)
             uni[key] = uni.get(key, 0.0) + weight
             first_seen.setdefault(key, s.index)

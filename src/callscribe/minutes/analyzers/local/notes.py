@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
-from callscribe.minutes.analyzers.base import _truncate
-from callscribe.minutes.analyzers.local.dates import _MONTH_RE, _NUM
-from callscribe.minutes.analyzers.local.text import _party_label, _Sentence
+from callscribe.minutes.analyzers.base import truncate
+from callscribe.minutes.analyzers.local.dates import MONTH_RE, NUM
+from callscribe.minutes.analyzers.local.text import Sentence, party_label
 from callscribe.minutes.schemas import (
     AnalysisContext,
 )
-
-log = logging.getLogger(__name__)
-
 
 _NOTE_PATTERNS = [
     (
@@ -29,9 +25,9 @@ _NOTE_PATTERNS = [
         "Date",
         re.compile(
             r"\b(?:"
-            + _MONTH_RE
+            + MONTH_RE
             + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?"
-            + _MONTH_RE
+            + MONTH_RE
             + r"|\d{4}-\d{2}-\d{2})\b",
             re.I,
         ),
@@ -40,7 +36,7 @@ _NOTE_PATTERNS = [
         "Deadline",
         re.compile(
             r"\b(?:within|in)\s+"
-            + _NUM
+            + NUM
             + r"\s+(?:business days?|working days?|days?|hours?|weeks?)\b",
             re.I,
         ),
@@ -56,7 +52,7 @@ _NOTE_PATTERNS = [
 ]
 
 
-def _notes(sentences: list[_Sentence], context: AnalysisContext) -> list[str]:
+def extract_notes(sentences: list[Sentence], context: AnalysisContext) -> list[str]:
     notes: list[str] = []
     seen: set[str] = set()
     for s in sentences:
@@ -69,8 +65,8 @@ def _notes(sentences: list[_Sentence], context: AnalysisContext) -> list[str]:
                 if key in seen:
                     continue
                 seen.add(key)
-                who = _party_label(s.role, s.speaker, context)
-                snippet = _truncate(s.text, 140)
+                who = party_label(s.role, s.speaker, context)
+                snippet = truncate(s.text, 140)
                 notes.append(
                     f'{kind} mentioned by {who[0].lower() + who[1:] if who.startswith("The ") else who}: {value} — "{snippet}"'
                 )

@@ -1,21 +1,16 @@
-# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """The outcome: cue phrases mapped onto the company's outcome labels."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.base import _concept_label, _norm_label, closest_label
-from callscribe.minutes.analyzers.local.text import _Sentence
+from callscribe.minutes.analyzers.base import closest_label, concept_label, norm_label
+from callscribe.minutes.analyzers.local.text import Sentence
 from callscribe.minutes.schemas import (
     ActionItemDraft,
 )
-
-log = logging.getLogger(__name__)
-
 
 _CONCEPT_WEIGHT = {
     "escalated": 2.5,
@@ -39,10 +34,10 @@ _CUE_RES: dict[str, re.Pattern[str]] = {
 }
 
 
-_RESOLUTION_RE = re.compile(_CUE_RES["resolved"].pattern + "|" + _CUE_RES["escalated"].pattern)
+RESOLUTION_RE = re.compile(_CUE_RES["resolved"].pattern + "|" + _CUE_RES["escalated"].pattern)
 
 
-def _cue_hits(text: str, cue: str | re.Pattern[str]) -> int:
+def cue_hits(text: str, cue: str | re.Pattern[str]) -> int:
     hits = 0
     pattern = (
         cue
@@ -57,13 +52,13 @@ def _cue_hits(text: str, cue: str | re.Pattern[str]) -> int:
     return hits
 
 
-def _outcome(
-    sentences: list[_Sentence], labels: Sequence[str], action_items: list[ActionItemDraft]
+def pick_outcome(
+    sentences: list[Sentence], labels: Sequence[str], action_items: list[ActionItemDraft]
 ) -> str:
     if not labels:
         return "unresolved"
     scores: dict[str, float] = {label: 0.0 for label in labels}
-    concept_to_label = {c: _concept_label(c, labels) for c in lexicon.OUTCOME_CUES}
+    concept_to_label = {c: concept_label(c, labels) for c in lexicon.OUTCOME_CUES}
     speakers = {(s.role, s.speaker) for s in sentences}
     for s in sentences:
         low = s.text.lower().replace("’", "'")
@@ -72,7 +67,7 @@ def _outcome(
             label = concept_to_label[concept]
             if label is None:
                 continue
-            hits = _cue_hits(low, _CUE_RES[concept])
+            hits = cue_hits(low, _CUE_RES[concept])
             if not hits:
                 continue
             weight = _CONCEPT_WEIGHT[concept]
@@ -85,7 +80,7 @@ def _outcome(
         for label in labels:
             if label in concept_to_label.values():
                 continue
-            if _norm_label(label) and _cue_hits(low, _norm_label(label)):
+            if norm_label(label) and cue_hits(low, norm_label(label)):
                 scores[label] += 1.5 * pos_w
     follow_label = concept_to_label.get("follow-up needed")
     if follow_label and any(item.status == "open" and item.owner for item in action_items):

@@ -1,22 +1,20 @@
-# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """The overview line and the headed sections of the minutes."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
-from callscribe.minutes.analyzers.base import _truncate
-from callscribe.minutes.analyzers.local.outcome import _RESOLUTION_RE, _cue_hits
+from callscribe.minutes.analyzers.base import truncate
+from callscribe.minutes.analyzers.local.outcome import RESOLUTION_RE, cue_hits
 from callscribe.minutes.analyzers.local.summary import (
-    _ID_RE,
-    _SMALL_TALK_RE,
-    _similarity,
-    _summary_sentence,
+    ID_RE,
+    SMALL_TALK_RE,
+    summary_sentence,
+    word_similarity,
 )
-from callscribe.minutes.analyzers.local.text import _capitalize, _ms, _Sentence
+from callscribe.minutes.analyzers.local.text import Sentence, capitalize, format_ms
 from callscribe.minutes.schemas import (
     ActionItemDraft,
     AnalysisContext,
@@ -24,17 +22,17 @@ from callscribe.minutes.schemas import (
     TurnIn,
 )
 
-log = logging.getLogger(__name__)
 
-
-def _overview(turns: Sequence[TurnIn], context: AnalysisContext, sentences: list[_Sentence]) -> str:
+def write_overview(
+    turns: Sequence[TurnIn], context: AnalysisContext, sentences: list[Sentence]
+) -> str:
     kind = {
         "voice": "Call",
         "chat": "Chat",
         "email": "Email thread",
         "ticket": "Ticket",
         "meeting": "Meeting",
-    }.get(context.channel, _capitalize(context.channel))
+    }.get(context.channel, capitalize(context.channel))
     parties = []
     if context.agent_name:
         parties.append(f"agent {context.agent_name}")
@@ -50,16 +48,16 @@ def _overview(turns: Sequence[TurnIn], context: AnalysisContext, sentences: list
     text += f": {n_turns} turn{'s' if n_turns != 1 else ''}"
     end_ms = max((t.end_ms for t in turns), default=0)
     if end_ms > 0:
-        text += f", {_ms(end_ms)} long"
+        text += f", {format_ms(end_ms)} long"
     words = sum(len(s.words) for s in sentences)
     return text + f", {words} words."
 
 
-def _sections(
-    sentences: list[_Sentence],
+def build_sections(
+    sentences: list[Sentence],
     rank: np.ndarray,
-    picked: list[_Sentence],
-    request: _Sentence | None,
+    picked: list[Sentence],
+    request: Sentence | None,
     action_items: list[ActionItemDraft],
     context: AnalysisContext,
 ) -> list[Section]:
@@ -74,10 +72,10 @@ def _sections(
             and request.index < s.index <= request.index + 6
             and len(s.content) >= 3
             and len(s.words) >= 4
-            and not _ID_RE.search(s.text)
-            and not _SMALL_TALK_RE.search(s.text)
+            and not ID_RE.search(s.text)
+            and not SMALL_TALK_RE.search(s.text)
         ][:1]
-        bullets = [_truncate(_summary_sentence(s, context), 200) for s in [request, *follow]]
+        bullets = [truncate(summary_sentence(s, context), 200) for s in [request, *follow]]
         sections.append(Section(heading="Customer request", bullets=bullets))
         used.update(s.index for s in [request, *follow])
     candidates = [
@@ -86,13 +84,13 @@ def _sections(
         if s.index not in used
         and len(s.content) >= 3
         and not ("?" in s.text and s.role == "agent")
-        and not _SMALL_TALK_RE.search(s.text)
-        and not (_ID_RE.search(s.text) and len(s.content) < 5)
+        and not SMALL_TALK_RE.search(s.text)
+        and not (ID_RE.search(s.text) and len(s.content) < 5)
     ]
     candidates.sort(key=lambda s: (-rank[s.index] * min(1.0, len(s.content) / 6), s.index))
-    discussion: list[_Sentence] = []
+    discussion: list[Sentence] = []
     for cand in candidates:
-        if any(_similarity(cand.content, d.content) > 0.5 for d in discussion):
+        if any(word_similarity(cand.content, d.content) > 0.5 for d in discussion):
             continue
         discussion.append(cand)
         if len(discussion) >= 5:
@@ -100,7 +98,7 @@ def _sections(
     if discussion:
         heading = "Discussion" if has_customer else "Main points"
         bullets = [
-            _truncate(_summary_sentence(s, context), 200)
+            truncate(summary_sentence(s, context), 200)
             for s in sorted(discussion, key=lambda s: s.index)
         ]
         sections.append(Section(heading=heading, bullets=bullets))
@@ -108,13 +106,13 @@ def _sections(
     resolution = [
         s
         for s in tail
-        if _cue_hits(s.text.lower(), _RESOLUTION_RE) and not _SMALL_TALK_RE.search(s.text)
+        if cue_hits(s.text.lower(), RESOLUTION_RE) and not SMALL_TALK_RE.search(s.text)
     ][-3:]
     if resolution:
         sections.append(
             Section(
                 heading="Resolution",
-                bullets=[_truncate(_summary_sentence(s, context), 200) for s in resolution],
+                bullets=[truncate(summary_sentence(s, context), 200) for s in resolution],
             )
         )
     if action_items:

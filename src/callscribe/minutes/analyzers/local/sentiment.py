@@ -1,15 +1,11 @@
-# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """Sentiment from a compact lexicon, weighted by role and toward the end."""
 
 from __future__ import annotations
 
-import logging
 import math
 
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.local.text import _WORD_RE, _Sentence
-
-log = logging.getLogger(__name__)
+from callscribe.minutes.analyzers.local.text import WORD_RE, Sentence
 
 
 def _sentence_valence(text: str) -> float:
@@ -20,7 +16,7 @@ def _sentence_valence(text: str) -> float:
         if phrase in low:
             total += value * low.count(phrase)
             low = low.replace(phrase, " ")
-    toks = _WORD_RE.findall(low)
+    toks = WORD_RE.findall(low)
     but_at = toks.index("but") if "but" in toks else -1
     for i, tok in enumerate(toks):
         if tok not in lexicon.SENTIMENT:
@@ -52,7 +48,7 @@ def _sentence_valence(text: str) -> float:
 _ROLE_WEIGHT = {"customer": 1.0, "unknown": 1.0, "agent": 0.35, "bot": 0.15}
 
 
-def _overall_sentiment(sentences: list[_Sentence]) -> str:
+def overall_sentiment(sentences: list[Sentence]) -> str:
     if not sentences:
         return "neutral"
     has_customer = any(s.role == "customer" for s in sentences)

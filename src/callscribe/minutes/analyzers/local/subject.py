@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.base import _SPACE_RE, SUBJECT_MAX, _truncate
-from callscribe.minutes.analyzers.local.action_items import _CLAUSE_END_RE
+from callscribe.minutes.analyzers.base import SPACE_RE, SUBJECT_MAX, truncate
+from callscribe.minutes.analyzers.local.action_items import CLAUSE_END_RE
 from callscribe.minutes.analyzers.local.text import (
-    _FILLER_START_RE,
-    _capitalize,
-    _content_words,
-    _Sentence,
+    FILLER_START_RE,
+    Sentence,
+    capitalize,
+    content_words,
 )
-
-log = logging.getLogger(__name__)
-
 
 _REQUEST_PATTERNS = [
     re.compile(
@@ -54,8 +50,8 @@ _REQUEST_PATTERNS = [
 ]
 
 
-def _subject_from(sentence: str) -> str | None:
-    text = _FILLER_START_RE.sub("", sentence.replace("’", "'")).strip()
+def subject_from(sentence: str) -> str | None:
+    text = FILLER_START_RE.sub("", sentence.replace("’", "'")).strip()
     for i, pattern in enumerate(_REQUEST_PATTERNS):
         m = pattern.search(text)
         if not m:
@@ -63,7 +59,7 @@ def _subject_from(sentence: str) -> str | None:
         x = m.group("x")
         if i == len(_REQUEST_PATTERNS) - 1:
             x = m.group(0)
-        end = _CLAUSE_END_RE.search(x)
+        end = CLAUSE_END_RE.search(x)
         x = x[: end.start()] if end else x
         x = re.split(
             r",\s|\s(?:and i|and we|can you|could you|please)\b", x, maxsplit=1, flags=re.I
@@ -72,9 +68,9 @@ def _subject_from(sentence: str) -> str | None:
         x = re.sub(r"\b(?:my|our)\b", "", x, flags=re.I)
         x = re.sub(r"\b(?:me|us)\s+(?=with\b)", "", x, flags=re.I)
         x = re.sub(r"\bi\b", "they", x)
-        x = _SPACE_RE.sub(" ", x).strip(" ,.?!")
+        x = SPACE_RE.sub(" ", x).strip(" ,.?!")
         if (
-            len(_content_words(x)) >= 1
+            len(content_words(x)) >= 1
             and len(x) >= 6
             and not re.fullmatch(
                 r"(?:help|talk|speak|ask)(?: \w+)?(?: with)?(?: (?:that|this|it|something))?",
@@ -82,17 +78,17 @@ def _subject_from(sentence: str) -> str | None:
                 re.I,
             )
         ):
-            return _truncate(_capitalize(x), SUBJECT_MAX)
+            return truncate(capitalize(x), SUBJECT_MAX)
     return None
 
 
-def _subject(sentences: list[_Sentence], tags: list[str]) -> str:
+def pick_subject(sentences: list[Sentence], tags: list[str]) -> str:
     customer = [s for s in sentences if s.role == "customer"]
     if not customer and tags:  # a meeting or a monologue: name its topics
-        return _truncate(_capitalize(", ".join(tags[:3])), SUBJECT_MAX)
+        return truncate(capitalize(", ".join(tags[:3])), SUBJECT_MAX)
     customer = customer or sentences
     for s in customer[:12]:
-        subject = _subject_from(s.text)
+        subject = subject_from(s.text)
         if subject:
             return subject
     for s in customer[:6]:
@@ -100,9 +96,7 @@ def _subject(sentences: list[_Sentence], tags: list[str]) -> str:
             "?" in s.text
             or any(w in lexicon.SENTIMENT and lexicon.SENTIMENT[w] < 0 for w in s.words)
         ):
-            return _truncate(
-                _capitalize(_FILLER_START_RE.sub("", s.text).strip(" ?.!")), SUBJECT_MAX
-            )
+            return truncate(capitalize(FILLER_START_RE.sub("", s.text).strip(" ?.!")), SUBJECT_MAX)
     if tags:
-        return _truncate(_capitalize(", ".join(tags[:3])), SUBJECT_MAX)
-    return _truncate(_capitalize(sentences[0].text.strip(" ?.!")), SUBJECT_MAX)
+        return truncate(capitalize(", ".join(tags[:3])), SUBJECT_MAX)
+    return truncate(capitalize(sentences[0].text.strip(" ?.!")), SUBJECT_MAX)

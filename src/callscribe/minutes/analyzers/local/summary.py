@@ -4,29 +4,25 @@ sentences make the summary."""
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections import Counter
 
 import numpy as np
 
-from callscribe.minutes.analyzers.base import _SPACE_RE
+from callscribe.minutes.analyzers.base import SPACE_RE
 from callscribe.minutes.analyzers.local.text import (
-    _FILLER_START_RE,
-    _IN_CALL_OBJECTS,
-    _capitalize,
-    _other_role,
-    _party_label,
-    _Sentence,
-    _stem,
+    FILLER_START_RE,
+    IN_CALL_OBJECTS,
+    Sentence,
+    capitalize,
+    other_role,
+    party_label,
+    stem_of,
 )
 from callscribe.minutes.schemas import (
     AnalysisContext,
 )
-
-log = logging.getLogger(__name__)
-
 
 # third-person rewrite of a leading first-person clause ("I need" -> "needs")
 _FIRST_PERSON = [
@@ -94,7 +90,7 @@ def _second_to_third(text: str, listener: str) -> str:
 
 
 def _third_person(text: str, label: str, listener: str | None = None) -> str | None:
-    body = _FILLER_START_RE.sub("", text).strip()
+    body = FILLER_START_RE.sub("", text).strip()
     for pattern, replacement in _FIRST_PERSON:
         m = pattern.match(body)
         if not m:
@@ -116,28 +112,28 @@ def _third_person(text: str, label: str, listener: str | None = None) -> str | N
         if listener:
             rest = _second_to_third(rest, listener)
         out = f"{label} {verb} {rest}".strip()
-        out = _SPACE_RE.sub(" ", out)
+        out = SPACE_RE.sub(" ", out)
         return out if out.endswith((".", "!", "?")) else out + "."
     return None
 
 
-def _summary_sentence(sent: _Sentence, context: AnalysisContext) -> str:
-    label = _party_label(sent.role, sent.speaker, context)
-    other = _other_role(sent.role)
+def summary_sentence(sent: Sentence, context: AnalysisContext) -> str:
+    label = party_label(sent.role, sent.speaker, context)
+    other = other_role(sent.role)
     listener = None
     if other:
-        listener = _party_label(other, None, context)
+        listener = party_label(other, None, context)
         listener = listener[0].lower() + listener[1:] if listener.startswith("The ") else listener
     rewritten = _third_person(sent.text, label, listener)
     if rewritten:
-        return _capitalize(rewritten)
+        return capitalize(rewritten)
     body = sent.text.strip()
     if not body.endswith((".", "!", "?")):
         body += "."
     return (
-        f"{label}: {_capitalize(body)}"
+        f"{label}: {capitalize(body)}"
         if not label.startswith("The ")
-        else f"{label.replace('The ', '', 1).capitalize()}: {_capitalize(body)}"
+        else f"{label.replace('The ', '', 1).capitalize()}: {capitalize(body)}"
     )
 
 
@@ -164,7 +160,7 @@ def _centroid_scores(rows: list[Counter[str]], n: int) -> np.ndarray:
     return np.array([sum(v * centroid[t] for t, v in vec.items()) / cnorm for vec in vectors]) / n
 
 
-def _textrank(sentences: list[_Sentence]) -> np.ndarray:
+def textrank(sentences: list[Sentence]) -> np.ndarray:
     """Centrality of each sentence in the TF-IDF cosine-similarity graph."""
     n = len(sentences)
     if n == 0:
@@ -172,7 +168,7 @@ def _textrank(sentences: list[_Sentence]) -> np.ndarray:
     vocab: dict[str, int] = {}
     rows: list[Counter[str]] = []
     for s in sentences:
-        counts = Counter(_stem(w) for w in s.content)
+        counts = Counter(stem_of(w) for w in s.content)
         rows.append(counts)
         for term in counts:
             vocab.setdefault(term, len(vocab))
@@ -206,14 +202,14 @@ def _textrank(sentences: list[_Sentence]) -> np.ndarray:
     return scores
 
 
-def _similarity(a: list[str], b: list[str]) -> float:
-    sa, sb = {_stem(w) for w in a}, {_stem(w) for w in b}
+def word_similarity(a: list[str], b: list[str]) -> float:
+    sa, sb = {stem_of(w) for w in a}, {stem_of(w) for w in b}
     if not sa or not sb:
         return 0.0
     return len(sa & sb) / math.sqrt(len(sa) * len(sb))
 
 
-_SMALL_TALK_RE = re.compile(
+SMALL_TALK_RE = re.compile(
     r"\b(?:my name is|this is \w+ (?:from|at|with|speaking)|thank(?:s| you) for (?:calling|contacting|holding|waiting|your patience)|"
     r"how (?:can|may) i (?:help|assist)|have a (?:nice|great|good|wonderful) (?:day|one|evening|weekend)|"
     r"anything else|is there something else|you're welcome|one moment|bear with me|welcome to)\b",
@@ -229,12 +225,12 @@ _IDENTITY_CHECK_RE = re.compile(
 )
 
 
-_ID_RE = re.compile(r"\S+@\S+|\b[a-z]*\d{3,}[a-z\d]*\b", re.I)
+ID_RE = re.compile(r"\S+@\S+|\b[a-z]*\d{3,}[a-z\d]*\b", re.I)
 
 
-def _pick_summary(
-    sentences: list[_Sentence], rank: np.ndarray, request: _Sentence | None
-) -> list[_Sentence]:
+def pick_summary(
+    sentences: list[Sentence], rank: np.ndarray, request: Sentence | None
+) -> list[Sentence]:
     n = len(sentences)
     k = 2 if n <= 12 else 3 if n <= 60 else 4
     scores = []
@@ -249,20 +245,20 @@ def _pick_summary(
             score = score * 1.5 + 1.0
         if "?" in s.text and s.role == "agent":
             score *= 0.4
-        if _SMALL_TALK_RE.search(s.text) or _IN_CALL_OBJECTS.search(s.text):
+        if SMALL_TALK_RE.search(s.text) or IN_CALL_OBJECTS.search(s.text):
             score *= 0.3
         elif s.role == "agent" and _IDENTITY_CHECK_RE.search(s.text):
             score *= 0.4
-        if _ID_RE.search(s.text) and len(s.content) < 5:
+        if ID_RE.search(s.text) and len(s.content) < 5:
             score *= 0.3
         scores.append(score)
     order = sorted(range(n), key=lambda i: (-scores[i], i))
-    chosen: list[_Sentence] = []
+    chosen: list[Sentence] = []
     for i in order:
         if len(chosen) >= 2 and (scores[i] <= 0 or scores[i] < 0.2 * scores[order[0]]):
             break
         cand = sentences[i]
-        if any(_similarity(cand.content, c.content) > 0.6 for c in chosen):
+        if any(word_similarity(cand.content, c.content) > 0.6 for c in chosen):
             continue
         chosen.append(cand)
         if len(chosen) >= k:

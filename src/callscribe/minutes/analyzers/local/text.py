@@ -1,22 +1,17 @@
-# ruff: noqa: E501  (regular expressions and prompt text read better unbroken)
 """Text handling for the local analyzer: cleaning, words, stems, sentences."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callscribe.minutes.analyzers import lexicon
-from callscribe.minutes.analyzers.base import _SPACE_RE
+from callscribe.minutes.analyzers.base import SPACE_RE
 from callscribe.minutes.schemas import (
     AnalysisContext,
     TurnIn,
 )
-
-log = logging.getLogger(__name__)
-
 
 _NOISE_RE = re.compile(r"\{[a-z_]+\}|<[^>]{1,30}>|\[(?:noise|laughter|inaudible|crosstalk)\]", re.I)
 
@@ -27,10 +22,10 @@ _SPACE_PUNCT_RE = re.compile(r"\s+([,.!?;:])")
 _SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Za-z0-9$£€])")
 
 
-_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
-_FILLER_START_RE = re.compile(
+FILLER_START_RE = re.compile(
     r"^(?:(?:uh|um|uhm|erm|er|hmm|mm|oh|ah|so|well|okay|ok|alright|all right|yeah|yes|yep|"
     r"no|right|sure|hi|hello|hey|great|perfect|thanks|thank you|and|but|excuse me|"
     r"good (?:morning|afternoon|evening))"
@@ -41,23 +36,23 @@ _FILLER_START_RE = re.compile(
 
 def _clean(text: str) -> str:
     text = _NOISE_RE.sub(" ", text or "")
-    text = _SPACE_RE.sub(" ", text).strip()
+    text = SPACE_RE.sub(" ", text).strip()
     text = _SPACE_PUNCT_RE.sub(r"\1", text)
     text = re.sub(r"\b(\w+)(?: \1\b)+", r"\1", text, flags=re.I)  # "I I I think"
     return text
 
 
-def _words(text: str) -> list[str]:
-    return _WORD_RE.findall(text.lower().replace("’", "'"))
+def words_of(text: str) -> list[str]:
+    return WORD_RE.findall(text.lower().replace("’", "'"))
 
 
-def _content_words(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
     return [
-        w for w in _words(text) if w not in lexicon.STOPWORDS and len(w) > 2 and not w.isdigit()
+        w for w in words_of(text) if w not in lexicon.STOPWORDS and len(w) > 2 and not w.isdigit()
     ]
 
 
-def _stem(word: str) -> str:
+def stem_of(word: str) -> str:
     """A very light stemmer so that 'cards'/'card', 'refunded'/'refund' share a term."""
     for suffix, min_len in (("ies", 5), ("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
         if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
@@ -81,17 +76,17 @@ def _split_sentences(text: str) -> list[str]:
     return out
 
 
-def _capitalize(text: str) -> str:
+def capitalize(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def _ms(ms: int) -> str:
+def format_ms(ms: int) -> str:
     seconds = max(0, int(ms // 1000))
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 @dataclass
-class _Sentence:
+class Sentence:
     index: int
     turn: int
     role: str
@@ -105,7 +100,7 @@ class _Sentence:
 _DIARIZATION_LABEL_RE = re.compile(r"^(?:speaker|spk|s|channel|ch)[ _-]?\d+$", re.I)
 
 
-def _party_label(
+def party_label(
     role: str, speaker: str | None, context: AnalysisContext, *, owner: bool = False
 ) -> str:
     """How a party is named: context name, else a real speaker name (in prose only;
@@ -130,11 +125,11 @@ def _party_label(
     return "speaker" if owner else "A speaker"
 
 
-def _other_role(role: str) -> str | None:
+def other_role(role: str) -> str | None:
     return {"agent": "customer", "customer": "agent"}.get(role)
 
 
-_IN_CALL_OBJECTS = re.compile(
+IN_CALL_OBJECTS = re.compile(
     r"\b(?:your name|your full name|your username|your email address|your account number|"
     r"your order id|your order number|your phone number|your zip|your address|the spelling|"
     r"hold|a moment|a second|a minute|me know)\b",
@@ -142,25 +137,25 @@ _IN_CALL_OBJECTS = re.compile(
 )
 
 
-def _sentences_of(turns: Sequence[TurnIn]) -> list[_Sentence]:
-    sentences: list[_Sentence] = []
+def sentences_of(turns: Sequence[TurnIn]) -> list[Sentence]:
+    sentences: list[Sentence] = []
     for t_index, turn in enumerate(turns):
         text = _clean(turn.text)
         if not text:
             continue
         for piece in _split_sentences(text):
-            words = _words(piece)
+            words = words_of(piece)
             if not words:
                 continue
             sentences.append(
-                _Sentence(
+                Sentence(
                     index=len(sentences),
                     turn=t_index,
                     role=turn.role,
                     speaker=turn.speaker,
                     text=piece,
                     words=words,
-                    content=_content_words(piece),
+                    content=content_words(piece),
                 )
             )
     n = len(sentences)
