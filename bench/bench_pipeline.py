@@ -3,9 +3,9 @@
     python bench/bench_pipeline.py [FILE ...] [--repeat N]   # default: ../shared/testdata/audio
 
 For each recording:
-- pipeline: callscribe's whole `pipeline.runner.process_call` (PyAV windowed decode, channel split,
-  transcription, turns streamed into SQLite, local analyzer, minutes stored), timed
-  from the call's claim to `completed`;
+- pipeline: callscribe's whole `pipeline.runner.process_call` (PyAV windowed decode,
+  channel split, transcription, turns streamed into SQLite, local analyzer, minutes
+  stored), timed from the call's claim to `completed`;
 - bare (same work): faster-whisper's own decode plus `transcribe` on the same model and
   settings, on each channel when the pipeline split the call, else on the mix;
 - bare (mix): one faster-whisper pass over the file as given (what a naive transcriber
