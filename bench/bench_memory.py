@@ -62,13 +62,14 @@ from callscribe.calls import service as calls
 from callscribe.ingest import service as ingest
 from callscribe.ingest.schemas import CallFields
 from callscribe.calls.models import Engagement
+from callscribe.pipeline.runner import process_call
 migrate()
 with session_scope() as s:
     company = accounts.create_company(s, "bench")
     staged = calls.stage_file_from_path(__import__("pathlib").Path(sys.argv[2]))
     call_id = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement.id
 t = time.perf_counter()
-status = calls.process_call(call_id)
+status = process_call(call_id)
 with session_scope() as s:
     c = s.get(Engagement, call_id)
     print(f"status={status} error={c.error} turns_ms_end={c.processing_time_ms}", flush=True)

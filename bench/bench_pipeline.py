@@ -3,9 +3,9 @@
     python bench/bench_pipeline.py [FILE ...] [--repeat N]   # default: ../shared/testdata/audio
 
 For each recording:
-- pipeline: callscribe's whole `process_call` (PyAV windowed decode, channel split,
-  transcription, turns streamed into SQLite, local analyzer, minutes stored), timed
-  from the call's claim to `completed`;
+- pipeline: callscribe's whole `pipeline.runner.process_call` (PyAV windowed decode,
+  channel split, transcription, turns streamed into SQLite, local analyzer, minutes
+  stored), timed from the call's claim to `completed`;
 - bare (same work): faster-whisper's own decode plus `transcribe` on the same model and
   settings, on each channel when the pipeline split the call, else on the mix;
 - bare (mix): one faster-whisper pass over the file as given (what a naive transcriber
@@ -50,6 +50,7 @@ def pipeline_once(path: Path) -> tuple[float, float, bool]:
     from callscribe.db import session_scope
     from callscribe.ingest import service as ingest
     from callscribe.ingest.schemas import CallFields
+    from callscribe.pipeline.runner import process_call
 
     with session_scope() as s:
         company = accounts.create_company(s, "bench")
@@ -57,7 +58,7 @@ def pipeline_once(path: Path) -> tuple[float, float, bool]:
         call = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement
         call_id, duration = call.id, call.duration_s or 0.0
     started = time.perf_counter()
-    status = calls.process_call(call_id)
+    status = process_call(call_id)
     wall = time.perf_counter() - started
     with session_scope() as s:
         assert status == "completed", s.get(Engagement, call_id).error  # type: ignore[union-attr]

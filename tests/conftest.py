@@ -128,6 +128,7 @@ def app_env(
     """CALLSCRIBE_* environment for one isolated install: its data dir and database.
     Returns the variables so subprocesses (workers) can be started with them."""
     from callscribe import db, queue, storage
+    from callscribe import worker as _shell  # noqa: F401  (loads the task modules, as serve does)
     from callscribe.settings import reset_settings
 
     data_dir = tmp_path / "data"

@@ -1,11 +1,12 @@
 """The Huey instance. SQLite storage in the data dir by default; Redis when
 CALLSCRIBE_REDIS_URL is set. Tasks live in each domain's tasks.py and are named
-`domain.verb`."""
+`domain.verb`; the shell (worker.py) imports the task modules, listed there."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from huey import Huey
 from huey.consumer import Consumer
@@ -41,14 +42,18 @@ def configure_queue(settings: Settings | None = None) -> Huey:
             )
         huey.immediate = settings.QUEUE_IMMEDIATE
         _configured_for = key
-    load_tasks()
     return huey
 
 
-def load_tasks() -> None:
-    from callscribe.domains import domain_modules
-
-    domain_modules("tasks")
+def enqueue_named(name: str, *args: Any) -> None:
+    """Enqueue a task by its `domain.verb` name, for a caller in a layer below the
+    task's module (a domain starting the pipeline). The shell has imported the module."""
+    configure_queue()
+    for task_class in huey._registry._registry.values():
+        if task_class.__name__ == name:
+            huey.enqueue(task_class(args=args))
+            return
+    raise RuntimeError(f"Task {name} is not loaded in this process (see worker.TASK_MODULES).")
 
 
 def start_consumer(workers: int | None = None) -> Consumer:

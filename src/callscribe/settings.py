@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     SWEEP_INTERVAL_S: float = 30  # how often lost jobs are looked for
     STALE_AFTER_S: float = 120  # a processing call with no heartbeat for this long is re-run
     MAX_ATTEMPTS: int = 5  # processing attempts before a call is failed for good
+    # False: outbox events are written but this process hands none to consumers (an
+    # operator pausing automations; tests hold a worker between commit and dispatch)
+    OUTBOX_DISPATCH: bool = True
+    OUTBOX_RETRY_AFTER_S: float = 30  # an event still undispatched this long is swept
 
     WHISPER_MODEL: str = "tiny.en"  # "tiny.en" = bundled model; or a path / model name
     WHISPER_DEVICE: str = "cpu"  # cpu | cuda | auto

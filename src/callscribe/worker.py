@@ -1,23 +1,50 @@
-"""The queue consumer plus the periodic sweep that re-enqueues lost work. Runs inside
-`callscribe serve` (embedded) or alone as `callscribe worker`."""
+"""The worker: queue consumer threads, the outbox's consumers, and the one sweep that
+repairs what a crash or a flushed queue left behind. Runs inside `callscribe serve`
+(embedded) or alone as `callscribe worker`.
+
+Everything a worker runs is listed here, explicitly: the task modules, which consumers
+each outbox event type goes to, and the sweeps.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
 
+from callscribe import events
+from callscribe.calls import service as calls
+from callscribe.calls.tasks import enqueue_calls, queued_call_ids
+from callscribe.connectors import tasks as connectors_tasks
 from callscribe.db import migrate, session_scope
+from callscribe.delivery import tasks as delivery_tasks
+from callscribe.ingest import tasks as ingest_tasks
+from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
 from callscribe.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+# The modules whose @huey.task functions a consumer must know (importing worker.py
+# imports them: any process that enqueues or consumes goes through the shell).
+TASK_MODULES: tuple[ModuleType, ...] = (
+    pipeline_tasks,
+    delivery_tasks,
+    connectors_tasks,
+    ingest_tasks,
+)
 
-def sweep_once() -> int:
+# outbox event type -> consumers; each must be idempotent on the event id
+CONSUMERS: dict[str, tuple[events.Consumer, ...]] = {
+    events.CALL_COMPLETED: (delivery_tasks.on_call_completed,),
+}
+
+
+def sweep_lost_calls() -> int:
     """Re-enqueue calls whose job was lost (worker crash, flushed queue)."""
-    from callscribe.calls import service as calls
-    from callscribe.calls.tasks import enqueue_calls, queued_call_ids
-
     queued = queued_call_ids()
     with session_scope() as session:
         ids = calls.find_lost_calls(session, queued)
@@ -25,6 +52,51 @@ def sweep_once() -> int:
         log.info("sweep: re-enqueueing %d lost call(s)", len(ids))
         enqueue_calls(ids, mark=False)
     return len(ids)
+
+
+def sweep_connectors() -> int:
+    return len(connectors_tasks.enqueue_due_syncs())
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    run: Callable[[], int]  # returns how many things it re-enqueued or handed over
+    every_s: float | None = None  # None: every SWEEP_INTERVAL_S
+
+
+SWEEPS: tuple[Sweep, ...] = (
+    Sweep("lost calls", sweep_lost_calls),
+    Sweep("outbox", events.dispatch_pending),
+    Sweep("stalled deliveries", delivery_tasks.sweep_stalled, every_s=60),
+    Sweep("connector polling", sweep_connectors, every_s=60),
+)
+
+
+def load_tasks() -> tuple[ModuleType, ...]:
+    """Point the queue at its storage, with every task module loaded (imported above)."""
+    configure_queue()
+    return TASK_MODULES
+
+
+def wire() -> None:
+    """Make this process a dispatcher of outbox events (idempotent)."""
+    configure_queue()
+    events.set_consumers(CONSUMERS)
+
+
+def sweep_once(due: Callable[[Sweep], bool] = lambda _sweep: True) -> int:
+    """Run every (due) sweep once; one failing does not stop the others. Returns the
+    total they re-enqueued or dispatched."""
+    total = 0
+    for sweep in SWEEPS:
+        if not due(sweep):
+            continue
+        try:
+            total += sweep.run()
+        except Exception:
+            log.exception("sweep %r failed", sweep.name)
+    return total
 
 
 class WorkerRunner:
@@ -36,18 +108,25 @@ class WorkerRunner:
 
     def start(self) -> None:
         migrate()
-        configure_queue()
+        wire()
         self._consumer = start_consumer(self.workers)
         self._sweeper = threading.Thread(target=self._sweep_loop, name="sweeper", daemon=True)
         self._sweeper.start()
 
     def _sweep_loop(self) -> None:
         interval = get_settings().SWEEP_INTERVAL_S
+        last_run: dict[str, float] = {}
+
+        def due(sweep: Sweep) -> bool:
+            now = time.monotonic()
+            every = sweep.every_s or interval
+            if sweep.name in last_run and now - last_run[sweep.name] < every:
+                return False
+            last_run[sweep.name] = now
+            return True
+
         while True:
-            try:
-                sweep_once()
-            except Exception:
-                log.exception("sweep failed")
+            sweep_once(due)
             if self._stop.wait(interval):
                 return
 

@@ -93,10 +93,10 @@ def test_tracked_call_is_transcribed_with_bot_and_customer_turns(
 ) -> None:
     from sqlalchemy import select
 
-    from callscribe.calls import service as calls_service
     from callscribe.calls.models import Turn
     from callscribe.connectors import sync
     from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
 
     cloudvoice.add_run(
         Run(id=21, created_at=utc_ago(10), tracks={"user": tracks.user, "bot": tracks.bot})
@@ -104,7 +104,7 @@ def test_tracked_call_is_transcribed_with_bot_and_customer_turns(
     cid = add_connector(company, "cloudvoice", cloudvoice)
     sync.sync_connector(cid)
     (call,) = calls_of(company)
-    assert calls_service.process_call(call.id) == "completed"
+    assert process_call(call.id) == "completed"
     with session_scope() as s:
         turns = list(s.scalars(select(Turn).where(Turn.engagement_id == call.id)))
     bot = " ".join(t.text for t in turns if t.role == "bot").lower()

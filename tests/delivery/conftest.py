@@ -1,6 +1,7 @@
 """Fixtures for delivery: real receivers on 127.0.0.1 (HTTP and SMTP), calls that were
-really processed (turns in, the local analyzer, `completed`, `call.completed` emitted),
-and automations created through the service."""
+really processed (turns in, the local analyzer, `completed`, `call.completed` written to
+the outbox and dispatched after the commit, as a worker does), and automations created
+through the service."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from typing import Any
 
 import pytest
 
-import callscribe.delivery.tasks  # noqa: F401  (subscribes to call.completed)
 from tests.conftest import CompanyCtx
 
 TURNS = [
@@ -114,6 +114,17 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def dispatching() -> Iterator[None]:
+    """This test process dispatches outbox events to the consumers worker.py wires, as
+    a worker does (the calls it processes directly fire their automations)."""
+    from callscribe import events, worker
+
+    events.set_consumers(worker.CONSUMERS)
+    yield
+    events.set_consumers(None)
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
@@ -151,10 +162,10 @@ def processed_call(
     duration_s: float = 95.0,
 ) -> uuid.UUID:
     """A call whose transcript is in (as a connector delivers one), processed by the real
-    pipeline: analyzed by the local analyzer, marked completed, call.completed emitted."""
-    from callscribe.calls import service as calls
+    pipeline: analyzed by the local analyzer, marked completed, call.completed dispatched."""
     from callscribe.calls.models import Engagement, Turn
     from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
 
     call_id = uuid.uuid4()
     with session_scope() as s:
@@ -185,7 +196,7 @@ def processed_call(
                     text=text,
                 )
             )
-    assert calls.process_call(call_id) == "completed"
+    assert process_call(call_id) == "completed"
     return call_id
 
 

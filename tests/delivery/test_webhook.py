@@ -291,14 +291,24 @@ def test_a_success_resets_the_failure_count(company: CompanyCtx, receiver: Recei
         assert s.get(Automation, automation_id).consecutive_failures == 0
 
 
-def test_re_emitted_completion_creates_no_second_delivery(
+def test_re_dispatched_completion_creates_no_second_delivery(
     company: CompanyCtx, receiver: Receiver
 ) -> None:
-    from callscribe.events import emit
+    """GIVEN a completed call whose call.completed event was dispatched WHEN the same
+    event is handed to the consumers again (a sweep racing the after-commit dispatch)
+    THEN the automation still has one delivery."""
+    from sqlalchemy import select
+
+    from callscribe.db import session_scope
+    from callscribe.events import OutboxEvent, dispatch_event
 
     automation_id = add_automation(company, kind="webhook", url=receiver.url)
     call_id = processed_call(company)
-    emit("call.completed", call_id=call_id)
+    with session_scope() as s:
+        (event,) = s.scalars(select(OutboxEvent).where(OutboxEvent.company_id == company.id))
+    assert event.payload == {"call_id": str(call_id)} and event.dispatched_at is not None
+    assert dispatch_event(event.id) is False  # already dispatched: nothing to do
+    assert dispatch_event(event.id, again=True) is True
     assert len(deliveries_of(automation_id)) == 1
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,23 +61,21 @@ def _harper_ticket() -> dict:
     }
 
 
-@pytest.fixture
-def completed_events() -> Iterator[list]:
-    from callscribe import events
+def completed_events() -> list[str]:
+    """The call ids of every call.completed event in the outbox."""
+    from sqlalchemy import select
 
-    seen: list = []
+    from callscribe.db import session_scope
+    from callscribe.events import CALL_COMPLETED, OutboxEvent
 
-    def collect(call_id: uuid.UUID, **_kw: object) -> None:
-        seen.append(str(call_id))
-
-    events.subscribe("call.completed")(collect)
-    yield seen
-    events._handlers["call.completed"].remove(collect)
+    with session_scope() as s:
+        rows = s.scalars(select(OutboxEvent).where(OutboxEvent.type == CALL_COMPLETED))
+        return [row.payload["call_id"] for row in rows]
 
 
 @pytest.mark.slow
 def test_abcd_and_harper_valley_dialogues_come_out_with_minutes(
-    live_server: LiveServer, company: CompanyCtx, completed_events: list
+    live_server: LiveServer, company: CompanyCtx
 ) -> None:
     """GIVEN three ABCD chats and a Harper Valley conversation sent as tickets
     THEN each is analysed into Minutes on its own channel and call.completed fires."""
@@ -116,7 +113,7 @@ def test_abcd_and_harper_valley_dialogues_come_out_with_minutes(
 
     with session_scope() as s:
         assert s.get(Engagement, uuid.UUID(ids[0])).customer_id == known.customer_id
-    assert set(ids) <= set(completed_events)
+    assert set(ids) <= set(completed_events())
 
 
 def test_bad_tickets_are_refused_and_store_nothing(

@@ -1,54 +1,42 @@
-"""Calls: queries and the processing state machine.
+"""Calls: queries and the engagement's state (retry, resume, lost-job detection).
 
-received -> transcribing -> analyzing -> completed | failed, and waiting(reason).
-Ingestion (ingest.service.create_engagement) stores the blob and commits the call as
-`received`; it is enqueued after the commit. `process_call` is the one long-running
-operation here: it commits after each step (and while streaming turns) so progress is
-visible to other processes, which is why it opens its own sessions instead of receiving
-one.
+received -> transcribing -> analyzing -> completed | failed, and waiting(reason); the
+transitions are made by the pipeline (callscribe.pipeline.runner). Ingestion
+(ingest.service.create_engagement) stores the blob and commits the call as `received`;
+it is enqueued after the commit.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, false, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from callscribe.accounts import service as accounts
-from callscribe.accounts.models import Agent, CompanySettings
 from callscribe.accounts.service import Principal
 from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus, Turn
-from callscribe.db import session_scope, utcnow
+from callscribe.db import utcnow
 from callscribe.errors import (
     BadRequest,
-    CallscribeError,
     ErrorCode,
     NotFound,
 )
-from callscribe.events import emit
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
-from callscribe.storage import get_store
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = ("mp3", "wav", "m4a", "webm", "mp4", "ogg", "flac", "aac")
 CHUNK = 1024 * 1024
-DEFAULT_CHANNEL_ROLES = {"0": "agent", "1": "customer"}
 
 
 # -- ingestion ---------------------------------------------------------------------------
@@ -254,267 +242,7 @@ def find_lost_calls(session: Session, queued: set[uuid.UUID] | None = None) -> l
     return ids
 
 
-# -- processing --------------------------------------------------------------------------
-
-
-def _claim(call_id: uuid.UUID) -> bool:
-    """Take the call's lease. False when another worker holds a fresh one, or the call
-    is not waiting to be processed."""
-    now = utcnow()
-    cutoff = now - timedelta(seconds=get_settings().STALE_AFTER_S)
-    with session_scope() as session:
-        result = session.execute(
-            update(Engagement)
-            .where(
-                Engagement.id == call_id,
-                Engagement.status.in_(ACTIVE_STATUSES),
-                or_(Engagement.heartbeat_at.is_(None), Engagement.heartbeat_at < cutoff),
-            )
-            .values(
-                heartbeat_at=now,
-                attempts=Engagement.attempts + 1,
-                processing_started_at=func.coalesce(Engagement.processing_started_at, now),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return (getattr(result, "rowcount", 0) or 0) == 1
-
-
-@contextmanager
-def _heartbeat(call_id: uuid.UUID) -> Iterator[None]:
-    """Keep the lease fresh while a step runs, even through long silent stretches."""
-    stop = threading.Event()
-    interval = max(0.5, get_settings().STALE_AFTER_S / 4)
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            with suppress(Exception), session_scope() as session:
-                session.execute(
-                    update(Engagement)
-                    .where(Engagement.id == call_id)
-                    .values(heartbeat_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{call_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def _set(call_id: uuid.UUID, **values: Any) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(Engagement)
-            .where(Engagement.id == call_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def process_call(call_id: uuid.UUID | str) -> str:
-    """Run the pipeline for one call; returns the final status. Idempotent: each step
-    replaces what an earlier attempt of it produced."""
-    call_id = uuid.UUID(str(call_id))
-    if not _claim(call_id):
-        return "skipped"
-    settings = get_settings()
-    with session_scope() as session:
-        call = session.get(Engagement, call_id)
-        assert call is not None
-        if call.attempts > settings.MAX_ATTEMPTS:
-            call.status, call.heartbeat_at = "failed", None
-            call.error = f"Processing was interrupted {call.attempts - 1} times; gave up."
-            return "failed"
-    try:
-        with _heartbeat(call_id):
-            status = _run_steps(call_id)
-    except CallscribeError as exc:
-        _set(call_id, status="failed", error=exc.message, heartbeat_at=None, progress=0.0)
-        log.info("call %s failed: %s", call_id, exc.message)
-        return "failed"
-    except Exception as exc:
-        log.exception("call %s failed unexpectedly", call_id)
-        _set(
-            call_id,
-            status="failed",
-            error=f"Internal error while processing ({type(exc).__name__}). Retry the call.",
-            heartbeat_at=None,
-        )
-        return "failed"
-    if status == "completed":
-        emit("call.completed", call_id=call_id)
-    return status
-
-
-def _run_steps(call_id: uuid.UUID) -> str:
-    from callscribe.minutes import service as minutes_service
-
-    with session_scope() as session:
-        call = session.get(Engagement, call_id)
-        assert call is not None
-        needs_transcript = call.channel == "voice" and not (call.meta or {}).get(
-            "transcript_complete"
-        )
-        cs = accounts.get_company_settings(session, call.company_id)
-        try:
-            analyzer = minutes_service.analyzer_for(cs)
-        except CallscribeError as exc:
-            if exc.code == "ai_key_missing":
-                analyzer = None
-            else:
-                raise
-    if needs_transcript:
-        transcribe_call(call_id)
-    if analyzer is None:
-        _set(
-            call_id,
-            status="waiting",
-            status_reason="AI key not set",
-            heartbeat_at=None,
-            progress=0.0,
-        )
-        return "waiting"
-    _set(call_id, status="analyzing", progress=0.0)
-    with session_scope() as session:
-        call = session.get(Engagement, call_id)
-        assert call is not None
-        minutes_service.analyze_engagement(session, call, analyzer)
-        done = utcnow()
-        call.status, call.progress, call.heartbeat_at = "completed", 1.0, None
-        call.completed_at = done
-        started = call.processing_started_at or done
-        call.processing_time_ms = int((done - started).total_seconds() * 1000)
-    return "completed"
-
-
-def channel_roles(cs: CompanySettings, source: str) -> dict[str, str]:
-    configured = cs.channel_roles or {}
-    return configured.get(source) or configured.get("*") or DEFAULT_CHANNEL_ROLES
-
-
-def transcribe_call(call_id: uuid.UUID) -> None:
-    """Decode, split channels, transcribe in windows and stream segments into turns."""
-    from callscribe.speech.service import get_engine, transcribe_file
-
-    with session_scope() as session:
-        call = session.get(Engagement, call_id)
-        assert call is not None and call.audio_key
-        cs = accounts.get_company_settings(session, call.company_id)
-        # a connector that built the stereo file itself says which side is which
-        roles = (call.meta or {}).get("channel_roles") or channel_roles(cs, call.source)
-        engine = get_engine(speech_config_for(cs))
-        agent = session.get(Agent, call.agent_id) if call.agent_id else None
-        agent_name = agent.name if agent else None
-        company_id, audio_key, language = call.company_id, call.audio_key, cs.speech_language
-        session.execute(delete(Turn).where(Turn.engagement_id == call_id))
-        call.status, call.progress, call.error = "transcribing", 0.0, None
-        # how this transcript was decoded, kept with it (same settings, same text)
-        decoding = getattr(engine, "decoding", None) or {"engine": getattr(engine, "name", "?")}
-        call.meta = {**(call.meta or {}), "speech": decoding}
-
-    state = {"progress": 0.0, "last_write": 0.0}
-    pending: list[Turn] = []
-    seq = 0
-
-    def on_progress(fraction: float) -> None:
-        state["progress"] = max(state["progress"], min(fraction, 1.0))
-
-    def flush(force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - state["last_write"] < 0.5:
-            return
-        state["last_write"] = now
-        with session_scope() as s:
-            s.add_all(pending)
-            s.execute(
-                update(Engagement)
-                .where(Engagement.id == call_id)
-                .values(progress=round(state["progress"], 4), heartbeat_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-        pending.clear()
-
-    store = get_store()
-    with store.local_path(audio_key) as path:
-        for segment in transcribe_file(
-            path,
-            engine,
-            split_stereo=True,
-            window_s=get_settings().SPEECH_WINDOW_S,
-            language=language,
-            on_progress=on_progress,
-        ):
-            text = segment.text.strip()
-            if not text:
-                continue
-            if segment.channel is None:
-                role = "unknown"
-            else:
-                role = roles.get(str(segment.channel), "unknown")
-            pending.append(
-                Turn(
-                    company_id=company_id,
-                    engagement_id=call_id,
-                    seq=seq,
-                    role=role,
-                    speaker=agent_name if role == "agent" else None,
-                    channel=segment.channel,
-                    start_ms=int(segment.start_s * 1000),
-                    end_ms=int(segment.end_s * 1000),
-                    text=text,
-                )
-            )
-            seq += 1
-            flush()
-    state["progress"] = 1.0
-    flush(force=True)
-    with session_scope() as session:
-        call = session.get(Engagement, call_id)
-        assert call is not None
-        if cs.redact_pii:
-            redact_turns(session, call_id)
-        call.meta = {**(call.meta or {}), "transcript_complete": True}
-
-
-def speech_config_for(cs: CompanySettings):  # type: ignore[no-untyped-def]
-    from callscribe.speech.service import speech_config_from_settings
-
-    overrides: dict[str, Any] = {}
-    if cs.speech_engine:
-        overrides["engine"] = cs.speech_engine
-    if cs.speech_model:
-        overrides["model"] = cs.speech_model
-    if cs.speech_base_url:
-        overrides["base_url"] = cs.speech_base_url
-    key = accounts.speech_key(cs)
-    if key:
-        overrides["api_key"] = key
-    if cs.speech_language:
-        overrides["language"] = cs.speech_language
-    return speech_config_from_settings(get_settings(), **overrides)
-
-
-PII_PATTERNS = [
-    (re.compile(r"\b(?:\d[ -]?){13,19}\b"), "[card]"),
-    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[ssn]"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"(?<!\w)\+?\d[\d ().-]{7,}\d\b"), "[phone]"),
-]
-
-
-def redact_text(text: str) -> str:
-    for pattern, label in PII_PATTERNS:
-        text = pattern.sub(label, text)
-    return text
-
-
-def redact_turns(session: Session, call_id: uuid.UUID) -> None:
-    for turn in session.scalars(select(Turn).where(Turn.engagement_id == call_id)):
-        turn.text = redact_text(turn.text)
+# -- progress ----------------------------------------------------------------------------
 
 
 def progress_snapshot(session: Session, call_id: uuid.UUID) -> dict[str, Any] | None:

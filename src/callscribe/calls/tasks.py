@@ -1,4 +1,5 @@
-"""Queue tasks of the calls domain (thin wrappers over the service)."""
+"""Queue side of the calls domain: enqueue processing (the pipeline's task, by name:
+calls sits below the pipeline) and read which calls wait in the queue."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ from collections.abc import Iterable
 
 from callscribe.calls import service
 from callscribe.db import session_scope
-from callscribe.queue import configure_queue, huey
+from callscribe.queue import configure_queue, enqueue_named, huey
 
-
-@huey.task(name="calls.process")
-def process_call(call_id: str) -> str:
-    return service.process_call(call_id)
+PROCESS_TASK = "pipeline.process"  # declared by callscribe.pipeline.tasks
 
 
 def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
@@ -24,7 +22,7 @@ def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
         with session_scope() as session:
             service.mark_enqueued(session, ids)
     for call_id in ids:
-        process_call(str(call_id))
+        enqueue_named(PROCESS_TASK, str(call_id))
 
 
 MAX_PENDING_SCAN = 20_000  # beyond this the sweep stops reading the queue's contents
@@ -38,7 +36,7 @@ def queued_call_ids() -> set[uuid.UUID] | None:
         return None
     ids = set()
     for task in huey.pending():
-        if task.name == "calls.process" and task.args:
+        if task.name == PROCESS_TASK and task.args:
             try:
                 ids.add(uuid.UUID(str(task.args[0])))
             except ValueError:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from huey import crontab
-
 from callscribe.connectors import sync as syncs
 from callscribe.connectors import webhooks
 from callscribe.connectors.models import SyncTrigger
@@ -32,17 +30,14 @@ def import_run(event_id: str) -> str:
 
 
 def enqueue_due_syncs() -> list[uuid.UUID]:
+    """Sync each enabled connector whose poll interval has passed (a sweep, run every
+    minute by the worker)."""
+    configure_queue()
     with session_scope() as session:
         due = syncs.due_connectors(session)
     for connector_id in due:
         sync(str(connector_id), SyncTrigger.SCHEDULE)
     return due
-
-
-@huey.periodic_task(crontab(minute="*"), name="connectors.poll")
-def poll() -> None:
-    """Every minute: sync each enabled connector whose poll interval has passed."""
-    enqueue_due_syncs()
 
 
 def enqueue_sync(connector_id: uuid.UUID, trigger: str = SyncTrigger.MANUAL) -> None:

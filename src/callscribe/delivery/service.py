@@ -2,7 +2,7 @@
 
 A completed call becomes one Delivery per matching enabled automation, with the body
 frozen at that moment; each attempt is logged as a DeliveryAttempt. `attempt_delivery`
-is the one operation that talks to the outside world: like calls.process_call it opens
+is the one operation that talks to the outside world: like the pipeline runner it opens
 its own short sessions (claim, then record) so no transaction is held open while a
 receiver takes its time, and so a second job for the same delivery finds it claimed.
 """
@@ -384,7 +384,7 @@ def create_deliveries_for_call(session: Session, call_id: uuid.UUID) -> list[uui
         try:
             with session.begin_nested():
                 session.flush()
-        except IntegrityError:  # a concurrent emit for the same call won
+        except IntegrityError:  # a concurrent dispatch of the same event won
             continue
         ids.append(delivery.id)
     return ids

@@ -1,5 +1,6 @@
-"""Queue tasks of delivery: on `call.completed`, one `delivery.deliver` job per matching
-automation; a job makes one attempt and schedules the next when a retry is due."""
+"""Queue tasks of delivery: one `delivery.deliver` job per delivery; a job makes one
+attempt and schedules the next when a retry is due. `on_call_completed` is the outbox
+consumer of `call.completed` (wired in worker.py); `sweep_stalled` is a sweep."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from huey import crontab
+from sqlalchemy.orm import Session
 
-from callscribe.db import session_scope
+from callscribe.db import after_commit, session_scope
 from callscribe.delivery import service
-from callscribe.events import subscribe
+from callscribe.events import Event
 from callscribe.queue import configure_queue, huey
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,14 @@ def deliver(delivery_id: str) -> None:
         deliver.schedule(args=(delivery_id,), delay=delay)
 
 
-@huey.periodic_task(crontab(minute="*"), name="delivery.sweep")
-def sweep() -> None:
+def sweep_stalled() -> int:
+    """Re-enqueue deliveries whose job was lost."""
     with session_scope() as session:
         ids = service.find_stalled_deliveries(session)
     if ids:
         log.info("delivery sweep: re-enqueueing %d stalled deliveries", len(ids))
         enqueue_deliveries(ids)
+    return len(ids)
 
 
 def enqueue_deliveries(delivery_ids: Iterable[uuid.UUID]) -> None:
@@ -40,10 +42,10 @@ def enqueue_deliveries(delivery_ids: Iterable[uuid.UUID]) -> None:
         deliver(str(delivery_id))
 
 
-@subscribe("call.completed")
-def on_call_completed(call_id: uuid.UUID | str, **_: object) -> None:
-    """Runs in the worker that completed the call, after the call is committed: a
-    query and some enqueues, nothing that waits on a receiver."""
-    with session_scope() as session:
-        ids = service.create_deliveries_for_call(session, uuid.UUID(str(call_id)))
-    enqueue_deliveries(ids)
+def on_call_completed(session: Session, event: Event) -> None:
+    """One delivery per matching automation, created in the dispatcher's transaction
+    and enqueued after it commits. Handed the same event twice, it creates nothing new:
+    a delivery is unique per (automation, call, event type)."""
+    ids = service.create_deliveries_for_call(session, uuid.UUID(event.payload["call_id"]))
+    if ids:
+        after_commit(session, lambda: enqueue_deliveries(ids))

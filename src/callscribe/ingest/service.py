@@ -49,6 +49,7 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
+from callscribe.privacy.redaction import redact_text
 from callscribe.security import http
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
@@ -416,8 +417,6 @@ def _begin_write(session: Session) -> None:
 def _add_turns(
     session: Session, engagement: Engagement, request: IngestRequest, agent: Agent | None
 ) -> None:
-    from callscribe.calls.service import redact_text
-
     redact = bool(accounts.get_company_settings(session, request.company_id).redact_pii)
     for seq, turn in enumerate(request.turns or []):
         speaker = turn.speaker

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from callscribe import events  # noqa: F401  (the outbox table lives in the kit)
 from callscribe.db import Base, make_engine
 from callscribe.domains import load_models
 

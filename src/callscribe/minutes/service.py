@@ -3,6 +3,7 @@ settings, run it over the turns, and replace what an earlier run produced."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
@@ -10,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
-from callscribe.minutes.analyzers import Analyzer, AnalyzerConfig, get_analyzer
+from callscribe.minutes.analyzers import (
+    Analyzer,
+    AnalyzerConfig,
+    AnalyzerKeyMissing,
+    get_analyzer,
+)
 from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
 from callscribe.settings import get_settings
 
 if TYPE_CHECKING:
-    from callscribe.calls.models import Engagement
+    from callscribe.calls.models import Engagement, Turn
 
 
 def analyzer_config_for(cs: CompanySettings) -> AnalyzerConfig:
@@ -36,11 +42,21 @@ def analyzer_for(cs: CompanySettings) -> Analyzer:
     return get_analyzer(analyzer_config_for(cs))
 
 
-def context_for(session: Session, call: Engagement, cs: CompanySettings) -> AnalysisContext:
-    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+def find_analyzer(cs: CompanySettings) -> Analyzer | None:
+    """The company's analyzer, or None while the LLM engine it names has no key (the
+    pipeline then waits for the key instead of failing)."""
+    try:
+        return analyzer_for(cs)
+    except AnalyzerKeyMissing:
+        return None
+
+
+def analysis_context(
+    call: Engagement, cs: CompanySettings, agent_name: str | None
+) -> AnalysisContext:
     context = AnalysisContext(
         channel=call.channel,
-        agent_name=agent.name if agent else None,
+        agent_name=agent_name,
         customer_name=call.customer_name,
         started_at=call.started_at or call.created_at,
     )
@@ -49,12 +65,12 @@ def context_for(session: Session, call: Engagement, cs: CompanySettings) -> Anal
     return context
 
 
-def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
-    from callscribe.calls.models import Turn
+def context_for(session: Session, call: Engagement, cs: CompanySettings) -> AnalysisContext:
+    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    return analysis_context(call, cs, agent.name if agent else None)
 
-    rows = session.scalars(
-        select(Turn).where(Turn.engagement_id == call.id).order_by(Turn.start_ms, Turn.seq)
-    )
+
+def turn_inputs(rows: Iterable[Turn]) -> list[TurnIn]:
     return [
         TurnIn.model_validate(
             {
@@ -69,9 +85,32 @@ def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
     ]
 
 
+def turns_for_analysis(session: Session, call: Engagement) -> list[TurnIn]:
+    from callscribe.calls.models import Turn
+
+    return turn_inputs(
+        session.scalars(
+            select(Turn).where(Turn.engagement_id == call.id).order_by(Turn.start_ms, Turn.seq)
+        )
+    )
+
+
 def analyze_engagement(session: Session, call: Engagement, analyzer: Analyzer) -> Minutes:
     cs = accounts.get_company_settings(session, call.company_id)
     draft = analyzer.analyze(turns_for_analysis(session, call), context_for(session, call, cs))
+    return store_minutes(session, call, draft, analyzer.name)
+
+
+def analyze_turns(
+    session: Session,
+    call: Engagement,
+    analyzer: Analyzer,
+    turns: Iterable[Turn],
+    context: AnalysisContext,
+) -> Minutes:
+    """`analyze_engagement` for a caller that holds the turns and the context already
+    (the pipeline reads them once per run)."""
+    draft = analyzer.analyze(turn_inputs(turns), context)
     return store_minutes(session, call, draft, analyzer.name)
 
 

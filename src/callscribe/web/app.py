@@ -18,7 +18,6 @@ from callscribe import __version__
 from callscribe.db import migrate
 from callscribe.domains import domain_modules
 from callscribe.errors import CallscribeError
-from callscribe.queue import configure_queue
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
@@ -39,7 +38,9 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate()
-        configure_queue()
+        from callscribe.worker import load_tasks
+
+        load_tasks()  # this process enqueues the tasks the worker lists
         runner = None
         if embedded_worker:
             from callscribe.worker import WorkerRunner
