@@ -177,11 +177,12 @@ class CompanyCtx:
 
 def make_company(name: str = "Acme Support") -> CompanyCtx:
     from callscribe.accounts import service
+    from callscribe.auth.api_keys import create_api_key
     from callscribe.db import session_scope
 
     with session_scope() as s:
         company = service.create_company(s, name)
-        _row, key = service.create_api_key(s, company.id, "tests")
+        _row, key = create_api_key(s, company.id, "tests")
         return CompanyCtx(company.id, key, name)
 
 
@@ -227,8 +228,8 @@ def stop_uvicorn(live: LiveServer) -> None:
 @pytest.fixture
 def live_server(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """callscribe as `serve` runs it: API plus embedded consumer, on a free port."""
+    from callscribe.app import create_app
     from callscribe.settings import reset_settings
-    from callscribe.web.app import create_app
 
     port = free_port()
     monkeypatch.setenv("CALLSCRIBE_PORT", str(port))
@@ -242,8 +243,8 @@ def live_server(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
 @pytest.fixture
 def api_server(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """The API alone, no consumer: jobs stay queued (for tests of ingestion itself)."""
+    from callscribe.app import create_app
     from callscribe.settings import reset_settings
-    from callscribe.web.app import create_app
 
     port = free_port()
     monkeypatch.setenv("CALLSCRIBE_PUBLIC_URL", f"http://127.0.0.1:{port}")

@@ -57,7 +57,7 @@ def test_admin_creates_company_and_key_that_authenticates(app_env) -> None:  # t
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip()
     assert key.startswith("cs_")
-    from callscribe.accounts.service import authenticate_api_key
+    from callscribe.auth.api_keys import authenticate_api_key
     from callscribe.db import session_scope
 
     with session_scope() as s:

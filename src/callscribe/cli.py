@@ -44,8 +44,8 @@ def serve(
     """Run the web app and API, with an embedded queue consumer (SQLite by default)."""
     import uvicorn
 
+    from callscribe.app import create_app
     from callscribe.db import migrate
-    from callscribe.web.app import create_app
 
     settings = get_settings()
     if host:
@@ -65,7 +65,7 @@ def serve(
             str(settings.PORT),
         )
         uvicorn.run(
-            "callscribe.web.app:create_served_app",
+            "callscribe.app:create_served_app",
             factory=True,
             workers=processes,
             host=settings.HOST,
@@ -212,6 +212,7 @@ def create_api_key(
 ) -> None:
     """Create an API key for a company; prints the key (shown only this once)."""
     from callscribe.accounts import service
+    from callscribe.auth.api_keys import create_api_key
     from callscribe.db import migrate, session_scope
     from callscribe.errors import CallscribeError
 
@@ -219,7 +220,7 @@ def create_api_key(
     try:
         with session_scope() as session:
             found = service.find_company(session, company)
-            _row, plain = service.create_api_key(session, found.id, name)
+            _row, plain = create_api_key(session, found.id, name)
     except CallscribeError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from callscribe.accounts import service as accounts
-from callscribe.accounts.service import Principal
+from callscribe.auth.permissions import Role
+from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
 from callscribe.calls.models import Engagement
 from callscribe.errors import NotFound
@@ -63,7 +64,7 @@ def seeded(session):  # type: ignore[no-untyped-def]
 
 def test_filters_combine_and_stay_inside_the_company(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, _other, ann, _bob, rows = seeded
-    p = Principal(company.id)
+    p = Principal(company.id, role=Role.ADMIN)
     got, total = _rows(calls.list_calls(session, p, calls.CallFilters(), 1, 100))
     assert total == 30 and "Hidden" not in {c.customer_name for c in got}
     f = calls.CallFilters(status="completed", agent_id=ann.id, direction="inbound")
@@ -86,7 +87,7 @@ def test_filters_combine_and_stay_inside_the_company(session, seeded) -> None:  
 
 def test_paging_and_sorting(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, *_ = seeded
-    p = Principal(company.id)
+    p = Principal(company.id, role=Role.ADMIN)
     f = calls.CallFilters(sort="duration")
     pages = [calls.list_calls(session, p, f, n, 7).items for n in (1, 2, 3, 4, 5)]
     durations = [c.duration_s for page in pages for c in page]
@@ -98,23 +99,23 @@ def test_paging_and_sorting(session, seeded) -> None:  # type: ignore[no-untyped
 
 def test_agent_sees_only_own_calls(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, other, ann, bob, rows = seeded
-    as_ann = Principal(company.id, role="agent", agent_id=ann.id)
+    as_ann = Principal(company.id, role=Role.AGENT, agent_id=ann.id)
     got, total = _rows(calls.list_calls(session, as_ann, calls.CallFilters(), 1, 100))
     assert total == 15 and {c.agent_id for c in got} == {ann.id}
     bobs_call = next(r for r in rows if r.agent_id == bob.id)
     with pytest.raises(NotFound):
         calls.get_call(session, as_ann, bobs_call.id)
     with pytest.raises(NotFound):
-        calls.get_call(session, Principal(other.id), bobs_call.id)
+        calls.get_call(session, Principal(other.id, role=Role.ADMIN), bobs_call.id)
     with pytest.raises(NotFound):
-        calls.get_call(session, Principal(company.id), "not-a-uuid")
+        calls.get_call(session, Principal(company.id, role=Role.ADMIN), "not-a-uuid")
     items, total = _rows(calls.list_action_items(session, as_ann, calls.ActionItemFilters(), 1, 50))
     assert {i.engagement_id for i in items} <= {r.id for r in rows if r.agent_id == ann.id}
 
 
 def test_action_item_filters_and_update_scope(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, other, ann, _bob, rows = seeded
-    p = Principal(company.id)
+    p = Principal(company.id, role=Role.ADMIN)
     items, total = _rows(
         calls.list_action_items(session, p, calls.ActionItemFilters(status="open"), 1, 50)
     )
@@ -131,7 +132,9 @@ def test_action_item_filters_and_update_scope(session, seeded) -> None:  # type:
     assert {i.title for i in items} == {"item 0", "item 2"}
     target = items[0]
     with pytest.raises(NotFound):
-        calls.update_action_item(session, Principal(other.id), target.id, status="done")
+        calls.update_action_item(
+            session, Principal(other.id, role=Role.ADMIN), target.id, status="done"
+        )
     with pytest.raises(NotFound):
         calls.update_action_item(session, p, uuid.uuid4(), status="done")
     assert calls.update_action_item(session, p, target.id, status="done").status == "done"
@@ -147,7 +150,7 @@ def test_long_labels_are_trimmed_and_logged(session, seeded) -> None:  # type: i
 
 def test_agent_user_without_agent_record_sees_no_calls(session, seeded) -> None:  # type: ignore[no-untyped-def]
     company, *_ = seeded
-    unlinked = Principal(company.id, role="agent", agent_id=None)
+    unlinked = Principal(company.id, role=Role.AGENT, agent_id=None)
     session.add(Engagement(company_id=company.id, status="completed", customer_name="Unassigned"))
     session.flush()
     assert calls.list_calls(session, unlinked, calls.CallFilters(), 1, 100).total == 0

@@ -60,7 +60,8 @@ def call_center() -> Iterator[FakeCallCenter]:
 
 def add_connector(company: CompanyCtx, type_: str, server, **kw):  # type: ignore[no-untyped-def]
     """A connector of the company pointing at a fake provider, created by the service."""
-    from callscribe.accounts.service import Principal
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
     from callscribe.connectors import service
     from callscribe.connectors.schemas import ConnectorCreate
     from callscribe.db import session_scope
@@ -73,7 +74,7 @@ def add_connector(company: CompanyCtx, type_: str, server, **kw):  # type: ignor
     with session_scope() as s:
         connector = service.create_connector(
             s,
-            Principal(company_id=company.id),
+            Principal(company_id=company.id, role=Role.ADMIN),
             ConnectorCreate(
                 type=type_,
                 name=kw.pop("name", type_),

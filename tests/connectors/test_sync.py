@@ -250,7 +250,8 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
     tracks: Tracks,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from callscribe.accounts.service import Principal
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
     from callscribe.connectors import service, sync
     from callscribe.connectors.schemas import ConnectorUpdate
     from callscribe.db import session_scope
@@ -263,7 +264,7 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
     with session_scope() as s:
         service.update_connector(
             s,
-            Principal(company.id),
+            Principal(company.id, role=Role.ADMIN),
             cid,
             ConnectorUpdate(credentials={"password": "Wr0ng-Secret-77"}),
         )
@@ -279,7 +280,8 @@ def test_bad_credentials_fail_the_sync_with_words_and_without_the_secret(
 def test_disabled_connector_does_not_sync_and_is_not_polled(
     company: CompanyCtx, cloudvoice: FakeCloudVoice
 ) -> None:
-    from callscribe.accounts.service import Principal
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
     from callscribe.connectors import service, sync
     from callscribe.db import session_scope
     from callscribe.errors import Conflict
@@ -287,12 +289,12 @@ def test_disabled_connector_does_not_sync_and_is_not_polled(
     cid = add_connector(company, "cloudvoice", cloudvoice)
     with session_scope() as s:
         assert sync.due_connectors(s) == [cid]
-        service.set_enabled(s, Principal(company.id), cid, False)
+        service.set_enabled(s, Principal(company.id, role=Role.ADMIN), cid, False)
     with pytest.raises(Conflict):
         sync.sync_connector(cid)
     with session_scope() as s:
         assert sync.due_connectors(s) == []
-        service.set_enabled(s, Principal(company.id), cid, True)
+        service.set_enabled(s, Principal(company.id, role=Role.ADMIN), cid, True)
     assert sync.sync_connector(cid).status == "succeeded"
     with session_scope() as s:
         assert sync.due_connectors(s) == []  # just synced: not due for 15 minutes

@@ -68,12 +68,12 @@ def test_bad_or_missing_api_key_is_401(
 
 
 def test_revoked_key_is_401(api_server: LiveServer, company: CompanyCtx, app_env) -> None:
-    from callscribe.accounts import service
+    from callscribe.auth.api_keys import list_api_keys, revoke_api_key
     from callscribe.db import session_scope
 
     with session_scope() as s:
-        for key in service.list_api_keys(s, company.id):
-            service.revoke_api_key(s, company.id, key.id)
+        for key in list_api_keys(s, company.id):
+            revoke_api_key(s, company.id, key.id)
     resp = _post(
         api_server,
         files={"call": ("a.wav", (AUDIO / "sample.wav").read_bytes(), "audio/wav")},

@@ -73,7 +73,7 @@ def test_wrong_secret_and_grant_are_refused(api_server: LiveServer, company: Com
 def test_token_expires_after_16_hours(api_server: LiveServer, company: CompanyCtx) -> None:
     """GIVEN a token issued 16 hours and a minute ago (the clock moved on)
     THEN the API refuses it, and one issued now is accepted."""
-    from callscribe.accounts import service
+    from callscribe.auth import oauth as service
     from callscribe.db import session_scope, utcnow
 
     with api_server.client() as client:

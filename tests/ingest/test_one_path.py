@@ -286,7 +286,8 @@ def test_v2_upload_is_kept_when_the_commit_fails_and_a_retry_succeeds(
     step 3 sent again creates the call and only then deletes the upload's blob."""
     from sqlalchemy.exc import IntegrityError
 
-    from callscribe.accounts.service import Principal
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
     from callscribe.calls.models import Engagement
     from callscribe.db import session_scope
     from callscribe.ingest import service
@@ -309,7 +310,9 @@ def test_v2_upload_is_kept_when_the_commit_fails_and_a_retry_succeeds(
         }
         with pytest.raises(IntegrityError), session_scope() as s:
             result = service.create_recording(
-                s, Principal(company_id=company.id), RecordingV2In.model_validate(body)
+                s,
+                Principal(company_id=company.id, role=Role.ADMIN),
+                RecordingV2In.model_validate(body),
             )
             assert not result.duplicate
             # the same item twice (its PID): the commit's flush fails

@@ -20,7 +20,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(autouse=True)
 def _fresh_login_limiter() -> Iterator[None]:
-    from callscribe.web.session import login_limiter
+    from callscribe.auth.ratelimit import login_limiter
 
     login_limiter.reset()
     yield

@@ -132,11 +132,11 @@ def test_form_post_without_csrf_token_is_refused(
 
 
 def _keys(company_id: uuid.UUID) -> list:
-    from callscribe.accounts import service
+    from callscribe.auth.api_keys import list_api_keys
     from callscribe.db import session_scope
 
     with session_scope() as s:
-        return [k.name for k in service.list_api_keys(s, company_id)]
+        return [k.name for k in list_api_keys(s, company_id)]
 
 
 def test_cookie_authenticated_api_writes_need_the_csrf_header(
@@ -374,11 +374,11 @@ def test_api_key_is_shown_once_works_and_can_be_revoked(
     assert httpx.get(f"{api_server.url}/api/calls", headers=headers).status_code == 200
     listing = web.client.get("/settings/api-keys").text
     assert key not in listing and key[:9] in listing and "Phone system" in listing
-    from callscribe.accounts import service
+    from callscribe.auth.api_keys import list_api_keys
     from callscribe.db import session_scope
 
     with session_scope() as s:
-        row = next(k for k in service.list_api_keys(s, company.id) if k.name == "Phone system")
+        row = next(k for k in list_api_keys(s, company.id) if k.name == "Phone system")
         assert row.last_used_at is not None
         key_id = row.id
     assert web.post_form(f"/settings/api-keys/{key_id}/revoke").status_code == 303

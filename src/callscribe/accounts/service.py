@@ -1,50 +1,29 @@
-"""Companies, users, API keys, agents, company settings and the technical log."""
+"""Companies, users, agents, company settings and the technical log. (API keys, OAuth
+apps and browser sessions are auth's; the AI and speech settings are minutes'.)"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.models import (
-    ROLES,
     Agent,
-    ApiKey,
     Company,
     CompanySettings,
     TechnicalLog,
     User,
 )
+from callscribe.auth.permissions import Role
+from callscribe.auth.sessions import close_all_user_sessions
+from callscribe.auth.users import UserRecord
 from callscribe.db import utcnow
-from callscribe.errors import NotFound, Unauthorized, ValidationFailed
-from callscribe.security.crypto import (
-    constant_time_equals,
-    decrypt_secret,
-    encrypt_secret,
-    hash_password,
-    new_token,
-    sha256_hex,
-)
+from callscribe.errors import NotFound, ValidationFailed
+from callscribe.security.crypto import hash_password, new_token, sha256_hex
 
-API_KEY_PREFIX = "cs_"
 MAX_ATTRIBUTE_LEN = 100
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: a company, and a user (web) or an API key (integrations)."""
-
-    company_id: uuid.UUID
-    role: str = "admin"  # API keys act as admin of their company
-    user_id: uuid.UUID | None = None
-    agent_id: uuid.UUID | None = None
-    api_key_id: uuid.UUID | None = None
-
-    @property
-    def sees_only_own_calls(self) -> bool:
-        return self.role == "agent"
+ROLE_NAMES = ", ".join(Role)
 
 
 # -- companies ---------------------------------------------------------------------------
@@ -90,78 +69,6 @@ def get_company_settings(session: Session, company_id: uuid.UUID) -> CompanySett
     return cs
 
 
-def set_ai_key(cs: CompanySettings, api_key: str | None) -> None:
-    if api_key:
-        cs.ai_api_key_enc = encrypt_secret(api_key)
-        cs.ai_api_key_last4 = api_key[-4:]
-    else:
-        cs.ai_api_key_enc = None
-        cs.ai_api_key_last4 = None
-
-
-def ai_key(cs: CompanySettings) -> str | None:
-    return decrypt_secret(cs.ai_api_key_enc) if cs.ai_api_key_enc else None
-
-
-def speech_key(cs: CompanySettings) -> str | None:
-    return decrypt_secret(cs.speech_api_key_enc) if cs.speech_api_key_enc else None
-
-
-def ai_settings_view(cs: CompanySettings) -> dict:
-    """Company AI settings as shown to admins: secrets only as 'set' and last 4."""
-    from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS
-
-    return {
-        "ai_engine": cs.ai_engine or "local",
-        "ai_provider": cs.ai_provider,
-        "ai_base_url": cs.ai_base_url,
-        "ai_model": cs.ai_model,
-        "ai_api_key_set": bool(cs.ai_api_key_enc),
-        "ai_api_key_last4": cs.ai_api_key_last4,
-        "speech_engine": cs.speech_engine or "faster-whisper",
-        "speech_model": cs.speech_model,
-        "speech_base_url": cs.speech_base_url,
-        "speech_api_key_set": bool(cs.speech_api_key_enc),
-        "speech_language": cs.speech_language,
-        "outcome_labels": cs.outcome_labels or list(DEFAULT_OUTCOME_LABELS),
-        "channel_roles": cs.channel_roles or {},
-        "redact_pii": bool(cs.redact_pii),
-    }
-
-
-def update_ai_settings(cs: CompanySettings, changes: dict) -> bool:
-    """Apply the fields present in `changes`. Returns True when something a waiting call
-    may need (engine, key, model, base URL) changed."""
-    from callscribe.minutes.analyzers import PRESETS
-    from callscribe.security.outbound import check_url
-
-    resume = False
-    if "ai_provider" in changes and changes["ai_provider"] in PRESETS:
-        changes.setdefault("ai_base_url", PRESETS[changes["ai_provider"]])
-    for url_field in ("ai_base_url", "speech_base_url"):
-        if changes.get(url_field):
-            check_url(changes[url_field])
-            changes[url_field] = changes[url_field].rstrip("/")
-    for key, value in changes.items():
-        if key == "ai_api_key":
-            set_ai_key(cs, value or None)
-            resume = True
-        elif key == "speech_api_key":
-            cs.speech_api_key_enc = encrypt_secret(value) if value else None
-            resume = True
-        elif key == "outcome_labels" and value is not None:
-            labels = [str(v).strip()[:MAX_ATTRIBUTE_LEN] for v in value if str(v).strip()]
-            if not labels:
-                raise ValidationFailed("Give at least one outcome label.")
-            cs.outcome_labels = list(dict.fromkeys(labels))
-        else:
-            setattr(cs, key, value)
-            resume = resume or key.startswith("ai_") or key.startswith("speech_")
-    if (cs.ai_engine or "local") != "local" and not cs.ai_base_url:
-        raise ValidationFailed("An OpenAI-compatible engine needs a base URL (or a provider).")
-    return resume
-
-
 # -- users -------------------------------------------------------------------------------
 
 
@@ -172,14 +79,14 @@ def create_user(
     email: str,
     name: str,
     password: str | None,
-    role: str = "agent",
+    role: Role | str = Role.AGENT,
     is_platform_admin: bool = False,
 ) -> User:
     email = email.strip().lower()
     if "@" not in email:
         raise ValidationFailed("Enter a valid email address.")
-    if role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.")
+    if role not in set(Role):
+        raise ValidationFailed(f"Role must be one of {ROLE_NAMES}.")
     if session.scalars(select(User).where(User.email == email)).first():
         raise ValidationFailed("A user with this email already exists.")
     if password is not None and len(password) < 8:
@@ -189,7 +96,7 @@ def create_user(
         email=email,
         name=name.strip() or email,
         password_hash=hash_password(password) if password else None,
-        role=role,
+        role=Role(role),
         is_platform_admin=is_platform_admin,
     )
     session.add(user)
@@ -218,7 +125,7 @@ def setup_first_account(
         email=email,
         name=name,
         password=password,
-        role="admin",
+        role=Role.ADMIN,
         is_platform_admin=True,
     )
 
@@ -270,25 +177,27 @@ def update_user(
     company_id: uuid.UUID,
     user: User,
     *,
-    role: str | None = None,
+    role: Role | str | None = None,
     is_active: bool | None = None,
     name: str | None = None,
     acting_user_id: uuid.UUID | None = None,
 ) -> User:
     """Change a user's role, name or active flag. The company keeps at least one active
     admin, and nobody demotes or deactivates themselves."""
-    if role is not None and role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.")
-    demoting = role is not None and role != "admin" and user.role == "admin"
+    if role is not None and role not in set(Role):
+        raise ValidationFailed(f"Role must be one of {ROLE_NAMES}.")
+    demoting = role is not None and role != Role.ADMIN and user.role == Role.ADMIN
     deactivating = is_active is False and user.is_active
     if (demoting or deactivating) and acting_user_id == user.id:
         raise ValidationFailed("You cannot demote or deactivate yourself.")
-    if (demoting or deactivating) and user.role == "admin":
-        admins = [u for u in list_users(session, company_id) if u.role == "admin" and u.is_active]
+    if (demoting or deactivating) and user.role == Role.ADMIN:
+        admins = [
+            u for u in list_users(session, company_id) if u.role == Role.ADMIN and u.is_active
+        ]
         if len(admins) <= 1:
             raise ValidationFailed("The company needs at least one active admin.")
     if role is not None:
-        user.role = role
+        user.role = Role(role)
     if is_active is not None:
         user.is_active = is_active
         if not is_active:
@@ -297,6 +206,26 @@ def update_user(
         user.name = name.strip()[:200]
     session.flush()
     return user
+
+
+def user_record(session: Session, user_id: uuid.UUID) -> UserRecord | None:
+    """What auth needs to know of a user (the app shell hands this loader to auth)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    company = session.get(Company, user.company_id)
+    return UserRecord(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=Role(user.role),
+        company_id=user.company_id,
+        company_name=company.name if company else "",
+        is_platform_admin=user.is_platform_admin,
+        is_active=user.is_active,
+        agent_id=user.agent_id,
+        password_hash=user.password_hash,
+    )
 
 
 def link_user_agent(
@@ -357,134 +286,6 @@ def verify_invite_token(user: User, token: str) -> bool:
     from callscribe.security.crypto import verify_signature
 
     return user.is_active and verify_signature(_invite_message(user), token)
-
-
-# -- browser sessions --------------------------------------------------------------------
-
-SESSION_TTL_S = 14 * 24 * 3600  # sign in again after two weeks
-SESSION_TOUCH_S = 60  # last_seen_at is written at most once a minute per session
-
-
-def open_user_session(
-    session: Session, user: User, *, ip: str | None = None, user_agent: str | None = None
-) -> str:
-    """A new signed-in session for `user`; returns the token for the cookie (stored only
-    as its hash)."""
-    from datetime import timedelta
-
-    from callscribe.accounts.models import UserSession
-
-    token = new_token("", 32)
-    now = utcnow()
-    session.add(
-        UserSession(
-            user_id=user.id,
-            token_hash=sha256_hex(token),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(seconds=SESSION_TTL_S),
-            ip=(ip or "")[:64] or None,
-            user_agent=(user_agent or "")[:200] or None,
-        )
-    )
-    session.flush()
-    return token
-
-
-def user_for_session_token(session: Session, token: str | None) -> User | None:
-    """The active user of a live session, else None (unknown, revoked, expired)."""
-    from callscribe.accounts.models import UserSession
-
-    if not token:
-        return None
-    digest = sha256_hex(token)
-    row = session.scalars(select(UserSession).where(UserSession.token_hash == digest)).first()
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
-    if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_S:
-        row.last_seen_at = now
-    return user
-
-
-def close_user_session(session: Session, token: str | None) -> None:
-    from callscribe.accounts.models import UserSession
-
-    if not token:
-        return
-    row = session.scalars(
-        select(UserSession).where(UserSession.token_hash == sha256_hex(token))
-    ).first()
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.flush()
-
-
-def close_all_user_sessions(session: Session, user_id: uuid.UUID) -> int:
-    """Sign a user out everywhere (deactivated, password reset)."""
-    from callscribe.accounts.models import UserSession
-
-    rows = session.scalars(
-        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-    ).all()
-    now = utcnow()
-    for row in rows:
-        row.revoked_at = now
-    session.flush()
-    return len(rows)
-
-
-# -- API keys ----------------------------------------------------------------------------
-
-
-def create_api_key(
-    session: Session, company_id: uuid.UUID, name: str = "API key", created_by=None
-) -> tuple[ApiKey, str]:
-    """Returns the row and the plain key; the key is shown once and stored hashed."""
-    plain = new_token(API_KEY_PREFIX, 30)
-    row = ApiKey(
-        company_id=company_id,
-        name=(name or "API key")[:200],
-        prefix=plain[:9],
-        key_hash=sha256_hex(plain),
-        created_by=created_by,
-    )
-    session.add(row)
-    session.flush()
-    return row, plain
-
-
-def authenticate_api_key(session: Session, plain: str | None) -> Principal:
-    if not plain:
-        raise Unauthorized("An API key is required (form field api_key or Authorization: Bearer).")
-    digest = sha256_hex(plain.strip())
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
-    # compare_digest on the hash keeps the check constant-time for equal-length inputs
-    if row is None or row.revoked_at is not None or not constant_time_equals(row.key_hash, digest):
-        raise Unauthorized("The API key is not valid or was revoked.")
-    now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # bounded write rate on hot keys
-    return Principal(company_id=row.company_id, role="admin", api_key_id=row.id)
-
-
-def list_api_keys(session: Session, company_id: uuid.UUID) -> list[ApiKey]:
-    return list(
-        session.scalars(
-            select(ApiKey).where(ApiKey.company_id == company_id).order_by(ApiKey.created_at)
-        )
-    )
-
-
-def revoke_api_key(session: Session, company_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
-    row = session.get(ApiKey, key_id)
-    if row is None or row.company_id != company_id:
-        raise NotFound("API key not found.")
-    row.revoked_at = row.revoked_at or utcnow()
-    return row
 
 
 # -- agents ------------------------------------------------------------------------------
@@ -608,101 +409,3 @@ def trim_attribute(
         )
         value = value[:MAX_ATTRIBUTE_LEN]
     return value
-
-
-# -- OAuth apps (client-credentials grant) ------------------------------------------------
-
-OAUTH_CLIENT_PREFIX = "csapp_"
-OAUTH_SECRET_PREFIX = "cssec_"
-OAUTH_TOKEN_PREFIX = "csat_"
-OAUTH_TOKEN_TTL_S = 16 * 3600  # access tokens live 16 hours
-
-
-def create_oauth_app(session: Session, principal: Principal, name: str) -> tuple[OAuthApp, str]:
-    """Only company API keys (and admins signed in) create apps; an app's own token
-    cannot mint more apps. Returns the row and the plain client secret (shown once)."""
-    from callscribe.errors import Forbidden
-
-    if principal.api_key_id is None and not (principal.user_id and principal.role == "admin"):
-        raise Forbidden("OAuth apps are created with a company API key.")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("An OAuth app needs a name.")
-    secret = new_token(OAUTH_SECRET_PREFIX, 32)
-    app = OAuthApp(
-        company_id=principal.company_id,
-        name=name[:200],
-        client_id=new_token(OAUTH_CLIENT_PREFIX, 18),
-        client_secret_hash=sha256_hex(secret),
-        created_by_key=principal.api_key_id,
-    )
-    session.add(app)
-    session.flush()
-    return app, secret
-
-
-def list_oauth_apps(session: Session, company_id: uuid.UUID) -> list[OAuthApp]:
-    return list(
-        session.scalars(
-            select(OAuthApp).where(OAuthApp.company_id == company_id).order_by(OAuthApp.created_at)
-        )
-    )
-
-
-def revoke_oauth_app(session: Session, company_id: uuid.UUID, app_id: uuid.UUID) -> OAuthApp:
-    app = session.get(OAuthApp, app_id)
-    if app is None or app.company_id != company_id:
-        raise NotFound("OAuth app not found.")
-    app.revoked_at = app.revoked_at or utcnow()
-    for token in session.scalars(select(OAuthToken).where(OAuthToken.app_id == app.id)):
-        token.revoked = True
-    session.flush()
-    return app
-
-
-def issue_oauth_token(
-    session: Session, client_id: str, client_secret: str, *, now: datetime | None = None
-) -> tuple[OAuthToken, str]:
-    """Client-credentials grant. `now` is the issue time (tests move the clock with it)."""
-    app = session.scalars(select(OAuthApp).where(OAuthApp.client_id == client_id)).first()
-    digest = sha256_hex(client_secret or "")
-    if (
-        app is None
-        or app.revoked_at is not None
-        or not constant_time_equals(app.client_secret_hash, digest)
-    ):
-        raise Unauthorized(
-            "invalid_client: unknown client, wrong secret or revoked app.", code="invalid_client"
-        )
-    issued = now or utcnow()
-    plain = new_token(OAUTH_TOKEN_PREFIX, 32)
-    token = OAuthToken(
-        app_id=app.id,
-        company_id=app.company_id,
-        token_hash=sha256_hex(plain),
-        created_at=issued,
-        expires_at=issued + timedelta(seconds=OAUTH_TOKEN_TTL_S),
-    )
-    session.add(token)
-    session.flush()
-    return token, plain
-
-
-def authenticate_oauth_token(
-    session: Session, plain: str, *, now: datetime | None = None
-) -> Principal:
-    digest = sha256_hex(plain.strip())
-    token = session.scalars(select(OAuthToken).where(OAuthToken.token_hash == digest)).first()
-    if token is None or not constant_time_equals(token.token_hash, digest):
-        raise Unauthorized("The access token is not valid.", code="invalid_token")
-    app = session.get(OAuthApp, token.app_id)
-    if token.revoked or app is None or app.revoked_at is not None:
-        raise Unauthorized("The access token was revoked.", code="invalid_token")
-    if (now or utcnow()) >= token.expires_at:
-        raise Unauthorized("The access token expired; request a new one.", code="token_expired")
-    return Principal(company_id=token.company_id, role="admin")
-
-
-from datetime import datetime, timedelta  # noqa: E402  (OAuth section)
-
-from callscribe.accounts.models import OAuthApp, OAuthToken  # noqa: E402

@@ -3,63 +3,33 @@ users, API keys)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from callscribe.accounts import service
-from callscribe.accounts.models import ROLES, Agent
-from callscribe.accounts.schemas import AISettingsIn
-from callscribe.calls import service as calls
-from callscribe.calls.tasks import enqueue_calls
-from callscribe.errors import CallscribeError
-from callscribe.minutes.analyzers import DEFAULT_MODELS, PRESETS
-from callscribe.web.deps import get_session
-from callscribe.web.session import (
+from callscribe.accounts.models import Agent
+from callscribe.auth import api_keys
+from callscribe.auth.csrf import verify_csrf
+from callscribe.auth.deps import AdminUser, DbSession, PageUser
+from callscribe.auth.permissions import Role
+from callscribe.auth.ratelimit import login_limiter
+from callscribe.auth.sessions import (
     client_ip,
-    current_user,
+    close_all_user_sessions,
     end_session,
-    login_limiter,
     start_user_session,
-    verify_csrf,
 )
-from callscribe.web.templating import (
-    CurrentUser,
-    flash,
-    redirect,
-    render,
-    require_admin,
-    require_user,
-)
+from callscribe.auth.users import CurrentUser, current_user
+from callscribe.errors import CallscribeError
+from callscribe.web.flash import flash
+from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
-
-AI_PROVIDERS = {
-    "openai": ("OpenAI", PRESETS["openai"], DEFAULT_MODELS[PRESETS["openai"]]),
-    "mistral": ("Mistral", PRESETS["mistral"], DEFAULT_MODELS[PRESETS["mistral"]]),
-    "custom": ("Custom base URL", "", ""),
-}
-
-SAMPLE_DIALOGUE = [
-    ("agent", "Thank you for calling Acme support, this is Dana. How can I help you today?"),
-    (
-        "customer",
-        "Hi Dana, my internet connection keeps dropping every evening since Monday, and I "
-        "work from home, so it is a real problem.",
-    ),
-    (
-        "agent",
-        "I am sorry about that. I can see errors on your line. I will book a technician "
-        "visit for Thursday morning and I will email you the confirmation today.",
-    ),
-    ("customer", "Great, thank you. Thursday morning works for me."),
-]
 
 
 def _safe_next(target: str | None) -> str:
@@ -97,12 +67,12 @@ async def setup_page(request: Request) -> Response:
 @router.post("/setup", dependencies=[Depends(verify_csrf)])
 def setup_submit(
     request: Request,
+    session: DbSession,
     company_name: str = Form(""),
     name: str = Form(""),
     email: str = Form(""),
     password: str = Form(""),
     password_confirm: str = Form(""),
-    session: Session = Depends(get_session),
 ) -> Response:
     form = {"company_name": company_name, "name": name, "email": email}
     if service.has_users(session):
@@ -138,10 +108,10 @@ async def login_page(request: Request, next: str | None = None, email: str = "")
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def login_submit(
     request: Request,
+    session: DbSession,
     email: str = Form(""),
     password: str = Form(""),
     next: str = Form(""),
-    session: Session = Depends(get_session),
 ) -> Response:
     ip = client_ip(request)
     email = email.strip().lower()
@@ -176,7 +146,7 @@ def login_submit(
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-def logout(request: Request, session: Session = Depends(get_session)) -> Response:
+def logout(request: Request, session: DbSession) -> Response:
     end_session(request, session)
     session.commit()
     flash(request, "You are signed out.", "info")
@@ -184,9 +154,7 @@ def logout(request: Request, session: Session = Depends(get_session)) -> Respons
 
 
 @router.get("/invite/{user_id}")
-def invite_page(
-    request: Request, user_id: str, token: str = "", session: Session = Depends(get_session)
-) -> Response:
+def invite_page(request: Request, user_id: str, session: DbSession, token: str = "") -> Response:
     user = _invited_user(session, user_id, token)
     if user is None:
         return render(
@@ -204,10 +172,10 @@ def invite_page(
 def invite_submit(
     request: Request,
     user_id: str,
+    session: DbSession,
     token: str = Form(""),
     password: str = Form(""),
     password_confirm: str = Form(""),
-    session: Session = Depends(get_session),
 ) -> Response:
     user = _invited_user(session, user_id, token)
     if user is None:
@@ -242,192 +210,12 @@ def _invited_user(session: Session, user_id: str, token: str) -> Any:
     return user
 
 
-# -- Settings -> AI and speech -----------------------------------------------------------
+# -- Settings (the AI and speech tab is minutes'; users and API keys are here) ------------
 
 
 @router.get("/settings")
-def settings_home(request: Request, user: CurrentUser = Depends(require_user)) -> Response:
+def settings_home(request: Request, user: PageUser) -> Response:
     return redirect(request, "/settings/ai")
-
-
-def _ai_page(
-    request: Request,
-    session: Session,
-    user: CurrentUser,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    cs = service.get_company_settings(session, user.company_id)
-    view = service.ai_settings_view(cs)
-    agent_channel = (view["channel_roles"].get("*") or {}).get("1") == "agent"
-    waiting = calls.list_calls(
-        session, user.principal, calls.CallFilters(status="waiting"), 1, 1
-    ).total
-    return render(
-        request,
-        "accounts/settings_ai.html",
-        status_code=status_code,
-        s=view,
-        providers=AI_PROVIDERS,
-        agent_channel="1" if agent_channel else "0",
-        waiting=waiting,
-        error=error,
-        tab="ai",
-    )
-
-
-@router.get("/settings/ai")
-def ai_settings_page(
-    request: Request,
-    user: CurrentUser = Depends(require_user),
-    session: Session = Depends(get_session),
-) -> Response:
-    return _ai_page(request, session, user)
-
-
-def _ai_changes(form: dict[str, Any], cs_view: dict[str, Any]) -> dict[str, Any]:
-    """Form fields as AISettingsIn changes, with PUT /api/settings/ai semantics: an empty
-    key field keeps the stored key; "remove" clears it."""
-    changes: dict[str, Any] = {}
-    engine = form.get("ai_engine") or "local"
-    changes["ai_engine"] = engine
-    provider = form.get("ai_provider") or None
-    if engine == "openai":
-        changes["ai_provider"] = provider or "custom"
-        if changes["ai_provider"] == "custom":
-            changes["ai_base_url"] = (form.get("ai_base_url") or "").strip() or None
-    changes["ai_model"] = (form.get("ai_model") or "").strip() or None
-    if form.get("ai_api_key_remove"):
-        changes["ai_api_key"] = ""
-    elif (form.get("ai_api_key") or "").strip():
-        changes["ai_api_key"] = form["ai_api_key"].strip()
-    changes["speech_engine"] = form.get("speech_engine") or "faster-whisper"
-    changes["speech_model"] = (form.get("speech_model") or "").strip() or None
-    if changes["speech_engine"] == "openai":
-        changes["speech_base_url"] = (form.get("speech_base_url") or "").strip() or None
-    if form.get("speech_api_key_remove"):
-        changes["speech_api_key"] = ""
-    elif (form.get("speech_api_key") or "").strip():
-        changes["speech_api_key"] = form["speech_api_key"].strip()
-    changes["speech_language"] = (form.get("speech_language") or "").strip() or None
-    labels = [line.strip() for line in (form.get("outcome_labels") or "").splitlines()]
-    changes["outcome_labels"] = [label for label in labels if label]
-    roles = dict(cs_view.get("channel_roles") or {})
-    agent_channel = form.get("agent_channel") or "0"
-    roles["*"] = (
-        {"0": "agent", "1": "customer"} if agent_channel == "0" else {"0": "customer", "1": "agent"}
-    )
-    changes["channel_roles"] = roles
-    changes["redact_pii"] = bool(form.get("redact_pii"))
-    return changes
-
-
-@router.post("/settings/ai")
-async def ai_settings_submit(
-    request: Request, user: CurrentUser = Depends(require_admin)
-) -> Response:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    return await run_in_threadpool(_save_ai_settings, request, user, form)
-
-
-def _save_ai_settings(request: Request, user: CurrentUser, form: dict[str, str]) -> Response:
-    from callscribe.db import get_sessionmaker
-
-    session = get_sessionmaker()()
-    try:
-        cs = service.get_company_settings(session, user.company_id)
-        try:
-            body = AISettingsIn.model_validate(_ai_changes(form, service.ai_settings_view(cs)))
-            changed = service.update_ai_settings(cs, body.model_dump(exclude_unset=True))
-            resumed = calls.resume_waiting(session, user.company_id) if changed else []
-            session.commit()
-        except ValidationError as exc:
-            session.rollback()
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            return _ai_page(request, session, user, error=f"{where}: {err['msg']}", status_code=400)
-        except CallscribeError as exc:
-            session.rollback()
-            return _ai_page(request, session, user, error=exc.message, status_code=400)
-        enqueue_calls(resumed)
-        message = "AI settings saved."
-        if resumed:
-            message += f" {len(resumed)} waiting call{'s' if len(resumed) != 1 else ''} resumed."
-        flash(request, message)
-        return redirect(request, "/settings/ai")
-    finally:
-        session.close()
-
-
-@router.post("/settings/ai/test")
-async def ai_settings_test(
-    request: Request, user: CurrentUser = Depends(require_admin)
-) -> Response:
-    """One real request with the settings in the form (the stored key when the key field
-    is empty): the local analyzer analyzes a sample dialogue; an OpenAI-compatible
-    endpoint is asked to do the same."""
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    result = await run_in_threadpool(_run_ai_test, user, form)
-    return render(request, "accounts/_ai_test_result.html", **result)
-
-
-def _run_ai_test(user: CurrentUser, form: dict[str, str]) -> dict[str, Any]:
-    from callscribe.db import session_scope
-    from callscribe.minutes.analyzers import AnalyzerConfig, get_analyzer
-    from callscribe.minutes.schemas import AnalysisContext, TurnIn
-    from callscribe.security.outbound import check_url
-    from callscribe.settings import get_settings
-
-    with session_scope() as session:
-        cs = service.get_company_settings(session, user.company_id)
-        stored_key = service.ai_key(cs)
-        labels = cs.outcome_labels
-    engine = form.get("ai_engine") or "local"
-    started = time.perf_counter()
-    try:
-        if engine == "openai":
-            provider = form.get("ai_provider") or "custom"
-            base_url = PRESETS.get(provider) or (form.get("ai_base_url") or "").strip()
-            if not base_url:
-                raise CallscribeError("Enter the base URL of the endpoint.", code="bad_url")
-            check_url(base_url)
-            key = (form.get("ai_api_key") or "").strip() or stored_key
-            config = AnalyzerConfig(
-                engine="openai",
-                base_url=base_url,
-                model=(form.get("ai_model") or "").strip() or None,
-                api_key=key,
-                timeout_s=min(get_settings().AI_TIMEOUT_S, 30),
-                max_retries=0,
-            )
-            where = f"The endpoint {base_url} ({config.model or 'default model'})"
-        else:
-            config = AnalyzerConfig(engine="local")
-            where = "The built-in analyzer"
-        analyzer = get_analyzer(config)
-        context = AnalysisContext(agent_name="Dana", customer_name="Sam")
-        if labels:
-            context.outcome_labels = list(labels)
-        draft = analyzer.analyze(
-            [
-                TurnIn(role=role, text=text, start_ms=i * 5000, end_ms=i * 5000 + 4000)  # type: ignore[arg-type]
-                for i, (role, text) in enumerate(SAMPLE_DIALOGUE)
-            ],
-            context,
-        )
-    except CallscribeError as exc:
-        return {"ok": False, "message": exc.message, "draft": None, "where": None, "ms": None}
-    except Exception as exc:  # a test must report, not crash the page
-        return {
-            "ok": False,
-            "message": f"{type(exc).__name__}: {str(exc)[:300]}",
-            "draft": None,
-            "where": None,
-            "ms": None,
-        }
-    ms = int((time.perf_counter() - started) * 1000)
-    return {"ok": True, "message": None, "draft": draft, "where": where, "ms": ms}
 
 
 # -- Settings -> users -------------------------------------------------------------------
@@ -453,9 +241,9 @@ def _users_page(
         status_code=status_code,
         users=users,
         agents=agents,
-        roles=ROLES,
+        roles=list(Role),
         error=error,
-        form=form or {"role": "agent"},
+        form=form or {"role": Role.AGENT},
         invite=invite,
         tab="users",
     )
@@ -472,8 +260,8 @@ def _invite_link(request: Request, user: Any) -> str:
 @router.get("/settings/users")
 def users_page(
     request: Request,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     return _users_page(request, session, user)
 
@@ -481,6 +269,8 @@ def users_page(
 @router.post("/settings/users")
 def create_user(
     request: Request,
+    user: AdminUser,
+    session: DbSession,
     name: str = Form(""),
     email: str = Form(""),
     role: str = Form("agent"),
@@ -488,8 +278,6 @@ def create_user(
     extension_id: str = Form(""),
     agent_email: str = Form(""),
     phone: str = Form(""),
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
 ) -> Response:
     form = {
         "name": name,
@@ -527,13 +315,13 @@ def create_user(
 def update_user(
     request: Request,
     user_id: str,
+    user: AdminUser,
+    session: DbSession,
     role: str = Form(...),
     is_active: str = Form(""),
     extension_id: str = Form(""),
     agent_email: str = Form(""),
     phone: str = Form(""),
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
 ) -> Response:
     try:
         target = service.get_user(session, user.company_id, user_id)
@@ -565,8 +353,8 @@ def update_user(
 def new_invite(
     request: Request,
     user_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     try:
         target = service.get_user(session, user.company_id, user_id)
@@ -575,7 +363,7 @@ def new_invite(
     if target.password_hash:
         # a new link replaces the password: the user chooses a new one
         target.password_hash = None
-        service.close_all_user_sessions(session, target.id)
+        close_all_user_sessions(session, target.id)
         session.commit()
     invite = {"email": target.email, "link": _invite_link(request, target)}
     return _users_page(request, session, user, invite=invite)
@@ -595,7 +383,7 @@ def _keys_page(
     return render(
         request,
         "accounts/settings_api_keys.html",
-        keys=service.list_api_keys(session, user.company_id),
+        keys=api_keys.list_api_keys(session, user.company_id),
         new_key=new_key,
         new_key_name=new_key_name,
         tab="api-keys",
@@ -605,8 +393,8 @@ def _keys_page(
 @router.get("/settings/api-keys")
 def api_keys_page(
     request: Request,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     return _keys_page(request, session, user)
 
@@ -614,11 +402,11 @@ def api_keys_page(
 @router.post("/settings/api-keys")
 def create_api_key(
     request: Request,
+    user: AdminUser,
+    session: DbSession,
     name: str = Form(""),
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
 ) -> Response:
-    row, plain = service.create_api_key(
+    row, plain = api_keys.create_api_key(
         session, user.company_id, name.strip() or "API key", created_by=user.id
     )
     session.commit()
@@ -630,11 +418,11 @@ def create_api_key(
 def revoke_api_key(
     request: Request,
     key_id: uuid.UUID,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     try:
-        row = service.revoke_api_key(session, user.company_id, key_id)
+        row = api_keys.revoke_api_key(session, user.company_id, key_id)
         session.commit()
     except CallscribeError as exc:
         flash(request, exc.message, "error")

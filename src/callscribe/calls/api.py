@@ -8,14 +8,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
 from callscribe.accounts.models import Agent
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
 from callscribe.calls import service
 from callscribe.calls.models import FINAL_STATUSES, Channel, Direction, Engagement
 from callscribe.calls.schemas import (
@@ -34,7 +34,6 @@ from callscribe.errors import (
 )
 from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.storage import get_store
-from callscribe.web.deps import get_session, require_principal, resolve_principal
 
 router = APIRouter(prefix="/api", tags=["calls"])
 
@@ -79,6 +78,8 @@ def call_out(session: Session, call: Engagement) -> CallOut:
 
 @router.get("/calls", response_model=CallPage)
 def list_calls(
+    principal: CurrentPrincipal,
+    session: DbSession,
     status: str | None = Query(None, description="comma-separated statuses"),
     agent_id: uuid.UUID | None = None,
     direction: str | None = Query(None, pattern=f"^({'|'.join(Direction)})$"),
@@ -89,8 +90,6 @@ def list_calls(
     sort: str = Query("-created_at", pattern="^-?(created_at|started_at|duration|status)$"),
     page: PageNumber = 1,
     page_size: PageSize = 25,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
 ) -> CallPage:
     filters = service.CallFilters(
         status=status,
@@ -114,8 +113,8 @@ def list_calls(
 @router.get("/calls/{call_id}", response_model=CallOut)
 def get_call(
     call_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> CallOut:
     return call_out(session, service.get_call(session, principal, call_id))
 
@@ -123,8 +122,8 @@ def get_call(
 @router.post("/calls/{call_id}/retry", response_model=CallSummaryOut)
 def retry_call(
     call_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> CallSummaryOut:
     call = service.get_call(session, principal, call_id)
     service.retry_call(session, principal, call.id)
@@ -141,8 +140,8 @@ def retry_call(
 def get_audio(
     call_id: str,
     request: Request,
+    session: DbSession,
     token: str | None = None,
-    session: Session = Depends(get_session),
 ) -> Response:
     """The stored recording. Authenticate with the API key, or the signed `token` that
     comes in `audio_url` (so a browser's audio player can stream it)."""
@@ -175,7 +174,7 @@ def get_audio(
 
 @router.get("/calls/{call_id}/events", summary="Live status and transcript (server-sent events)")
 async def call_events(
-    call_id: str, request: Request, principal: Principal = Depends(require_principal)
+    call_id: str, request: Request, principal: CurrentPrincipal
 ) -> EventSourceResponse:
     """Events: `status` ({status, progress, status_reason, error}) when it changes and
     `segment` (a turn) as each is produced; the stream ends after a final status."""

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.principal import Principal
 from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus, Turn
 from callscribe.db import utcnow
 from callscribe.errors import (

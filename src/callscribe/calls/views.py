@@ -9,12 +9,15 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
+from callscribe.auth.deps import DbSession, PageUser
+from callscribe.auth.permissions import Permission
+from callscribe.auth.users import CurrentUser
 from callscribe.calls import service
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
@@ -27,8 +30,8 @@ from callscribe.calls.models import (
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import CallscribeError, NotFound
 from callscribe.kit.schemas import MAX_PAGE
-from callscribe.web.deps import get_session
-from callscribe.web.templating import CurrentUser, flash, redirect, render, require_user
+from callscribe.web.flash import flash
+from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,9 +128,9 @@ def _query_builder(current: dict[str, str]):  # type: ignore[no-untyped-def]
 @router.get("/calls")
 def calls_page(
     request: Request,
+    user: PageUser,
+    session: DbSession,
     page: int = 1,
-    user: CurrentUser = Depends(require_user),
-    session: Session = Depends(get_session),
 ) -> Response:
     filters = _filters(request)
     sort = filters.get("sort", "-created_at")
@@ -187,8 +190,8 @@ def calls_page(
 @router.get("/upload")
 def upload_page(
     request: Request,
-    user: CurrentUser = Depends(require_user),
-    session: Session = Depends(get_session),
+    user: PageUser,
+    session: DbSession,
 ) -> Response:
     agents = accounts.list_agents(session, user.company_id)
     own_agent = None
@@ -220,7 +223,7 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "turn_count": len(turns),
         "max_seq": max((t.seq for t in turns), default=-1),
         "live": call.status in ACTIVE_STATUSES,
-        "can_manage": user.role in ("admin", "manager"),
+        "can_manage": user.can(Permission.CALLS_MANAGE),
     }
 
 
@@ -238,8 +241,8 @@ def _not_found(request: Request) -> Response:
 def call_page(
     request: Request,
     call_id: str,
-    user: CurrentUser = Depends(require_user),
-    session: Session = Depends(get_session),
+    user: PageUser,
+    session: DbSession,
 ) -> Response:
     try:
         ctx = _call_context(session, user, call_id)
@@ -252,8 +255,8 @@ def call_page(
 def retry_call(
     request: Request,
     call_id: str,
-    user: CurrentUser = Depends(require_user),
-    session: Session = Depends(get_session),
+    user: PageUser,
+    session: DbSession,
 ) -> Response:
     try:
         call = service.retry_call(session, user.principal, uuid.UUID(call_id))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import DbSession, require
+from callscribe.auth.permissions import Permission
+from callscribe.auth.principal import Principal
 from callscribe.connectors import service, sync, webhooks
 from callscribe.connectors.models import SyncTrigger
 from callscribe.connectors.schemas import (
@@ -28,36 +30,28 @@ from callscribe.connectors.schemas import (
 from callscribe.connectors.tasks import enqueue_import, enqueue_sync
 from callscribe.db import session_scope
 from callscribe.errors import PayloadTooLarge
-from callscribe.web.deps import get_session, require_principal, require_role
 
 router = APIRouter(tags=["connectors"])
-MANAGERS = ("admin", "manager")
 MAX_WEBHOOK_BODY = 64 * 1024
 
 
-def manager(principal: Principal = Depends(require_principal)) -> Principal:
-    require_role(principal, *MANAGERS)
-    return principal
+ConnectorsManager = Annotated[Principal, Depends(require(Permission.CONNECTORS_MANAGE))]
 
 
 @router.get("/api/connectors/types", response_model=list[ConnectorTypeOut])
-def connector_types(_principal: Principal = Depends(manager)) -> list[ConnectorTypeOut]:
+def connector_types(_principal: ConnectorsManager) -> list[ConnectorTypeOut]:
     return service.type_views()
 
 
 @router.post("/api/connectors/test", response_model=ConnectionResult)
-def test_settings(
-    payload: ConnectionTest, _principal: Principal = Depends(manager)
-) -> ConnectionResult:
+def test_settings(payload: ConnectionTest, _principal: ConnectorsManager) -> ConnectionResult:
     """Try a type, base URL and credentials before saving them."""
     outcome = service.test_settings(payload)
     return ConnectionResult(ok=outcome.ok, message=outcome.message, code=outcome.code)
 
 
 @router.get("/api/connectors", response_model=ConnectorList)
-def list_connectors(
-    principal: Principal = Depends(manager), session: Session = Depends(get_session)
-) -> ConnectorList:
+def list_connectors(principal: ConnectorsManager, session: DbSession) -> ConnectorList:
     return ConnectorList(
         connectors=[service.connector_view(c) for c in service.list_connectors(session, principal)]
     )
@@ -66,8 +60,8 @@ def list_connectors(
 @router.post("/api/connectors", status_code=201, response_model=ConnectorOut)
 def create_connector(
     payload: ConnectorCreate,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectorOut:
     """Credentials are stored encrypted and never shown again (only a hint)."""
     connector = service.create_connector(session, principal, payload)
@@ -78,8 +72,8 @@ def create_connector(
 @router.get("/api/connectors/{connector_id}", response_model=ConnectorOut)
 def get_connector(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectorOut:
     return service.connector_view(service.get_connector(session, principal, connector_id))
 
@@ -88,8 +82,8 @@ def get_connector(
 def update_connector(
     connector_id: str,
     payload: ConnectorUpdate,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectorOut:
     connector = service.update_connector(session, principal, connector_id, payload)
     session.commit()
@@ -99,8 +93,8 @@ def update_connector(
 @router.delete("/api/connectors/{connector_id}")
 def delete_connector(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> dict:
     service.delete_connector(session, principal, connector_id)
     session.commit()
@@ -110,8 +104,8 @@ def delete_connector(
 @router.post("/api/connectors/{connector_id}/test", response_model=ConnectionResult)
 def test_connection(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectionResult:
     outcome = service.test_connection(session, principal, connector_id)
     return ConnectionResult(ok=outcome.ok, message=outcome.message, code=outcome.code)
@@ -120,9 +114,9 @@ def test_connection(
 @router.post("/api/connectors/{connector_id}/sync", response_model=SyncRunOut)
 def sync_connector(
     connector_id: str,
+    principal: ConnectorsManager,
+    session: DbSession,
     wait: bool = Query(True, description="false: queue the sync and answer 202 at once"),
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
 ) -> JSONResponse:
     """Import the calls since the last sync. With wait (the default) the answer is the
     sync's log entry: how many calls came in, or why it failed. Their processing is
@@ -145,8 +139,8 @@ def sync_connector(
 @router.post("/api/connectors/{connector_id}/enable", response_model=ConnectorOut)
 def enable_connector(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectorOut:
     connector = service.set_enabled(session, principal, connector_id, True)
     session.commit()
@@ -156,8 +150,8 @@ def enable_connector(
 @router.post("/api/connectors/{connector_id}/disable", response_model=ConnectorOut)
 def disable_connector(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> ConnectorOut:
     """Stops polling and refuses its webhook; nothing is deleted."""
     connector = service.set_enabled(session, principal, connector_id, False)
@@ -168,9 +162,9 @@ def disable_connector(
 @router.get("/api/connectors/{connector_id}/runs", response_model=SyncRunList)
 def list_runs(
     connector_id: str,
+    principal: ConnectorsManager,
+    session: DbSession,
     limit: int = Query(50, ge=1, le=500),
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
 ) -> SyncRunList:
     return SyncRunList(
         runs=[
@@ -182,8 +176,8 @@ def list_runs(
 @router.get("/api/connectors/{connector_id}/webhook-secret", response_model=WebhookSecretOut)
 def reveal_webhook_secret(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> WebhookSecretOut:
     """The shared secret to paste into the provider (admins and managers only)."""
     connector = service.get_connector(session, principal, connector_id)
@@ -199,8 +193,8 @@ def reveal_webhook_secret(
 )
 def rotate_webhook_secret(
     connector_id: str,
-    principal: Principal = Depends(manager),
-    session: Session = Depends(get_session),
+    principal: ConnectorsManager,
+    session: DbSession,
 ) -> WebhookSecretOut:
     """A new secret; the old one is refused from now on."""
     connector = service.rotate_webhook_secret(session, principal, connector_id)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.principal import Principal
 from callscribe.connectors.base import (
     ConnectorType,
     Recording,

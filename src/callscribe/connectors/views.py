@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import DbSession, ManagerUser
+from callscribe.auth.principal import Principal
+from callscribe.auth.users import CurrentUser
 from callscribe.connectors import service, sync
 from callscribe.connectors.models import Connector, SyncStatus, SyncTrigger
 from callscribe.connectors.schemas import ConnectorCreate, ConnectorUpdate
 from callscribe.db import session_scope
 from callscribe.errors import CallscribeError, from_validation
-from callscribe.web.deps import get_session
-from callscribe.web.templating import CurrentUser, flash, redirect, render, require_manager
+from callscribe.web.flash import flash
+from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 RUNS_SHOWN = 10
@@ -61,14 +63,14 @@ def _message(exc: Exception) -> str:
 @router.get("/integrations")
 def integrations_page(
     request: Request,
-    user: CurrentUser = Depends(require_manager),
-    session: Session = Depends(get_session),
+    user: ManagerUser,
+    session: DbSession,
 ) -> Response:
     return _page(request, session, user)
 
 
 @router.post("/integrations")
-async def add_connector(request: Request, user: CurrentUser = Depends(require_manager)) -> Response:
+async def add_connector(request: Request, user: ManagerUser) -> Response:
     form = dict(await request.form())
     type_ = str(form.get("type", ""))
 
@@ -122,9 +124,7 @@ def _connector_action(
 
 
 @router.post("/integrations/{connector_id}/test")
-def test_connector(
-    request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-) -> Response:
+def test_connector(request: Request, connector_id: str, user: ManagerUser) -> Response:
     def action(session: Session, connector: Connector) -> tuple[str, str]:
         outcome = service.test_connection(session, user.principal, connector.id)
         return outcome.message, "success" if outcome.ok else "error"
@@ -133,9 +133,7 @@ def test_connector(
 
 
 @router.post("/integrations/{connector_id}/sync")
-def sync_connector(
-    request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-) -> Response:
+def sync_connector(request: Request, connector_id: str, user: ManagerUser) -> Response:
     with session_scope() as session:
         cid = service.get_connector(session, user.principal, connector_id).id
     try:
@@ -160,9 +158,7 @@ def sync_connector(
 
 
 def _toggle(enabled: bool):  # type: ignore[no-untyped-def]
-    def view(
-        request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-    ) -> Response:
+    def view(request: Request, connector_id: str, user: ManagerUser) -> Response:
         def action(session: Session, connector: Connector) -> tuple[str, str]:
             service.set_enabled(session, user.principal, connector.id, enabled)
             if enabled:
@@ -182,9 +178,7 @@ router.add_api_route("/integrations/{connector_id}/disable", _toggle(False), met
 
 
 @router.post("/integrations/{connector_id}/rotate-secret")
-def rotate_secret(
-    request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-) -> Response:
+def rotate_secret(request: Request, connector_id: str, user: ManagerUser) -> Response:
     def action(session: Session, connector: Connector) -> tuple[str, str]:
         service.rotate_webhook_secret(session, user.principal, connector.id)
         return (
@@ -196,9 +190,7 @@ def rotate_secret(
 
 
 @router.post("/integrations/{connector_id}/edit")
-async def edit_connector(
-    request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-) -> Response:
+async def edit_connector(request: Request, connector_id: str, user: ManagerUser) -> Response:
     form = dict(await request.form())
 
     def update() -> Response:
@@ -233,9 +225,7 @@ async def edit_connector(
 
 
 @router.post("/integrations/{connector_id}/delete")
-def delete_connector(
-    request: Request, connector_id: str, user: CurrentUser = Depends(require_manager)
-) -> Response:
+def delete_connector(request: Request, connector_id: str, user: ManagerUser) -> Response:
     with session_scope() as session:
         service.delete_connector(session, user.principal, connector_id)
     flash(request, "Connector removed. Calls it imported stay.", "info")

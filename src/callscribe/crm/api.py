@@ -8,14 +8,16 @@ import io
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import CurrentPrincipal, DbSession, check
+from callscribe.auth.permissions import Permission
+from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
 from callscribe.crm import service
 from callscribe.crm.models import Customer
@@ -42,7 +44,6 @@ from callscribe.errors import (
     from_validation,
 )
 from callscribe.kit.pagination import PageNumber, PageSize
-from callscribe.web.deps import get_session, require_principal, require_role
 
 router = APIRouter(prefix="/api", tags=["customers"])
 
@@ -129,9 +130,9 @@ async def _read_body(request: Request) -> bytes:
 )
 def add_customer(
     body: CustomerIn,
+    principal: CurrentPrincipal,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
-    principal: Principal = Depends(require_principal),
 ) -> JSONResponse:
     result = _import(principal, [(1, body.model_dump(mode="json"))], on_duplicate, region)
     row = result.results[0]
@@ -171,9 +172,9 @@ def add_customer(
 )
 async def add_customers_bulk(
     request: Request,
+    principal: CurrentPrincipal,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
-    principal: Principal = Depends(require_principal),
 ) -> JSONResponse:
     """Rows are checked one by one: bad rows are reported (`status: error`), the others
     are stored. Duplicates inside the array are found too."""
@@ -272,9 +273,9 @@ def parse_csv(text: str, custom_keys: set[str]) -> list[tuple[int, dict[str, Any
 )
 async def import_customers_csv(
     request: Request,
+    principal: CurrentPrincipal,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
-    principal: Principal = Depends(require_principal),
 ) -> JSONResponse:
     """Columns: name, phone(s), email(s), company, stage, tags (multi-value cells
     separated by `;`) and custom field keys. A bad row is reported and skipped."""
@@ -314,11 +315,11 @@ async def import_customers_csv(
 
 @router.get("/customers", response_model=CustomerPage, responses=ERRORS)
 def list_customers(
+    principal: CurrentPrincipal,
+    session: DbSession,
     q: str | None = Query(None, max_length=200),
     page: PageNumber = 1,
     page_size: PageSize = 25,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
 ) -> CustomerPage:
     found = service.list_customers(session, principal.company_id, q, page, page_size)
     return CustomerPage(
@@ -330,9 +331,7 @@ def list_customers(
 
 
 @router.get("/customers/stages", response_model=StagesOut, responses=ERRORS)
-def get_stages(
-    principal: Principal = Depends(require_principal), session: Session = Depends(get_session)
-) -> StagesOut:
+def get_stages(principal: CurrentPrincipal, session: DbSession) -> StagesOut:
     return StagesOut(stages=service.list_stages(session, principal.company_id))
 
 
@@ -344,10 +343,10 @@ def get_stages(
 )
 def put_stages(
     body: StagesIn,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> StagesOut:
-    require_role(principal, "admin", "manager")
+    check(principal, Permission.CRM_CONFIGURE)
     stages = service.set_stages(session, principal.company_id, body.stages)
     return StagesOut(stages=stages)
 
@@ -357,9 +356,7 @@ def _defs_out(defs: list[Any]) -> FieldDefsOut:
 
 
 @router.get("/customers/fields", response_model=FieldDefsOut, responses=ERRORS)
-def get_fields(
-    principal: Principal = Depends(require_principal), session: Session = Depends(get_session)
-) -> FieldDefsOut:
+def get_fields(principal: CurrentPrincipal, session: DbSession) -> FieldDefsOut:
     return _defs_out(service.list_field_defs(session, principal.company_id))
 
 
@@ -371,10 +368,10 @@ def get_fields(
 )
 def put_fields(
     body: FieldDefsIn,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> FieldDefsOut:
-    require_role(principal, "admin", "manager")
+    check(principal, Permission.CRM_CONFIGURE)
     defs = service.set_field_defs(
         session, principal.company_id, [f.model_dump() for f in body.fields]
     )
@@ -384,8 +381,8 @@ def put_fields(
 @router.get("/customers/{customer_id}", response_model=CustomerOut, responses=ERRORS)
 def get_customer(
     customer_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> CustomerOut:
     return customer_out(session, service.get_customer(session, principal.company_id, customer_id))
 
@@ -405,8 +402,8 @@ def _link_out(session: Session, link: Any) -> LinkOut:
 )
 def list_call_links(
     call_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> list[LinkOut]:
     call = calls.get_call(session, principal, call_id)
     return [_link_out(session, link) for link in service.engagement_links(session, call.id)]
@@ -421,8 +418,8 @@ def list_call_links(
 def confirm_call_link(
     call_id: str,
     link_id: uuid.UUID,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> LinkOut:
     call = calls.get_call(session, principal, call_id)
     link = service.confirm_link(session, principal.company_id, call.id, link_id)

@@ -4,11 +4,14 @@ company's SMTP settings. Admins only: automations hold credentials."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import DbSession, require
+from callscribe.auth.permissions import Permission
+from callscribe.auth.principal import Principal
 from callscribe.db import session_scope
 from callscribe.delivery import service
 from callscribe.delivery.models import Automation, Delivery, DeliveryAttempt
@@ -24,14 +27,11 @@ from callscribe.delivery.schemas import (
 )
 from callscribe.delivery.tasks import enqueue_deliveries
 from callscribe.kit.pagination import PageNumber, PageSize
-from callscribe.web.deps import get_session, require_principal, require_role
 
 router = APIRouter(prefix="/api", tags=["automations"])
 
 
-def admin(principal: Principal = Depends(require_principal)) -> Principal:
-    require_role(principal, "admin")
-    return principal
+AutomationsAdmin = Annotated[Principal, Depends(require(Permission.AUTOMATIONS_MANAGE))]
 
 
 def delivery_out(delivery: Delivery, attempts: list[DeliveryAttempt] | None = None) -> DeliveryOut:
@@ -57,9 +57,7 @@ def _one(session: Session, automation: Automation, whsec: str | None = None) -> 
 
 
 @router.get("/automations", response_model=list[AutomationOut])
-def list_automations(
-    principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> list[AutomationOut]:
+def list_automations(session: DbSession, principal: AutomationsAdmin) -> list[AutomationOut]:
     rows = service.list_automations(session, principal.company_id)
     last = service.last_deliveries(session, [a.id for a in rows])
     return [automation_out(a, last.get(a.id)) for a in rows]
@@ -68,8 +66,8 @@ def list_automations(
 @router.post("/automations", response_model=AutomationOut, status_code=201)
 def create_automation(
     body: AutomationIn,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> AutomationOut:
     """Add a Slack, webhook or email automation. The URL and secrets are stored
     encrypted; a webhook's Standard Webhooks key is in this answer only."""
@@ -81,8 +79,8 @@ def create_automation(
 @router.get("/automations/{automation_id}", response_model=AutomationOut)
 def get_automation(
     automation_id: uuid.UUID,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> AutomationOut:
     return _one(session, service.get_automation(session, principal.company_id, automation_id))
 
@@ -91,8 +89,8 @@ def get_automation(
 def patch_automation(
     automation_id: uuid.UUID,
     body: AutomationPatch,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> AutomationOut:
     automation, whsec = service.update_automation(
         session, principal.company_id, automation_id, body.model_dump(exclude_unset=True)
@@ -104,8 +102,8 @@ def patch_automation(
 @router.delete("/automations/{automation_id}", status_code=204)
 def delete_automation(
     automation_id: uuid.UUID,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> Response:
     service.delete_automation(session, principal.company_id, automation_id)
     session.commit()
@@ -113,7 +111,7 @@ def delete_automation(
 
 
 @router.post("/automations/{automation_id}/test", response_model=DeliveryOut)
-def test_automation(automation_id: uuid.UUID, principal: Principal = Depends(admin)) -> DeliveryOut:
+def test_automation(automation_id: uuid.UUID, principal: AutomationsAdmin) -> DeliveryOut:
     """Send a sample payload now (one attempt, no retries) and answer with the result."""
     delivery_id = service.send_test(principal.company_id, automation_id, principal.user_id)
     with session_scope() as session:
@@ -124,10 +122,10 @@ def test_automation(automation_id: uuid.UUID, principal: Principal = Depends(adm
 @router.get("/automations/{automation_id}/deliveries", response_model=DeliveryPage)
 def list_deliveries(
     automation_id: uuid.UUID,
+    session: DbSession,
+    principal: AutomationsAdmin,
     page: PageNumber = 1,
     page_size: PageSize = 50,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
 ) -> DeliveryPage:
     found = service.list_deliveries(session, principal.company_id, automation_id, page, page_size)
     attempts = service.attempts_of(session, [d.id for d in found.items])
@@ -142,8 +140,8 @@ def list_deliveries(
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut, status_code=202)
 def redeliver(
     delivery_id: uuid.UUID,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> DeliveryOut:
     """Queue a finished delivery again: same body, same webhook-id."""
     delivery = service.redeliver(session, principal.company_id, delivery_id)
@@ -153,17 +151,15 @@ def redeliver(
 
 
 @router.get("/settings/smtp", response_model=SmtpSettingsOut)
-def get_smtp(
-    principal: Principal = Depends(admin), session: Session = Depends(get_session)
-) -> SmtpSettingsOut:
+def get_smtp(session: DbSession, principal: AutomationsAdmin) -> SmtpSettingsOut:
     return service.smtp_view(session, principal.company_id)
 
 
 @router.put("/settings/smtp", response_model=SmtpSettingsOut)
 def put_smtp(
     body: SmtpSettingsIn,
-    principal: Principal = Depends(admin),
-    session: Session = Depends(get_session),
+    session: DbSession,
+    principal: AutomationsAdmin,
 ) -> SmtpSettingsOut:
     """The company's outgoing mail server for email automations; the password is
     stored encrypted and never returned."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from callscribe.accounts import service as accounts
+from callscribe.auth.deps import AdminUser, DbSession
+from callscribe.auth.users import CurrentUser
 from callscribe.delivery import service
 from callscribe.delivery.models import (
     UNFINISHED_STATUSES,
@@ -25,8 +27,8 @@ from callscribe.delivery.models import (
 from callscribe.delivery.schemas import AutomationIn, AutomationPatch, SmtpSettingsIn
 from callscribe.delivery.tasks import enqueue_deliveries
 from callscribe.errors import CallscribeError, NotFound, from_validation
-from callscribe.web.deps import get_session
-from callscribe.web.templating import CurrentUser, flash, redirect, render, require_admin
+from callscribe.web.flash import flash
+from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -190,14 +192,14 @@ def _detail_page(
 @router.get("/automations")
 def automations_page(
     request: Request,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     return _list_page(request, session, user)
 
 
 @router.post("/automations")
-async def add_automation(request: Request, user: CurrentUser = Depends(require_admin)) -> Response:
+async def add_automation(request: Request, user: AdminUser) -> Response:
     form = await _form(request)
     return await run_in_threadpool(_add_automation, request, user, form)
 
@@ -229,17 +231,15 @@ def _add_automation(request: Request, user: CurrentUser, form: dict[str, str]) -
 def automation_page(
     request: Request,
     automation_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     automation = service.get_automation(session, user.company_id, _uuid(automation_id))
     return _detail_page(request, session, user, automation)
 
 
 @router.post("/automations/{automation_id}")
-async def edit_automation(
-    request: Request, automation_id: str, user: CurrentUser = Depends(require_admin)
-) -> Response:
+async def edit_automation(request: Request, automation_id: str, user: AdminUser) -> Response:
     form = await _form(request)
     return await run_in_threadpool(_edit_automation, request, user, _uuid(automation_id), form)
 
@@ -275,8 +275,8 @@ def _edit_automation(
 def toggle_automation(
     request: Request,
     automation_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     automation = service.get_automation(session, user.company_id, _uuid(automation_id))
     automation, _ = service.update_automation(
@@ -296,8 +296,8 @@ def toggle_automation(
 def delete_automation(
     request: Request,
     automation_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     service.delete_automation(session, user.company_id, _uuid(automation_id))
     session.commit()
@@ -309,8 +309,8 @@ def delete_automation(
 def test_automation(
     request: Request,
     automation_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     """Send test from the page: the result at once, and the log with it."""
     automation_uuid = _uuid(automation_id)
@@ -331,8 +331,8 @@ def test_automation(
 def automation_log(
     request: Request,
     automation_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     automation = service.get_automation(session, user.company_id, _uuid(automation_id))
     return render(
@@ -349,8 +349,8 @@ def automation_log(
 def redeliver(
     request: Request,
     delivery_id: str,
-    user: CurrentUser = Depends(require_admin),
-    session: Session = Depends(get_session),
+    user: AdminUser,
+    session: DbSession,
 ) -> Response:
     delivery = service.redeliver(session, user.company_id, _uuid(delivery_id))
     session.commit()
@@ -360,7 +360,7 @@ def redeliver(
 
 
 @router.post("/automations-smtp")
-async def save_smtp(request: Request, user: CurrentUser = Depends(require_admin)) -> Response:
+async def save_smtp(request: Request, user: AdminUser) -> Response:
     form = await _form(request)
     return await run_in_threadpool(_save_smtp, request, user, form)
 

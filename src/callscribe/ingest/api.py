@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -19,8 +19,8 @@ from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callscribe.accounts import service as accounts
-from callscribe.accounts.service import Principal
+from callscribe.auth import oauth
+from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
 from callscribe.calls import service as calls
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
@@ -59,13 +59,6 @@ from callscribe.ingest.tus import router as tus_router
 from callscribe.ingest.upload import MultipartUpload
 from callscribe.settings import get_settings
 from callscribe.storage.staging import StagedAudio
-from callscribe.web.deps import (
-    PRINCIPAL_RESOLVERS,
-    bearer_token,
-    get_session,
-    require_principal,
-    resolve_principal,
-)
 
 router = APIRouter(prefix="/api")
 router.include_router(tus_router)
@@ -226,20 +219,6 @@ def add_call_from_url(payload: CallFromUrl, request: Request) -> JSONResponse:
     return _ingest_answer(result, started)
 
 
-# -- OAuth bearer tokens work on every endpoint ------------------------------------------
-
-
-def oauth_principal(request: Request, session: Session) -> Principal | None:
-    token = bearer_token(request)
-    if token and token.startswith(accounts.OAUTH_TOKEN_PREFIX):
-        return accounts.authenticate_oauth_token(session, token)
-    return None
-
-
-if oauth_principal not in PRINCIPAL_RESOLVERS:
-    PRINCIPAL_RESOLVERS.append(oauth_principal)
-
-
 def _app_out(app: Any) -> OAuthAppOut:
     return OAuthAppOut(
         id=app.id,
@@ -260,23 +239,21 @@ def _app_out(app: Any) -> OAuthAppOut:
 )
 def create_oauth_app(
     body: OAuthAppIn,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     """The `clientSecret` is shown once. Exchange id and secret for access tokens at
     `POST /api/oauth/token` (client-credentials grant)."""
-    app, secret = accounts.create_oauth_app(session, principal, body.name)
+    app, secret = oauth.create_oauth_app(session, principal, body.name)
     session.commit()
     out = OAuthAppCreated(**_app_out(app).model_dump(), client_secret=secret)
     return JSONResponse(dump(out), status_code=201)
 
 
 @router.get("/oauth/apps", response_model=list[OAuthAppOut], tags=["oauth"], responses=ERRORS)
-def list_oauth_apps(
-    principal: Principal = Depends(require_principal), session: Session = Depends(get_session)
-) -> JSONResponse:
+def list_oauth_apps(principal: CurrentPrincipal, session: DbSession) -> JSONResponse:
     return JSONResponse(
-        [dump(_app_out(a)) for a in accounts.list_oauth_apps(session, principal.company_id)]
+        [dump(_app_out(a)) for a in oauth.list_oauth_apps(session, principal.company_id)]
     )
 
 
@@ -289,10 +266,10 @@ def list_oauth_apps(
 )
 def revoke_oauth_app(
     app_id: uuid.UUID,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
-    app = accounts.revoke_oauth_app(session, principal.company_id, app_id)
+    app = oauth.revoke_oauth_app(session, principal.company_id, app_id)
     session.commit()
     return JSONResponse(dump(_app_out(app)))
 
@@ -367,11 +344,11 @@ async def oauth_token(request: Request) -> JSONResponse:
 
     def issue() -> str:
         with session_scope() as session:
-            _token, plain = accounts.issue_oauth_token(session, client_id, client_secret)
+            _token, plain = oauth.issue_oauth_token(session, client_id, client_secret)
             return plain
 
     plain = await run_in_threadpool(issue)
-    body = OAuthTokenOut(access_token=plain, expires_in=accounts.OAUTH_TOKEN_TTL_S)
+    body = OAuthTokenOut(access_token=plain, expires_in=oauth.OAUTH_TOKEN_TTL_S)
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
 
 
@@ -387,6 +364,8 @@ async def oauth_token(request: Request) -> JSONResponse:
     responses=ERRORS,
 )
 def create_signed_url(
+    principal: CurrentPrincipal,
+    session: DbSession,
     body: SignedUrlIn | None = Body(
         None,
         openapi_examples={
@@ -397,8 +376,6 @@ def create_signed_url(
             "empty": {"summary": "No body: defaults", "value": {}},
         },
     ),
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
 ) -> JSONResponse:
     """`uploadUrl` takes one `PUT` of the audio bytes until `expiresAt`; `downloadUrl`
     identifies the upload in `POST /api/v2/recordings`."""
@@ -504,8 +481,8 @@ def _link_out(session: Session, link: Any, obj: Any = None) -> LinkOut:
 )
 def create_recording(
     body: RecordingV2In,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     """The rep is `userId`, else `userEmail`, else `userPhone` (422 when none resolves;
     nothing is created). `crmObjects` of `integrationConnectionId` are definite links
@@ -555,8 +532,8 @@ def create_recording(
 )
 def create_ticket(
     body: TicketIn,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     """Messages become turns on the ticket's channel; the pipeline analyses them (no speech
     step) and the automations deliver the result."""
@@ -623,8 +600,8 @@ def _sheet_out(session: Session, job: Any) -> SheetOut:
 )
 def create_sheet(
     body: SheetIn,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     """Then send rows (`POST /api/sheets/{id}/rows`) and finalize."""
     job = service.create_sheet(session, principal, body)
@@ -660,7 +637,7 @@ def create_sheet(
     responses=ERRORS,
 )
 async def add_sheet_rows(
-    sheet_id: str, request: Request, principal: Principal = Depends(require_principal)
+    sheet_id: str, request: Request, principal: CurrentPrincipal
 ) -> JSONResponse:
     """Rows are objects keyed by your column names. Refused (409) after finalize."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -711,8 +688,8 @@ async def add_sheet_rows(
 )
 def finalize_sheet(
     sheet_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     from callscribe.ingest.tasks import enqueue_sheet
 
@@ -732,8 +709,8 @@ def finalize_sheet(
 )
 def get_sheet(
     sheet_id: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> JSONResponse:
     job = service.get_sheet(session, principal, sheet_id)
     return JSONResponse(_sheet_out(session, job).model_dump(mode="json"))

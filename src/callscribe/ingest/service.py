@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
-from callscribe.accounts.service import Principal
+from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn
 from callscribe.crm import service as crm

@@ -13,12 +13,13 @@ import os
 import uuid
 from collections import defaultdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from callscribe.accounts.service import Principal
+from callscribe.auth.deps import CurrentPrincipal
+from callscribe.auth.principal import Principal
 from callscribe.db import session_scope
 from callscribe.errors import (
     BadRequest,
@@ -29,7 +30,6 @@ from callscribe.errors import (
 )
 from callscribe.ingest import service
 from callscribe.settings import get_settings
-from callscribe.web.deps import require_principal
 
 router = APIRouter(prefix="/uploads", tags=["resumable uploads (tus)"])
 
@@ -108,7 +108,7 @@ def tus_options() -> Response:
         413: {"description": "Upload-Length over Tus-Max-Size"},
     },
 )
-def tus_create(request: Request, principal: Principal = Depends(require_principal)) -> Response:
+def tus_create(request: Request, principal: CurrentPrincipal) -> Response:
     _check_version(request)
     if request.headers.get("upload-defer-length"):
         raise BadRequest("Upload-Defer-Length is not supported; send Upload-Length.")
@@ -137,9 +137,7 @@ def _state(
     summary="The upload's offset (resume from here)",
     responses={200: {"description": "Upload-Offset, Upload-Length; Callscribe-Call-Id when done"}},
 )
-async def tus_head(
-    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
-) -> Response:
+async def tus_head(upload_id: str, request: Request, principal: CurrentPrincipal) -> Response:
     _check_version(request)
     uid, *_ = await run_in_threadpool(_state, principal, upload_id)
     # A PATCH whose connection just dropped may still be writing its last bytes: wait for
@@ -199,9 +197,7 @@ async def tus_head(
         415: {"description": "Wrong Content-Type"},
     },
 )
-async def tus_patch(
-    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
-) -> Response:
+async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipal) -> Response:
     _check_version(request)
     if (
         request.headers.get("content-type", "").split(";")[0].strip()
@@ -278,9 +274,7 @@ def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int)
     summary="Terminate an upload (tus termination)",
     responses={204: {"description": "Gone"}, 404: {"description": "Not found"}},
 )
-def tus_delete(
-    upload_id: str, request: Request, principal: Principal = Depends(require_principal)
-) -> Response:
+def tus_delete(upload_id: str, request: Request, principal: CurrentPrincipal) -> Response:
     _check_version(request)
     with session_scope() as session:
         upload = service.get_tus_upload(session, principal, upload_id)

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every module that declares tables, listed once, so Base.metadata holds the whole schema
+# (alembic check compares it with the migrations). A new models module is added here.
 from callscribe import events  # noqa: F401  (the outbox table lives in the kit)
+from callscribe.accounts import models as _accounts  # noqa: F401
+from callscribe.auth import models as _auth  # noqa: F401
+from callscribe.calls import models as _calls  # noqa: F401
+from callscribe.connectors import models as _connectors  # noqa: F401
+from callscribe.crm import models as _crm  # noqa: F401
 from callscribe.db import Base, make_engine
-from callscribe.domains import load_models
+from callscribe.delivery import models as _delivery  # noqa: F401
+from callscribe.ingest import models as _ingest  # noqa: F401
+from callscribe.minutes import models as _minutes  # noqa: F401
 
-load_models()
 config = context.config
 if not config.get_main_option("sqlalchemy.url"):
     from callscribe.settings import get_settings

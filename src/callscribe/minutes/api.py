@@ -1,30 +1,37 @@
-"""JSON API of Minutes: action items across calls, and Minutes downloads."""
+"""JSON API of Minutes: action items across calls, Minutes downloads, and the company's
+AI and speech settings."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from callscribe.accounts.service import Principal
+from callscribe.accounts import service as accounts
+from callscribe.auth.deps import CurrentPrincipal, DbSession, check
+from callscribe.auth.permissions import Permission
 from callscribe.calls import service as calls
 from callscribe.calls.schemas import ActionItemOut, ActionItemPage, ActionItemPatch
+from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.minutes import service
+from callscribe.minutes import settings as ai_settings
 from callscribe.minutes.models import ActionItemStatus, Priority
-from callscribe.web.deps import get_session, require_principal
+from callscribe.minutes.schemas import AISettingsIn, AISettingsOut
 
 router = APIRouter(prefix="/api", tags=["minutes"])
+settings_router = APIRouter(prefix="/api", tags=["settings"])
 
 
 @router.get("/action-items", response_model=ActionItemPage)
 def list_action_items(
+    principal: CurrentPrincipal,
+    session: DbSession,
     status: str | None = Query(None, pattern=f"^({'|'.join(ActionItemStatus)})$"),
     priority: str | None = Query(None, pattern=f"^({'|'.join(Priority)})$"),
     agent_id: uuid.UUID | None = None,
@@ -32,8 +39,6 @@ def list_action_items(
     date_to: datetime | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
 ) -> ActionItemPage:
     filters = calls.ActionItemFilters(
         status=status,
@@ -55,8 +60,8 @@ def list_action_items(
 def patch_action_item(
     item_id: uuid.UUID,
     patch: ActionItemPatch,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> ActionItemOut:
     item = calls.update_action_item(session, principal, item_id, **patch.model_dump())
     session.commit()
@@ -78,8 +83,8 @@ def patch_action_item(
 async def download_minutes(
     call_id: str,
     fmt: str,
-    principal: Principal = Depends(require_principal),
-    session: Session = Depends(get_session),
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> Response:
     """The Minutes and transcript as Markdown (`md`), Word (`docx`) or PDF (`pdf`)."""
     from callscribe.exports.service import EXPORT_FORMATS, export_filename
@@ -97,3 +102,24 @@ async def download_minutes(
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@settings_router.get("/settings/ai", response_model=AISettingsOut)
+def get_ai_settings(principal: CurrentPrincipal, session: DbSession) -> AISettingsOut:
+    cs = accounts.get_company_settings(session, principal.company_id)
+    return AISettingsOut(**ai_settings.ai_settings_view(cs))
+
+
+@settings_router.put("/settings/ai", response_model=AISettingsOut)
+def put_ai_settings(
+    body: AISettingsIn, principal: CurrentPrincipal, session: DbSession
+) -> AISettingsOut:
+    """Change the AI engine, model, keys and labels. Keys are stored encrypted and never
+    returned; setting one resumes calls that were waiting for it."""
+    check(principal, Permission.SETTINGS_AI_WRITE)
+    cs = accounts.get_company_settings(session, principal.company_id)
+    changed = ai_settings.update_ai_settings(cs, body.model_dump(exclude_unset=True))
+    resumed = calls.resume_waiting(session, principal.company_id) if changed else []
+    session.commit()
+    enqueue_calls(resumed)
+    return AISettingsOut(**ai_settings.ai_settings_view(cs))

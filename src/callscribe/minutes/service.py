@@ -19,6 +19,7 @@ from callscribe.minutes.analyzers import (
 )
 from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
+from callscribe.minutes.settings import ai_key
 from callscribe.settings import get_settings
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def analyzer_config_for(cs: CompanySettings) -> AnalyzerConfig:
         engine=cs.ai_engine or "local",
         base_url=cs.ai_base_url,
         model=cs.ai_model,
-        api_key=accounts.ai_key(cs),
+        api_key=ai_key(cs),
         timeout_s=settings.AI_TIMEOUT_S,
         max_retries=settings.AI_MAX_RETRIES,
     )

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from callscribe.accounts import service as accounts
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn, TurnRole
 from callscribe.db import session_scope, utcnow
@@ -19,6 +18,7 @@ from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.redaction import redact_text
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
+from callscribe.speech.settings import speech_key
 from callscribe.storage import get_store
 
 DEFAULT_CHANNEL_ROLES = {"0": TurnRole.AGENT.value, "1": TurnRole.CUSTOMER.value}
@@ -38,7 +38,7 @@ def speech_config_for(cs: CompanySettings) -> speech.SpeechConfig:
         overrides["model"] = cs.speech_model
     if cs.speech_base_url:
         overrides["base_url"] = cs.speech_base_url
-    key = accounts.speech_key(cs)
+    key = speech_key(cs)
     if key:
         overrides["api_key"] = key
     if cs.speech_language:

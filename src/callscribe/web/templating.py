@@ -16,30 +16,12 @@ from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from callscribe import __version__
-from callscribe.web.session import (
-    CSRF_FIELD,
-    CurrentUser,
-    csrf_token,
-    flash,
-    pop_flashes,
-    require_admin,
-    require_manager,
-    require_user,
-    write_cookies,
-)
-
-__all__ = [
-    "templates",
-    "render",
-    "redirect",
-    "flash",
-    "require_user",
-    "require_admin",
-    "require_manager",
-    "CurrentUser",
-]
+from callscribe.auth.csrf import CSRF_FIELD, csrf_token
+from callscribe.auth.sessions import write_session_cookie
+from callscribe.web.flash import pop_flashes, write_flash_cookie
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"  # mounted at /static by the app shell
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
@@ -116,7 +98,7 @@ def render(
     headers: dict[str, str] | None = None,
     **ctx: Any,
 ) -> Response:
-    """Render `name` with `ctx` plus `user` (CurrentUser or None), `csrf_token` and
+    """Render `name` with `ctx` plus `user` (auth.users.CurrentUser or None), `csrf_token` and
     `flashes`; writes the session cookie when needed."""
     context = {
         "user": getattr(request.state, "current_user", None),
@@ -128,7 +110,7 @@ def render(
     response = templates.TemplateResponse(
         request, name, context, status_code=status_code, headers=headers
     )
-    return write_cookies(request, response)
+    return _write_cookies(request, response)
 
 
 def redirect(request: Request, url: str, *, status_code: int = 303) -> Response:
@@ -138,4 +120,9 @@ def redirect(request: Request, url: str, *, status_code: int = 303) -> Response:
         response: Response = Response(status_code=204, headers={"HX-Redirect": url})
     else:
         response = RedirectResponse(url, status_code=status_code)
-    return write_cookies(request, response)
+    return _write_cookies(request, response)
+
+
+def _write_cookies(request: Request, response: Response) -> Response:
+    write_session_cookie(request, response)
+    return write_flash_cookie(request, response)

@@ -1,4 +1,6 @@
-"""The ASGI application: JSON API under /api, pages from each domain's views.py."""
+"""The app shell: the ASGI application. It mounts the routers of the modules listed in
+ROUTERS (JSON API under /api, pages from the domains' views.py), wires auth to the
+accounts domain, installs the error handlers and serves the static files."""
 
 from __future__ import annotations
 
@@ -6,21 +8,50 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callscribe import __version__
+from callscribe.accounts import service as accounts
+from callscribe.accounts import views as accounts_views
+from callscribe.auth import deps as auth
+from callscribe.calls import api as calls_api
+from callscribe.calls import views as calls_views
+from callscribe.connectors import api as connectors_api
+from callscribe.connectors import views as connectors_views
+from callscribe.crm import api as crm_api
 from callscribe.db import migrate
-from callscribe.domains import domain_modules
+from callscribe.delivery import api as delivery_api
+from callscribe.delivery import views as delivery_views
 from callscribe.errors import CallscribeError
+from callscribe.ingest import api as ingest_api
+from callscribe.minutes import api as minutes_api
+from callscribe.minutes import views as minutes_views
+from callscribe.web.errors import error_page, wants_page
+from callscribe.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
-WEB_DIR = Path(__file__).parent
+
+# Every router the app serves, in mounting order: the JSON APIs, then the pages. A new
+# domain's api/views module is added here.
+ROUTERS: tuple[APIRouter, ...] = (
+    crm_api.router,
+    calls_api.router,
+    minutes_api.router,
+    minutes_api.settings_router,
+    delivery_api.router,
+    connectors_api.router,
+    ingest_api.router,
+    accounts_views.router,
+    calls_views.router,
+    minutes_views.router,
+    delivery_views.router,
+    connectors_views.router,
+)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -64,11 +95,12 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    auth.install(app, user_loader=accounts.user_record)
 
     @app.exception_handler(CallscribeError)
     async def callscribe_error(request: Request, exc: CallscribeError) -> Response:
-        if _wants_page(request):
-            return _error_page(request, exc.status, exc.message)
+        if wants_page(request):
+            return error_page(request, exc.status, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -83,10 +115,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        if _wants_page(request):
-            return _error_page(
-                request, exc.status_code, None if message == "Not Found" else message
-            )
+        if wants_page(request):
+            return error_page(request, exc.status_code, None if message == "Not Found" else message)
         if exc.status_code == 404 and message == "Not Found":
             message = f"No such endpoint: {request.url.path}"
         return JSONResponse(
@@ -99,52 +129,10 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     def health() -> dict:
         return {"success": True, "status": "ok", "version": __version__}
 
-    for module in domain_modules("api"):
-        app.include_router(module.router)
-    views = domain_modules("views")
-    for module in views:
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-
-    if not any(getattr(r, "path", None) == "/" for r in app.routes):
-
-        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-        def home() -> str:
-            return (
-                "<!doctype html><title>callscribe</title><h1>callscribe</h1>"
-                "<p>The server is running. The API and its docs: "
-                '<a href="/api/docs">/api/docs</a>.</p>'
-            )
-
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-def _wants_page(request: Request) -> bool:
-    """A person's browser asking for a page (not the API, not htmx or fetch)."""
-    return (
-        not request.url.path.startswith("/api/")
-        and "text/html" in request.headers.get("accept", "")
-        and not request.headers.get("hx-request")
-    )
-
-
-def _error_page(request: Request, status: int, message: str | None) -> Response:
-    from callscribe.web.templating import render
-
-    titles = {400: "Bad request", 401: "Sign in needed", 403: "Not allowed", 404: "Not found"}
-    try:
-        return render(
-            request,
-            "error.html",
-            status_code=status,
-            title=titles.get(status, "Something went wrong"),
-            message=message,
-        )
-    except Exception:  # never let the error page hide the error
-        return JSONResponse(
-            {"success": False, "error": {"code": "error", "message": message or "Error"}},
-            status_code=status,
-        )
 
 
 def create_served_app() -> FastAPI:

@@ -1,0 +1,149 @@
+"""Request-boundary dependencies, typed with `Annotated`: the database session, the
+caller's principal (API key, OAuth token or session cookie), the signed-in user of a page,
+and permission checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from callscribe.auth.api_keys import API_KEY_PREFIX, authenticate_api_key
+from callscribe.auth.csrf import verify_csrf
+from callscribe.auth.oauth import OAUTH_TOKEN_PREFIX, authenticate_oauth_token
+from callscribe.auth.permissions import Permission, Role
+from callscribe.auth.principal import Principal
+from callscribe.auth.users import CurrentUser, UserLoader, cookie_principal, current_user
+from callscribe.db import get_sessionmaker
+from callscribe.errors import Forbidden, Unauthorized
+
+
+def install(app: FastAPI, *, user_loader: UserLoader) -> None:
+    """Wire auth into an app: how to load a user for the session cookie. Called by the
+    app shell, which knows the accounts domain."""
+    app.state.user_loader = user_loader
+
+
+def get_session() -> Iterator[Session]:
+    """The request's session. Endpoints that write call `session.commit()` themselves
+    before enqueueing work or answering, so a job never sees an uncommitted row."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def resolve_principal(request: Request, session: Session, api_key: str | None = None) -> Principal:
+    """API key (bearer or the `api_key` form field), else OAuth access token, else the
+    session cookie."""
+    token = bearer_token(request)
+    if token and token.startswith(API_KEY_PREFIX):
+        return authenticate_api_key(session, token)
+    if api_key:
+        return authenticate_api_key(session, api_key)
+    if token and token.startswith(OAUTH_TOKEN_PREFIX):
+        return authenticate_oauth_token(session, token)
+    principal = cookie_principal(request, session)
+    if principal is not None:
+        return principal
+    if token:
+        return authenticate_api_key(session, token)
+    raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
+
+
+def require_principal(request: Request) -> Principal:
+    """FastAPI dependency; uses its own short session so it can run before the body."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    session = get_sessionmaker()()
+    try:
+        principal = resolve_principal(request, session)
+        session.commit()  # last_used_at of the key
+    finally:
+        session.close()
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def check(principal: Principal, permission: Permission) -> None:
+    if not principal.can(permission):
+        raise Forbidden("Your role does not allow this.")
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency: the caller's principal, when it holds `permission` (else 403)."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        check(principal, permission)
+        return principal
+
+    return dependency
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        raise Forbidden("Your role does not allow this.")
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def _login_redirect(request: Request) -> HTTPException:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target, safe='')}"
+    if request.headers.get("hx-request"):
+        return HTTPException(status_code=401, detail="Sign in.", headers={"HX-Redirect": location})
+    return HTTPException(status_code=303, detail="Sign in.", headers={"Location": location})
+
+
+async def require_user(request: Request) -> CurrentUser:
+    """Dependency for pages: the signed-in user, else a redirect to /login. On unsafe
+    methods it also checks the CSRF token, so every form behind it is protected."""
+    await verify_csrf(request)
+    user = await current_user(request)
+    if user is None:
+        raise _login_redirect(request)
+    return user
+
+
+async def require_admin(request: Request) -> CurrentUser:
+    user = await require_user(request)
+    if user.role != Role.ADMIN:
+        raise HTTPException(status_code=403, detail="Only admins can open this page.")
+    return user
+
+
+async def require_manager(request: Request) -> CurrentUser:
+    """Admins and managers."""
+    user = await require_user(request)
+    if user.role not in (Role.ADMIN, Role.MANAGER):
+        raise HTTPException(status_code=403, detail="Only admins and managers can do this.")
+    return user
+
+
+PageUser = Annotated[CurrentUser, Depends(require_user)]
+AdminUser = Annotated[CurrentUser, Depends(require_admin)]
+ManagerUser = Annotated[CurrentUser, Depends(require_manager)]
