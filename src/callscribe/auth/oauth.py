@@ -21,12 +21,18 @@ OAUTH_TOKEN_PREFIX = "csat_"
 OAUTH_TOKEN_TTL_S = 16 * 3600  # access tokens live 16 hours
 
 
+def _check_manager(
+    principal: Principal, message: str = "Only admins and company API keys manage OAuth apps."
+) -> None:
+    company_credential = principal.api_key_id is not None or principal.user_id is not None
+    if not company_credential or not principal.can(Permission.OAUTH_APPS_MANAGE):
+        raise Forbidden(message)
+
+
 def create_oauth_app(session: Session, principal: Principal, name: str) -> tuple[OAuthApp, str]:
     """Only company API keys (and admins signed in) create apps; an app's own token
     cannot mint more apps. Returns the row and the plain client secret (shown once)."""
-    company_credential = principal.api_key_id is not None or principal.user_id is not None
-    if not company_credential or not principal.can(Permission.OAUTH_APPS_MANAGE):
-        raise Forbidden("OAuth apps are created with a company API key.")
+    _check_manager(principal, "OAuth apps are created with a company API key.")
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("An OAuth app needs a name.")
@@ -51,9 +57,12 @@ def list_oauth_apps(session: Session, company_id: uuid.UUID) -> list[OAuthApp]:
     )
 
 
-def revoke_oauth_app(session: Session, company_id: uuid.UUID, app_id: uuid.UUID) -> OAuthApp:
+def revoke_oauth_app(session: Session, principal: Principal, app_id: uuid.UUID) -> OAuthApp:
+    """Admins and company API keys only; an app's token revokes no app, not even its own
+    (its company's key or an admin does)."""
+    _check_manager(principal)
     app = session.get(OAuthApp, app_id)
-    if app is None or app.company_id != company_id:
+    if app is None or app.company_id != principal.company_id:
         raise NotFound("OAuth app not found.")
     app.revoked_at = app.revoked_at or utcnow()
     for token in session.scalars(select(OAuthToken).where(OAuthToken.app_id == app.id)):

@@ -17,6 +17,8 @@ class Role(StrEnum):
 class Permission(StrEnum):
     CALLS_VIEW_ALL = "calls.view_all"  # without it: only the calls of one's own agent
     CALLS_MANAGE = "calls.manage"  # reprocess, reassign, delete
+    CALLS_ATTRIBUTE_ANY = "calls.attribute_any"  # without it: only to one's own agent
+    CUSTOMERS_WRITE = "customers.write"  # add, import, merge into existing customers
     SETTINGS_AI_WRITE = "settings.ai.write"
     AUTOMATIONS_MANAGE = "automations.manage"
     CONNECTORS_MANAGE = "connectors.manage"
@@ -31,6 +33,8 @@ _MANAGER = frozenset(
     {
         Permission.CALLS_VIEW_ALL,
         Permission.CALLS_MANAGE,
+        Permission.CALLS_ATTRIBUTE_ANY,
+        Permission.CUSTOMERS_WRITE,
         Permission.CONNECTORS_MANAGE,
         Permission.CRM_CONFIGURE,
     }

@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy.orm import Session
 
-from callscribe.auth.deps import CurrentPrincipal, DbSession, check
+from callscribe.auth.deps import CurrentPrincipal, DbSession, check, require
 from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
@@ -46,6 +46,7 @@ from callscribe.errors import (
 from callscribe.kit.pagination import PageNumber, PageSize
 
 router = APIRouter(prefix="/api", tags=["customers"])
+CustomerWriter = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 
 OnDuplicate = Literal["skip", "update", "create"]
 MAX_BULK_ROWS = 20_000
@@ -130,7 +131,7 @@ async def _read_body(request: Request) -> bytes:
 )
 def add_customer(
     body: CustomerIn,
-    principal: CurrentPrincipal,
+    principal: CustomerWriter,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
 ) -> JSONResponse:
@@ -172,7 +173,7 @@ def add_customer(
 )
 async def add_customers_bulk(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CustomerWriter,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
 ) -> JSONResponse:
@@ -273,7 +274,7 @@ def parse_csv(text: str, custom_keys: set[str]) -> list[tuple[int, dict[str, Any
 )
 async def import_customers_csv(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CustomerWriter,
     on_duplicate: OnDuplicate = ON_DUPLICATE,
     region: str = REGION,
 ) -> JSONResponse:

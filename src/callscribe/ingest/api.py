@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscribe.auth import oauth
-from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
+from callscribe.auth.deps import CurrentPrincipal, DbSession, check_attribution, resolve_principal
 from callscribe.calls import service as calls
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
@@ -269,7 +269,7 @@ def revoke_oauth_app(
     principal: CurrentPrincipal,
     session: DbSession,
 ) -> JSONResponse:
-    app = oauth.revoke_oauth_app(session, principal.company_id, app_id)
+    app = oauth.revoke_oauth_app(session, principal, app_id)
     session.commit()
     return JSONResponse(dump(_app_out(app)))
 
@@ -539,6 +539,7 @@ def create_ticket(
     step) and the automations deliver the result."""
     result = service.create_ticket(session, principal, body)
     call = result.call
+    check_attribution(principal, call.agent_id)  # refused: the request rolls back
     out = TicketOut(
         call_id=call.id,
         channel=call.channel,
