@@ -64,6 +64,9 @@ class User(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the live invitation/reset link is signed over it: a new link or a password set
+    # replaces it, so every older link stops working
+    invite_nonce: Mapped[str | None] = mapped_column(String(64))
 
 
 class Agent(Base):

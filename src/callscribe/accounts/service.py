@@ -154,6 +154,7 @@ def set_password(user: User, password: str) -> None:
     if len(password) < 8:
         raise ValidationFailed("Passwords need at least 8 characters.")
     user.password_hash = hash_password(password)
+    user.invite_nonce = None  # the link that got here (and any other) is spent
 
 
 def list_users(session: Session, company_id: uuid.UUID) -> list[User]:
@@ -269,23 +270,27 @@ INVITE_TTL_S = 7 * 24 * 3600  # invitation links work for a week
 
 
 def invite_token(user: User, ttl_s: int = INVITE_TTL_S) -> str:
-    """A signed link token to choose a password. It stops working once a password is
-    set (it is bound to the current password hash), so it is single-use."""
+    """A signed link token to choose a password. One link is live per user: a new one
+    replaces the user's nonce, so every earlier link stops working, and setting a
+    password spends it (single use). The caller commits."""
     import time
 
     from callscribe.security.crypto import sign
 
+    user.invite_nonce = new_token("", 16)
     return sign(_invite_message(user), int(time.time()) + ttl_s)
 
 
 def _invite_message(user: User) -> str:
-    return f"invite:{user.id}:{sha256_hex(user.password_hash or '')}"
+    return f"invite:{user.id}:{user.invite_nonce}:{sha256_hex(user.password_hash or '')}"
 
 
 def verify_invite_token(user: User, token: str) -> bool:
     from callscribe.security.crypto import verify_signature
 
-    return user.is_active and verify_signature(_invite_message(user), token)
+    if not user.is_active or not user.invite_nonce:
+        return False
+    return verify_signature(_invite_message(user), token)
 
 
 # -- agents ------------------------------------------------------------------------------

@@ -249,12 +249,15 @@ def _users_page(
     )
 
 
-def _invite_link(request: Request, user: Any) -> str:
+def _invite_link(request: Request, session: Session, user: Any) -> str:
+    """A new invitation link for `user`; it replaces (and so ends) every earlier one."""
     from callscribe.settings import get_settings
 
     # the configured public address when there is one (a proxy may hide it from us)
     base = (get_settings().PUBLIC_URL or str(request.base_url)).rstrip("/")
-    return f"{base}/invite/{user.id}?token={service.invite_token(user)}"
+    token = service.invite_token(user)
+    session.commit()  # the new nonce, before the link is shown
+    return f"{base}/invite/{user.id}?token={token}"
 
 
 @router.get("/settings/users")
@@ -306,7 +309,7 @@ def create_user(
     if password:
         flash(request, f"{created.email} can sign in now.")
         return redirect(request, "/settings/users")
-    invite = {"email": created.email, "link": _invite_link(request, created)}
+    invite = {"email": created.email, "link": _invite_link(request, session, created)}
     flash(request, f"{created.email} was added. Send them the invitation link below.")
     return _users_page(request, session, user, invite=invite)
 
@@ -365,7 +368,7 @@ def new_invite(
         target.password_hash = None
         close_all_user_sessions(session, target.id)
         session.commit()
-    invite = {"email": target.email, "link": _invite_link(request, target)}
+    invite = {"email": target.email, "link": _invite_link(request, session, target)}
     return _users_page(request, session, user, invite=invite)
 
 
