@@ -4,7 +4,6 @@ and permission checks."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Annotated
 from urllib.parse import quote
@@ -102,15 +101,6 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
         return principal
 
     return dependency
-
-
-def check_attribution(principal: Principal, agent_id: uuid.UUID | None) -> None:
-    """An engagement added on the principal's behalf may name another agent only with
-    CALLS_ATTRIBUTE_ANY; others attribute to their own agent or to none."""
-    if agent_id is None or agent_id == principal.agent_id:
-        return
-    if not principal.can(Permission.CALLS_ATTRIBUTE_ANY):
-        raise Forbidden("Your role may add conversations only as yourself.")
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

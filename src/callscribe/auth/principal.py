@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from callscribe.auth.permissions import Permission, Role, role_can
+from callscribe.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,12 @@ class Principal:
     @property
     def sees_only_own_calls(self) -> bool:
         return not self.can(Permission.CALLS_VIEW_ALL)
+
+
+def check_attribution(principal: Principal, agent_id: uuid.UUID | None) -> None:
+    """An engagement added on the principal's behalf may name another agent only with
+    CALLS_ATTRIBUTE_ANY; others attribute to their own agent or to none."""
+    if agent_id is None or agent_id == principal.agent_id:
+        return
+    if not principal.can(Permission.CALLS_ATTRIBUTE_ANY):
+        raise Forbidden("Your role may add conversations only as yourself.")

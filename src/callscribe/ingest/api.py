@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscribe.auth import oauth
-from callscribe.auth.deps import CurrentPrincipal, DbSession, check_attribution, resolve_principal
+from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
+from callscribe.auth.principal import check_attribution
 from callscribe.calls import service as calls
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
