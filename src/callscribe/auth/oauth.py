@@ -12,7 +12,7 @@ from callscribe.auth.models import OAuthApp, OAuthToken
 from callscribe.auth.permissions import Permission, Role
 from callscribe.auth.principal import Principal
 from callscribe.db import utcnow
-from callscribe.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from callscribe.errors import ErrorCode, Forbidden, NotFound, Unauthorized, ValidationFailed
 from callscribe.security.crypto import constant_time_equals, new_token, sha256_hex
 
 OAUTH_CLIENT_PREFIX = "csapp_"
@@ -83,7 +83,8 @@ def issue_oauth_token(
         or not constant_time_equals(app.client_secret_hash, digest)
     ):
         raise Unauthorized(
-            "invalid_client: unknown client, wrong secret or revoked app.", code="invalid_client"
+            "invalid_client: unknown client, wrong secret or revoked app.",
+            code=ErrorCode.INVALID_CLIENT,
         )
     issued = now or utcnow()
     plain = new_token(OAUTH_TOKEN_PREFIX, 32)
@@ -107,10 +108,12 @@ def authenticate_oauth_token(
     digest = sha256_hex(plain.strip())
     token = session.scalars(select(OAuthToken).where(OAuthToken.token_hash == digest)).first()
     if token is None or not constant_time_equals(token.token_hash, digest):
-        raise Unauthorized("The access token is not valid.", code="invalid_token")
+        raise Unauthorized("The access token is not valid.", code=ErrorCode.INVALID_TOKEN)
     app = session.get(OAuthApp, token.app_id)
     if token.revoked or app is None or app.revoked_at is not None:
-        raise Unauthorized("The access token was revoked.", code="invalid_token")
+        raise Unauthorized("The access token was revoked.", code=ErrorCode.INVALID_TOKEN)
     if (now or utcnow()) >= token.expires_at:
-        raise Unauthorized("The access token expired; request a new one.", code="token_expired")
+        raise Unauthorized(
+            "The access token expired; request a new one.", code=ErrorCode.TOKEN_EXPIRED
+        )
     return Principal(company_id=token.company_id, role=Role.ADMIN, oauth_app_id=app.id)

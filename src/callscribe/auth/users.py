@@ -21,7 +21,7 @@ from callscribe.auth.sessions import (
     session_user_id,
 )
 from callscribe.db import session_scope
-from callscribe.errors import Forbidden
+from callscribe.errors import ErrorCode, Forbidden
 from callscribe.security.crypto import constant_time_equals
 
 # An agent whose user has no linked agent record sees no calls: an id that matches none.
@@ -137,6 +137,6 @@ def cookie_principal(request: Request, session: Session) -> Principal | None:
     ):
         raise Forbidden(
             "Requests signed in by the session cookie need the X-CSRF-Token header.",
-            code="csrf_failed",
+            code=ErrorCode.CSRF_FAILED,
         )
     return user.principal
