@@ -11,11 +11,10 @@ from callscribe.accounts import service as accounts
 from callscribe.auth.permissions import Role
 from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
-from callscribe.calls.models import Engagement
+from callscribe.calls.models import ActionItem, Engagement
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.schemas import Page
-from callscribe.minutes.models import ActionItem
 
 
 def _rows(page: Page) -> tuple[list, int]:

@@ -86,9 +86,8 @@ def test_killed_worker_mid_call_is_finished_by_the_next_without_duplicates(
     and the call completes with one clean set of turns and minutes."""
     from sqlalchemy import func, select
 
-    from callscribe.calls.models import Turn
+    from callscribe.calls.models import Minutes, Turn
     from callscribe.db import session_scope
-    from callscribe.minutes.models import Minutes
 
     log = tmp_path / "worker.log"
     audio = long_recording(tmp_path)

@@ -139,9 +139,9 @@ def test_call_with_60_action_items_and_20000_char_summary_passes_slack_limits(
     THEN the Slack-like receiver accepts the message: every limit holds."""
     from sqlalchemy import delete
 
+    from callscribe.calls.models import ActionItem, Minutes
     from callscribe.db import session_scope
     from callscribe.delivery import service
-    from callscribe.minutes.models import ActionItem, Minutes
 
     call_id = processed_call(company)
     with session_scope() as s:

@@ -64,10 +64,9 @@ def test_text_engagements_and_transcribed_calls_skip_transcribe(company: Company
 
 def test_a_missing_ai_key_is_a_wait_for_result_and_the_call_waits(company: CompanyCtx) -> None:
     from callscribe.accounts import service as accounts
-    from callscribe.calls.models import Engagement
+    from callscribe.calls.models import Engagement, Minutes
     from callscribe.db import session_scope
     from callscribe.events import OutboxEvent
-    from callscribe.minutes.models import Minutes
     from callscribe.pipeline.base import WaitFor
     from callscribe.pipeline.context import load_context
     from callscribe.pipeline.runner import process_call

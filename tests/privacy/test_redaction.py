@@ -98,9 +98,8 @@ def _stored(call_id: uuid.UUID) -> tuple[list[str], str]:
     """The call's turn texts and its minutes and action items, as one JSON text."""
     from sqlalchemy import select
 
-    from callscribe.calls.models import Turn
+    from callscribe.calls.models import ActionItem, Minutes, Turn
     from callscribe.db import session_scope
-    from callscribe.minutes.models import ActionItem, Minutes
 
     with session_scope() as s:
         turns = [

@@ -19,8 +19,15 @@ from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callscribe.auth.principal import Principal
-from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus, Turn
-from callscribe.db import utcnow
+from callscribe.calls.models import (
+    ACTIVE_STATUSES,
+    ActionItem,
+    Engagement,
+    EngagementStatus,
+    Minutes,
+    Turn,
+)
+from callscribe.db import after_commit, utcnow
 from callscribe.errors import (
     BadRequest,
     ErrorCode,
@@ -29,7 +36,7 @@ from callscribe.errors import (
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
-from callscribe.minutes.models import ActionItem, Minutes
+from callscribe.queue import configure_queue, enqueue_named
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
 
@@ -40,6 +47,31 @@ CHUNK = 1024 * 1024
 
 
 # -- ingestion ---------------------------------------------------------------------------
+
+
+# The pipeline's task: enqueued by name, since calls sits below the pipeline.
+PROCESS_TASK = "pipeline.process"
+
+
+def request_processing(session: Session, call_ids: list[uuid.UUID], *, mark: bool = True) -> None:
+    """Ask for these calls to be processed, as part of the caller's transaction: the
+    enqueue time is written now (`mark`; the sweep tells a lost job from a queued one by
+    it) and the jobs go to the queue once the transaction commits, never before — a
+    worker must not see a call that is not there yet, and a rollback enqueues nothing.
+    The one way every domain hands a call to the pipeline."""
+    ids = list(call_ids)
+    if not ids:
+        return
+    if mark:
+        mark_enqueued(session, ids)
+    after_commit(session, lambda: enqueue_now(ids))
+
+
+def enqueue_now(call_ids: list[uuid.UUID]) -> None:
+    """Put processing jobs on the queue (for rows already committed: the sweep)."""
+    configure_queue()
+    for call_id in call_ids:
+        enqueue_named(PROCESS_TASK, str(call_id))
 
 
 def mark_enqueued(session: Session, call_ids: list[uuid.UUID]) -> None:

@@ -7,22 +7,19 @@ import uuid
 from collections.abc import Iterable
 
 from callscribe.calls import service
+from callscribe.calls.service import PROCESS_TASK
 from callscribe.db import session_scope
-from callscribe.queue import configure_queue, enqueue_named, huey
-
-PROCESS_TASK = "pipeline.process"  # declared by callscribe.pipeline.tasks
+from callscribe.queue import configure_queue, huey
 
 
 def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
-    """Enqueue after the rows are committed. `mark` records the enqueue time (the sweep
-    uses it to tell a lost job from a queued one)."""
+    """Enqueue calls whose rows are committed, in a transaction of its own (the sweep,
+    scripts). Code that holds a session uses service.request_processing instead."""
     ids = list(call_ids)
-    configure_queue()
-    if mark and ids:
-        with session_scope() as session:
-            service.mark_enqueued(session, ids)
-    for call_id in ids:
-        enqueue_named(PROCESS_TASK, str(call_id))
+    if not ids:
+        return
+    with session_scope() as session:
+        service.request_processing(session, ids, mark=mark)
 
 
 MAX_PENDING_SCAN = 20_000  # beyond this the sweep stops reading the queue's contents

@@ -241,10 +241,8 @@ def _link_meta(session: Session, link: Any) -> dict[str, Any]:
 
 
 def _enqueue_after_commit(session: Session, engagement_id: uuid.UUID) -> None:
-    from callscribe.calls.tasks import enqueue_calls
-
     # enqueued_at is set with the insert: the sweep tells a lost job from a queued one
-    after_commit(session, lambda: enqueue_calls([engagement_id], mark=False))
+    calls.request_processing(session, [engagement_id], mark=False)
 
 
 def create_engagement(session: Session, request: IngestRequest) -> IngestResult:

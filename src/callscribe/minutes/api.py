@@ -14,14 +14,13 @@ from callscribe.accounts import service as accounts
 from callscribe.auth.deps import CurrentPrincipal, DbSession, check
 from callscribe.auth.permissions import Permission
 from callscribe.calls import service as calls
+from callscribe.calls.models import ActionItemStatus, Priority
 from callscribe.calls.schemas import ActionItemOut, ActionItemPage, ActionItemPatch
-from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.minutes import service
 from callscribe.minutes import settings as ai_settings
-from callscribe.minutes.models import ActionItemStatus, Priority
 from callscribe.minutes.schemas import AISettingsIn, AISettingsOut
 
 router = APIRouter(prefix="/api", tags=["minutes"])
@@ -120,6 +119,6 @@ def put_ai_settings(
     cs = accounts.get_company_settings(session, principal.company_id)
     changed = ai_settings.update_ai_settings(cs, body.model_dump(exclude_unset=True))
     resumed = calls.resume_waiting(session, principal.company_id) if changed else []
+    calls.request_processing(session, resumed)  # enqueued once this commits
     session.commit()
-    enqueue_calls(resumed)
     return AISettingsOut(**ai_settings.ai_settings_view(cs))

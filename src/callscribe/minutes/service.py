@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.calls.models import ActionItem, Minutes
 from callscribe.minutes.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AnalyzerKeyMissing,
     get_analyzer,
 )
-from callscribe.minutes.models import ActionItem, Minutes
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
 from callscribe.minutes.settings import ai_key
 from callscribe.settings import get_settings

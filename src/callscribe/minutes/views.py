@@ -20,15 +20,13 @@ from callscribe.accounts.models import Agent
 from callscribe.auth.deps import AdminUser, DbSession, PageUser
 from callscribe.auth.users import CurrentUser
 from callscribe.calls import service as calls
-from callscribe.calls.models import Engagement
-from callscribe.calls.tasks import enqueue_calls
+from callscribe.calls.models import ActionItem, ActionItemStatus, Engagement, Minutes, Priority
 from callscribe.db import get_sessionmaker, session_scope
 from callscribe.errors import CallscribeError, NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.schemas import MAX_PAGE
 from callscribe.minutes import settings as ai_settings
 from callscribe.minutes.analyzers import DEFAULT_MODELS, PRESETS, AnalyzerConfig, get_analyzer
-from callscribe.minutes.models import ActionItem, ActionItemStatus, Minutes, Priority
 from callscribe.minutes.schemas import AISettingsIn, AnalysisContext, TurnIn
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
@@ -274,6 +272,7 @@ def _save_ai_settings(request: Request, user: CurrentUser, form: dict[str, str])
             body = AISettingsIn.model_validate(_ai_changes(form, ai_settings.ai_settings_view(cs)))
             changed = ai_settings.update_ai_settings(cs, body.model_dump(exclude_unset=True))
             resumed = calls.resume_waiting(session, user.company_id) if changed else []
+            calls.request_processing(session, resumed)  # enqueued once this commits
             session.commit()
         except ValidationError as exc:
             session.rollback()
@@ -283,7 +282,6 @@ def _save_ai_settings(request: Request, user: CurrentUser, form: dict[str, str])
         except CallscribeError as exc:
             session.rollback()
             return _ai_page(request, session, user, error=exc.message, status_code=400)
-        enqueue_calls(resumed)
         message = "AI settings saved."
         if resumed:
             message += f" {len(resumed)} waiting call{'s' if len(resumed) != 1 else ''} resumed."
