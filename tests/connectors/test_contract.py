@@ -80,7 +80,7 @@ KITS = {"cloudvoice": CloudVoiceKit, "cloudvoice_call_center": CallCenterKit}
 
 
 def test_every_registered_type_has_a_contract_kit() -> None:
-    from callscribe.connectors.base import connector_types
+    from callscribe.connectors.registry import connector_types
 
     assert set(connector_types()) == set(KITS)
 
@@ -109,7 +109,7 @@ def kit(request: pytest.FixtureRequest, tracks: Tracks, outbound_env: None):  # 
 
 
 def client(kit, good: bool = True, base_url: str | None = None):  # type: ignore[no-untyped-def]
-    from callscribe.connectors.base import get_connector_type
+    from callscribe.connectors.registry import get_connector_type
 
     cls = get_connector_type(kit.type)
     return cls(base_url or kit.server.base_url, kit.credentials(good))

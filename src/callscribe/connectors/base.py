@@ -1,6 +1,6 @@
 """What every connector type is: a class behind the `ConnectorType` Protocol, found
 through the registry. A new provider is one module that calls `register` plus its tests
-(and an entry in `connector_modules`).
+(and an entry in `registry.CONNECTOR_TYPES`).
 
 A type knows its provider's protocol and nothing of our database: it lists the calls
 since a cursor, fetches one call's recordings and metadata, and turns the provider's
@@ -10,7 +10,6 @@ credential.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Generator, Iterator
@@ -22,7 +21,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from callscribe.errors import (
-    BadRequest,
     CallscribeError,
     ErrorCode,
     PayloadTooLarge,
@@ -142,34 +140,6 @@ class ConnectorType(Protocol):
     def redact(self, text: str) -> str:
         """`text` without any of this connector's credentials."""
         ...
-
-
-_registry: dict[str, type[ConnectorType]] = {}
-
-
-def register(cls: type[ConnectorType]) -> type[ConnectorType]:
-    _registry[cls.type] = cls
-    return cls
-
-
-def connector_modules() -> None:
-    for name in ("cloudvoice", "cloudvoice_call_center"):
-        importlib.import_module(f"callscribe.connectors.{name}")
-
-
-def connector_types() -> dict[str, type[ConnectorType]]:
-    connector_modules()
-    return dict(_registry)
-
-
-def get_connector_type(name: str) -> type[ConnectorType]:
-    types = connector_types()
-    if name not in types:
-        raise BadRequest(
-            f"Unknown connector type {name!r}; choose one of {', '.join(sorted(types))}.",
-            code=ErrorCode.UNKNOWN_CONNECTOR_TYPE,
-        )
-    return types[name]
 
 
 # -- HTTP shared by connector types ------------------------------------------------------

@@ -22,7 +22,6 @@ from callscribe.connectors.base import (
     ProviderError,
     ProviderHTTP,
     Recording,
-    register,
 )
 from callscribe.errors import ErrorCode
 from callscribe.security import http
@@ -51,7 +50,6 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@register
 class CloudVoiceConnector:
     type: ClassVar[str] = "cloudvoice"
     label: ClassVar[str] = "CloudVoice"

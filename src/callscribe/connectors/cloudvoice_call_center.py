@@ -24,7 +24,6 @@ from callscribe.connectors.base import (
     ProviderError,
     ProviderHTTP,
     Recording,
-    register,
 )
 from callscribe.errors import ErrorCode
 
@@ -57,7 +56,6 @@ def split_lines(text: str) -> list[list[str]]:
     return rows
 
 
-@register
 class CloudVoiceCallCenterConnector:
     type: ClassVar[str] = "cloudvoice_call_center"
     label: ClassVar[str] = "CloudVoice Call Center"

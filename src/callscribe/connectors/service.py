@@ -21,11 +21,10 @@ from callscribe.auth.principal import Principal
 from callscribe.connectors.base import (
     ConnectorType,
     Recording,
-    connector_types,
     download,
-    get_connector_type,
 )
 from callscribe.connectors.models import Connector, SyncRun
+from callscribe.connectors.registry import connector_types, get_connector_type
 from callscribe.connectors.schemas import (
     ConnectionTest,
     ConnectorCreate,
