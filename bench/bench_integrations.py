@@ -46,7 +46,7 @@ def main() -> None:
     import httpx
 
     from bench.eval_minutes import best_rouge, parse_dialogue, to_turns
-    from callscribe.web.app import create_app
+    from callscribe.app import create_app
     from tests.conftest import free_port, make_company, start_uvicorn, stop_uvicorn
 
     port = free_port()

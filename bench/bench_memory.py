@@ -57,17 +57,20 @@ import os, sys, time
 sys.path.insert(0, os.path.join(sys.argv[1], "src"))
 from callscribe.db import migrate, session_scope
 from callscribe.accounts import service as accounts
-from callscribe.accounts.service import Principal
-from callscribe.calls import service as calls
+from callscribe.auth.permissions import Role
+from callscribe.auth.principal import Principal
+from callscribe.storage.staging import stage_file_from_path
 from callscribe.ingest import service as ingest
 from callscribe.ingest.schemas import CallFields
 from callscribe.calls.models import Engagement
 from callscribe.pipeline.runner import process_call
+from callscribe.worker import load_tasks
 migrate()
+load_tasks()
 with session_scope() as s:
     company = accounts.create_company(s, "bench")
-    staged = calls.stage_file_from_path(__import__("pathlib").Path(sys.argv[2]))
-    call_id = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement.id
+    staged = stage_file_from_path(__import__("pathlib").Path(sys.argv[2]))
+    call_id = ingest.add_recording(s, Principal(company.id, role=Role.ADMIN), staged, CallFields()).engagement.id
 t = time.perf_counter()
 status = process_call(call_id)
 with session_scope() as s:

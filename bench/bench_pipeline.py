@@ -35,8 +35,10 @@ def setup_install() -> None:
     os.environ["CALLSCRIBE_DATA_DIR"] = str(data)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from callscribe.db import migrate
+    from callscribe.worker import load_tasks
 
     migrate()
+    load_tasks()  # the pipeline's task is enqueued by name: this process must know it
 
 
 def pipeline_once(path: Path) -> tuple[float, float, bool]:
@@ -44,18 +46,21 @@ def pipeline_once(path: Path) -> tuple[float, float, bool]:
     from sqlalchemy import select
 
     from callscribe.accounts import service as accounts
-    from callscribe.accounts.service import Principal
-    from callscribe.calls import service as calls
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
     from callscribe.calls.models import Engagement, Turn
     from callscribe.db import session_scope
     from callscribe.ingest import service as ingest
     from callscribe.ingest.schemas import CallFields
     from callscribe.pipeline.runner import process_call
+    from callscribe.storage.staging import stage_file_from_path
 
     with session_scope() as s:
         company = accounts.create_company(s, "bench")
-        staged = calls.stage_file_from_path(path)
-        call = ingest.add_recording(s, Principal(company.id), staged, CallFields()).engagement
+        staged = stage_file_from_path(path)
+        call = ingest.add_recording(
+            s, Principal(company.id, role=Role.ADMIN), staged, CallFields()
+        ).engagement
         call_id, duration = call.id, call.duration_s or 0.0
     started = time.perf_counter()
     status = process_call(call_id)
@@ -78,7 +83,11 @@ def bare_same_work(path: Path, split: bool) -> float:
     channels = decode_audio(str(path), split_stereo=split)
     for audio in channels if split else [channels]:
         segments, _info = model.transcribe(
-            audio, beam_size=BEAM_SIZE, vad_filter=True, condition_on_previous_text=False
+            audio,
+            beam_size=BEAM_SIZE,
+            vad_filter=True,
+            condition_on_previous_text=False,
+            temperature=0.0,  # the pipeline's default schedule (deterministic)
         )
         for _ in segments:
             pass

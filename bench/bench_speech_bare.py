@@ -42,7 +42,11 @@ def bare_rate(path: str | os.PathLike[str]) -> tuple[float, float]:
     model = _model()
     started = time.perf_counter()
     segments, info = model.transcribe(
-        str(path), beam_size=BEAM_SIZE, vad_filter=True, condition_on_previous_text=False
+        str(path),
+        beam_size=BEAM_SIZE,
+        vad_filter=True,
+        condition_on_previous_text=False,
+        temperature=0.0,  # the pipeline's default schedule (deterministic)
     )
     for _ in segments:  # the generator does the work; consume it all
         pass
