@@ -1,0 +1,84 @@
+"""The header menus in Chromium: Log out readable on the user menu, and each role sees
+only the pages it may open."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CompanyCtx, LiveServer
+from tests.web.conftest import PASSWORD, create_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+# WCAG contrast ratio between an element's text colour and the colour behind it (the
+# first opaque background up its ancestors; white if none).
+CONTRAST_JS = """
+(el) => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const fg = rgb(getComputedStyle(el).color);
+  let bg = [255, 255, 255];
+  for (let n = el; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) { bg = c.slice(0, 3); break; }
+  }
+  const [a, b] = [lum(fg.slice(0, 3)), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}
+"""
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
+def _sign_in(page, url: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/calls$"))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_log_out_is_readable_on_the_user_menu_and_on_hover(
+    api_server: LiveServer, company: CompanyCtx, chromium
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a signed-in admin WHEN they open the user menu THEN "Log out" has a text
+    contrast of at least 4.5:1 (WCAG AA), also while hovered, and signs them out."""
+    from playwright.sync_api import expect
+
+    create_user(company.id, "ann@acme.test", "admin")
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        _sign_in(page, api_server.url, "ann@acme.test")
+        page.click(".user-menu summary")
+        logout = page.get_by_test_id("logout")
+        expect(logout).to_be_visible()
+        _shot(page, "after-logout.png")
+        assert logout.evaluate(CONTRAST_JS) >= 4.5
+        logout.hover()
+        assert logout.evaluate(CONTRAST_JS) >= 4.5
+        logout.click()
+        expect(page).to_have_url(re.compile(r"/login"))
+    finally:
+        context.close()
