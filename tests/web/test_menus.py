@@ -82,3 +82,46 @@ def test_log_out_is_readable_on_the_user_menu_and_on_hover(
         expect(page).to_have_url(re.compile(r"/login"))
     finally:
         context.close()
+
+
+NAV_LINKS_JS = "() => [...document.querySelectorAll('.app-nav-links a')].map(a => a.pathname)"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_each_role_sees_only_the_pages_it_may_open(
+    api_server: LiveServer, company: CompanyCtx, chromium
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN an admin, a manager, a reviewer and an agent WHEN each opens the calls page
+    THEN the menu lists exactly the pages their role may open (auth.permissions), and
+    every page it links to opens (no "Not allowed")."""
+    expected = {
+        "admin": [
+            "/calls",
+            "/upload",
+            "/action-items",
+            "/automations",
+            "/integrations",
+            "/settings/ai",
+            "/settings/users",
+            "/settings/api-keys",
+        ],
+        "manager": ["/calls", "/upload", "/action-items", "/integrations"],
+        "reviewer": ["/calls", "/upload", "/action-items"],
+        "agent": ["/calls", "/upload", "/action-items"],
+    }
+    for role in expected:
+        create_user(company.id, f"{role}@acme.test", role)
+    for role, links in expected.items():
+        context = chromium.new_context(viewport={"width": 1280, "height": 720})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        try:
+            _sign_in(page, api_server.url, f"{role}@acme.test")
+            assert page.evaluate(NAV_LINKS_JS) == links, role
+            if role == "agent":
+                _shot(page, "after-menu-agent.png")
+            for href in links:
+                answer = page.goto(f"{api_server.url}{href}")
+                assert answer is not None and answer.status == 200, (role, href)
+        finally:
+            context.close()

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from callscribe import __version__
 from callscribe.auth.csrf import CSRF_FIELD, csrf_token
+from callscribe.auth.permissions import Permission
 from callscribe.auth.sessions import write_session_cookie
 from callscribe.web.flash import pop_flashes, write_flash_cookie
 
@@ -80,7 +81,10 @@ def static_url(path: str) -> str:
     return f"/static/{path.lstrip('/')}"
 
 
-templates.env.globals.update(csrf_input=csrf_input, static_url=static_url, app_version=__version__)
+# Permission: menus show a link only when `user.can(Permission.X)` for the page behind it.
+templates.env.globals.update(
+    csrf_input=csrf_input, static_url=static_url, app_version=__version__, Permission=Permission
+)
 templates.env.filters.update(
     dt=format_datetime,
     duration=format_duration,
