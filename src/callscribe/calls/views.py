@@ -167,6 +167,11 @@ def calls_page(
         "sort": sort,
         "qs": _query_builder({**filters, "page": str(page) if page > 1 else ""}),
         "live": any(c.status in ACTIVE_STATUSES for c in rows),
+        # Page 1 keeps polling while idle too, so a call that arrives by API or connector
+        # shows up at the top (same filters: the poll reuses the query string).
+        "poll_every": "2s"
+        if any(c.status in ACTIVE_STATUSES for c in rows)
+        else ("5s" if page == 1 else None),
         "now": datetime.now(UTC),
     }
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "calls-table":
