@@ -125,3 +125,45 @@ def test_each_role_sees_only_the_pages_it_may_open(
                 assert answer is not None and answer.status == 200, (role, href)
         finally:
             context.close()
+
+
+# Whether the whole element is inside the viewport and its centre is not covered.
+ON_SCREEN_JS = """
+(el) => {
+  const r = el.getBoundingClientRect();
+  const inView = r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return inView && (hit === el || el.contains(hit));
+}
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_users_edit_opens_whole_and_on_top_for_the_last_row(
+    api_server: LiveServer, company: CompanyCtx, chromium
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN an admin and one more user (the last row of the users table) WHEN the admin
+    opens that row's Edit THEN the whole form, Save and the link button included, is on
+    screen and on top, and saving it changes the role."""
+    from playwright.sync_api import expect
+
+    create_user(company.id, "ann@acme.test", "admin")
+    create_user(company.id, "zoe@acme.test", "agent")
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        _sign_in(page, api_server.url, "ann@acme.test")
+        page.goto(f"{api_server.url}/settings/users")
+        edit = page.get_by_test_id("user-edit").last
+        edit.locator("summary").click()
+        form = edit.locator("ul[role=dialog]")
+        expect(form).to_be_visible()
+        _shot(page, "after-user-edit.png")
+        for target in (form, form.get_by_role("button", name="Save")):
+            assert target.evaluate(ON_SCREEN_JS), target
+        form.locator("select[name=role]").select_option("reviewer")
+        form.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("cell", name="Reviewer", exact=True)).to_be_visible()
+    finally:
+        context.close()
