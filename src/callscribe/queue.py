@@ -12,6 +12,7 @@ from huey import Huey
 from huey.consumer import Consumer
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+from callscribe.db import private_file
 from callscribe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ def configure_queue(settings: Settings | None = None) -> Huey:
         if settings.REDIS_URL:
             huey.storage = RedisStorage(settings.QUEUE_NAME, url=settings.REDIS_URL)
         else:
-            huey.storage = SqliteStorage(
-                settings.QUEUE_NAME, filename=str((settings.DATA_DIR / "queue.db").resolve())
-            )
+            path = (settings.DATA_DIR / "queue.db").resolve()
+            private_file(path)  # 0600 before Huey's sqlite3 creates it
+            huey.storage = SqliteStorage(settings.QUEUE_NAME, filename=str(path))
         huey.immediate = settings.QUEUE_IMMEDIATE
         _configured_for = key
     return huey

@@ -3,6 +3,7 @@ that admins change in the web app live in the database (accounts.CompanySettings
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -84,7 +85,11 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     settings = Settings()
-    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # database, queue, blobs and the secret key: the owner's only (a mounted volume that
+    # is not ours keeps its owner's mode)
+    with suppress(OSError):
+        settings.DATA_DIR.chmod(0o700)
     return settings
 
 
