@@ -97,12 +97,26 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             private_file(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_options()
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **_pool_options())
+
+
+def _pool_options() -> dict[str, Any]:
+    """One connection for every thread that can hold one (issue 17 #3: 5+10 connections
+    for 40 web threads deadlocked), and a short wait for one: a request that gets none
+    is answered 503 + Retry-After (app.py) instead of hanging 30 s."""
+    settings = get_settings()
+    return {
+        "pool_size": settings.DB_POOL_SIZE,
+        "max_overflow": 10,
+        "pool_timeout": settings.DB_POOL_TIMEOUT_S,
+    }
 
 
 def get_engine(url: str | None = None) -> Engine:

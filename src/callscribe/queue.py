@@ -68,11 +68,14 @@ def start_consumer(workers: int | None = None) -> Consumer:
         initial_delay=0.05,
         max_delay=1.0,
         check_worker_health=True,
+        # stop() waits this long for running tasks; the threads are daemons, a task cut
+        # off keeps its lease until STALE_AFTER_S and the sweep re-runs it
+        shutdown_timeout=settings.SHUTDOWN_GRACE_S,
     )
-    if threading.current_thread() is not threading.main_thread():
-        # signal handlers can only be set from the main thread; the host process (uvicorn,
-        # `callscribe worker`) handles signals and stops the consumer itself.
-        consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # The host process (uvicorn in `serve`, `callscribe worker`) handles SIGTERM/SIGINT
+    # and stops the consumer itself; Huey's own handlers would replace uvicorn's, and
+    # nothing runs Huey's loop to act on them (issue 17 #4: serve ignored Ctrl-C).
+    consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
     consumer.start()
     return consumer
 
