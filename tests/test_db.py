@@ -42,3 +42,29 @@ def test_a_failing_callback_does_not_stop_the_others(db_url: str) -> None:
         after_commit(session, boom)
         after_commit(session, lambda: seen.append("ran"))
     assert seen == ["ran"]
+
+
+def test_database_queue_and_data_dir_are_private_to_the_owner(app_env: dict[str, str]) -> None:
+    """issue 17 #17: the SQLite database (and its WAL), the queue file and the data dir
+    were 0644/0755; they hold what the 0600 secret key protects."""
+    import stat
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from callscribe import queue
+    from callscribe.db import get_engine
+    from callscribe.settings import get_settings
+
+    settings = get_settings()
+    with get_engine().begin() as conn:
+        conn.execute(text("SELECT 1"))
+    queue.configure_queue(settings)
+    queue.huey.storage.enqueue(b"x", 0)  # Huey's sqlite3 creates its tables now
+    files = [settings.DATA_DIR / "queue.db"]
+    if settings.database_url.startswith("sqlite"):
+        db_path = Path(settings.database_url.split("///", 1)[1])
+        files += [db_path] + [p for p in db_path.parent.glob(db_path.name + "-*")]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert stat.S_IMODE(settings.DATA_DIR.stat().st_mode) == 0o700

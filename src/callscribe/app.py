@@ -4,16 +4,20 @@ accounts domain, installs the error handlers and serves the static files."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callscribe import __version__
 from callscribe.accounts import service as accounts
@@ -27,10 +31,11 @@ from callscribe.crm import api as crm_api
 from callscribe.db import migrate
 from callscribe.delivery import api as delivery_api
 from callscribe.delivery import views as delivery_views
-from callscribe.errors import CallscribeError
+from callscribe.errors import CallscribeError, ErrorCode
 from callscribe.ingest import api as ingest_api
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.settings import get_settings
 from callscribe.web.errors import error_page, wants_page
 from callscribe.web.templating import STATIC_DIR
 
@@ -103,6 +108,16 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             return error_page(request, exc.status, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # every database connection is busy: shed load now, the client retries
+        log.warning("database pool exhausted; answered 503")
+        body = {
+            "success": False,
+            "error": {"code": ErrorCode.BUSY, "message": "The server is busy; retry shortly."},
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         body = {
@@ -132,7 +147,66 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyIdleTimeout)
     return app
+
+
+class BodyIdleTimeout:
+    """Cut off a request whose body stops arriving (a slow-loris upload): uvicorn has no
+    read timeout inside a body. After BODY_IDLE_TIMEOUT_S without a chunk the app sees
+    the client disconnect (uploads discard what they staged) and the client gets 408
+    with Connection: close."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().BODY_IDLE_TIMEOUT_S
+        timed_out = False
+        started = False
+
+        async def guarded_receive() -> Message:
+            nonlocal timed_out
+            if timed_out:
+                return {"type": "http.disconnect"}
+            with anyio.move_on_after(limit):
+                return await receive()
+            timed_out = True
+            log.info("request body idle for %ss; cut off", limit)
+            return {"type": "http.disconnect"}
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if timed_out:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, tracked_send)
+        except Exception:
+            if not (timed_out and not started):
+                raise
+        if timed_out and not started:
+            error = {"code": ErrorCode.HTTP_ERROR, "message": "The request body stopped arriving."}
+            body = json.dumps({"success": False, "error": error}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 408,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
 
 
 def create_served_app() -> FastAPI:

@@ -57,6 +57,17 @@ def serve(
     data_dir = settings.DATA_DIR.resolve()
     err.print(f"callscribe is running at [bold]{settings.public_url}[/bold]  (data: {data_dir})")
     processes = web_workers or settings.WEB_WORKERS
+    server_options: dict = {
+        "host": settings.HOST,
+        "port": settings.PORT,
+        "log_level": "warning",
+        "proxy_headers": True,
+        # h11, not httptools: only h11 bounds the request head (httptools took 32 MB)
+        "http": "h11",
+        "h11_max_incomplete_event_size": settings.MAX_HEADER_BYTES,
+        "timeout_keep_alive": settings.KEEP_ALIVE_S,
+        "timeout_graceful_shutdown": int(settings.SHUTDOWN_GRACE_S),
+    }
     if processes > 1:
         # uvicorn starts each process from the import string; settings travel by env
         os.environ["CALLSCRIBE_EMBEDDED_WORKER"] = "1" if worker else "0"
@@ -68,19 +79,23 @@ def serve(
             "callscribe.app:create_served_app",
             factory=True,
             workers=processes,
-            host=settings.HOST,
-            port=settings.PORT,
-            log_level="warning",
-            proxy_headers=True,
+            **server_options,
         )
         return
-    uvicorn.run(
-        create_app(embedded_worker=worker),
-        host=settings.HOST,
-        port=settings.PORT,
-        log_level="warning",
-        proxy_headers=True,
-    )
+    # uvicorn stops accepting, drains requests, runs the lifespan shutdown (which stops
+    # the consumer within SHUTDOWN_GRACE_S), then re-raises the signal it caught to the
+    # handler that was there before it: these, so a stop on request exits 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    uvicorn.run(create_app(embedded_worker=worker), **server_options)
+    if threading.active_count() > 1:
+        # a task cut off at the grace limit may be inside native code (CTranslate2) that
+        # aborts when the interpreter tears its thread down; it is safe to leave: its
+        # lease expires after STALE_AFTER_S and a later worker re-runs the call
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @app.command("worker")

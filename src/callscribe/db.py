@@ -4,6 +4,7 @@ the transaction: it opens `session_scope()`, services only flush()."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,17 +80,43 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by the owner only (0600), or tighten an existing one: the
+    SQLite database and the queue hold the same secrets as the key file. SQLite gives
+    its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+    for extra in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        if extra.exists():
+            os.chmod(extra, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            private_file(Path(path))
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_options()
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **_pool_options())
+
+
+def _pool_options() -> dict[str, Any]:
+    """One connection for every thread that can hold one (issue 17 #3: 5+10 connections
+    for 40 web threads deadlocked), and a short wait for one: a request that gets none
+    is answered 503 + Retry-After (app.py) instead of hanging 30 s."""
+    settings = get_settings()
+    return {
+        "pool_size": settings.DB_POOL_SIZE,
+        "max_overflow": 10,
+        "pool_timeout": settings.DB_POOL_TIMEOUT_S,
+    }
 
 
 def get_engine(url: str | None = None) -> Engine:

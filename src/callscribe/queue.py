@@ -12,6 +12,7 @@ from huey import Huey
 from huey.consumer import Consumer
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+from callscribe.db import private_file
 from callscribe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ def configure_queue(settings: Settings | None = None) -> Huey:
         if settings.REDIS_URL:
             huey.storage = RedisStorage(settings.QUEUE_NAME, url=settings.REDIS_URL)
         else:
-            huey.storage = SqliteStorage(
-                settings.QUEUE_NAME, filename=str((settings.DATA_DIR / "queue.db").resolve())
-            )
+            path = (settings.DATA_DIR / "queue.db").resolve()
+            private_file(path)  # 0600 before Huey's sqlite3 creates it
+            huey.storage = SqliteStorage(settings.QUEUE_NAME, filename=str(path))
         huey.immediate = settings.QUEUE_IMMEDIATE
         _configured_for = key
     return huey
@@ -67,11 +68,14 @@ def start_consumer(workers: int | None = None) -> Consumer:
         initial_delay=0.05,
         max_delay=1.0,
         check_worker_health=True,
+        # stop() waits this long for running tasks; the threads are daemons, a task cut
+        # off keeps its lease until STALE_AFTER_S and the sweep re-runs it
+        shutdown_timeout=settings.SHUTDOWN_GRACE_S,
     )
-    if threading.current_thread() is not threading.main_thread():
-        # signal handlers can only be set from the main thread; the host process (uvicorn,
-        # `callscribe worker`) handles signals and stops the consumer itself.
-        consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # The host process (uvicorn in `serve`, `callscribe worker`) handles SIGTERM/SIGINT
+    # and stops the consumer itself; Huey's own handlers would replace uvicorn's, and
+    # nothing runs Huey's loop to act on them (issue 17 #4: serve ignored Ctrl-C).
+    consumer._set_signal_handlers = lambda: None  # type: ignore[method-assign]
     consumer.start()
     return consumer
 

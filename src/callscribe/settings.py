@@ -3,6 +3,7 @@ that admins change in the web app live in the database (accounts.CompanySettings
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +24,16 @@ class Settings(BaseSettings):
     PORT: int = 8000
     WEB_WORKERS: int = 1  # web server processes for `serve` (each also runs consumers)
     PUBLIC_URL: str | None = None  # base URL used in links we hand out; default http://HOST:PORT
+    # SIGTERM / Ctrl-C: seconds open requests and running tasks get before `serve` exits;
+    # a task cut off keeps its lease until STALE_AFTER_S, then a later worker re-runs it
+    SHUTDOWN_GRACE_S: float = 10
+    MAX_HEADER_BYTES: int = 65536  # request line + headers; larger gets 400 at once
+    KEEP_ALIVE_S: int = 5  # idle keep-alive connection closed after this many seconds
+    BODY_IDLE_TIMEOUT_S: float = 30  # an upload that sends nothing this long is cut off
+    # database connections per process: the web threadpool (40) + consumers + sweeps
+    DB_POOL_SIZE: int = 60
+    # seconds a request waits for a free connection before it gets 503 + Retry-After
+    DB_POOL_TIMEOUT_S: float = 3
 
     MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default
     ALLOW_PRIVATE_URLS: bool = False  # let audio URLs/automations reach private addresses
@@ -84,7 +95,11 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     settings = Settings()
-    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # database, queue, blobs and the secret key: the owner's only (a mounted volume that
+    # is not ours keeps its owner's mode)
+    with suppress(OSError):
+        settings.DATA_DIR.chmod(0o700)
     return settings
 
 
