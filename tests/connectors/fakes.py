@@ -111,6 +111,8 @@ class Run:
     duration: int = 5
     is_completed: bool = True
     public_links: bool = True  # False: only storage keys (the signed-url endpoint)
+    # artifacts stored with a key but given no public link (e.g. {"recording"})
+    unlinked: frozenset[str] = frozenset()
 
 
 def iso(value: datetime) -> str:
@@ -134,6 +136,8 @@ class FakeCloudVoice(FakeServer):
         self.api_key = "dgr_" + secrets.token_urlsafe(32)[:43]
         self.runs: dict[int, Run] = {}
         self.tokens: dict[str, int] = {}
+        self.signed_url_status = 200  # 404/500: the optional fallback endpoint is unavailable
+        self.signed_url_requests = 0
 
     @property
     def base_url(self) -> str:
@@ -178,6 +182,9 @@ class FakeCloudVoice(FakeServer):
         if path == "/api/v1/organizations/usage/runs":
             return self._list(req, q)
         if path == "/api/v1/s3/signed-url":
+            self.signed_url_requests += 1
+            if self.signed_url_status != 200:
+                return self.json(req, self.signed_url_status, {"detail": "unavailable"})
             key = q.get("key", "")
             run_id, _, kind = key.rsplit("/", 1)[-1].partition(".")[0].partition("_")
             if key.startswith("transcripts/"):
@@ -284,6 +291,10 @@ class FakeCloudVoice(FakeServer):
         if run.public_links:
             token = self._token(run.id)
             link = f"{self.base_url}/public/download/workflow/{token}"
+            # a storage key always; a public link only for what is not `unlinked`
+            body["recording_url"] = body["recording_url"] or (
+                f"recordings/{run.id}.wav" if "recording" in run.unlinked else None
+            )
             body.update(
                 recording_public_url=f"{link}/recording" if "recording" in run.tracks else None,
                 user_recording_public_url=f"{link}/user_recording"
@@ -292,6 +303,8 @@ class FakeCloudVoice(FakeServer):
                 bot_recording_public_url=f"{link}/bot_recording" if "bot" in run.tracks else None,
                 transcript_public_url=f"{link}/transcript" if run.transcript else None,
             )
+        for kind in run.unlinked:
+            body[f"{kind}_public_url"] = None
         return body
 
 

@@ -363,3 +363,46 @@ def test_webhook_import_while_provider_is_down_fails_and_a_redelivery_retries_it
     assert new and again.id == event_id  # re-armed, not a second event
     assert webhooks.import_event(event_id) == "imported"
     assert [c.external_id for c in calls_of(company)] == ["55"]
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_unavailable_signed_url_fallback_does_not_fail_a_call_with_public_tracks(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks, status: int
+) -> None:
+    """Issue 17 "Also": both track links are public, the mixed recording has only a
+    storage key, and the optional /s3/signed-url answers 500 or 404: the call imports
+    from its tracks, and the fallback is not even asked for."""
+    from callscribe.connectors import sync
+
+    cloudvoice.signed_url_status = status
+    cloudvoice.add_run(
+        Run(
+            id=61,
+            created_at=utc_ago(10),
+            tracks={"user": tracks.user, "bot": tracks.bot, "recording": tracks.mixed},
+            unlinked=frozenset({"recording"}),
+        )
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    sync.sync_connector(cid)
+    (call,) = calls_of(company)
+    assert call.status != "failed" and not call.error
+    assert connector_row(cid).last_sync_error is None
+    assert cloudvoice.signed_url_requests == 0
+
+
+def test_failing_fallback_still_fails_an_import_that_has_nothing_else(
+    company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    """Only storage keys and the signed-url endpoint down: nothing to import, so the
+    sync says so instead of creating an empty call."""
+    from callscribe.connectors import sync
+
+    cloudvoice.signed_url_status = 500
+    cloudvoice.add_run(
+        Run(id=62, created_at=utc_ago(10), tracks={"recording": tracks.mixed}, public_links=False)
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    sync.sync_connector(cid)
+    assert calls_of(company) == []
+    assert connector_row(cid).last_sync_error

@@ -6,11 +6,32 @@ https://api.slack.com/reference/messaging/payload): the receiver answers like Sl
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MESSAGE_TEXT_MAX = 40_000
 BLOCKS_MAX = 50
 BLOCK_ID_MAX = 255
+
+
+# https://api.slack.com/reference/surfaces/formatting#escaping: in mrkdwn, &, < and > are
+# control characters and must be sent as &amp; &lt; &gt;; nothing else is an entity.
+# A raw "<" may only open Slack's own markup (<https://…|label>, <@U…>, <!here>).
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_MARKUP = re.compile(r"<(?:https?://|mailto:|@|#|!)[^<>]*>")
+
+
+def render_mrkdwn(text: str) -> str:
+    """What Slack shows for a mrkdwn text: its markup kept, the three entities decoded."""
+    return _ENTITY.sub(lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], text)
+
+
+def _escaping(text: str, where: str, errors: list[str]) -> None:
+    bare = _MARKUP.sub("", text)
+    if "<" in bare or ">" in bare:
+        errors.append(f"{where}: unescaped < or > in mrkdwn")
+    if "&" in _ENTITY.sub("", bare):
+        errors.append(f"{where}: unescaped & in mrkdwn")
 
 
 def _text(obj: Any, where: str, limit: int, kinds: tuple[str, ...], errors: list[str]) -> None:
@@ -22,6 +43,8 @@ def _text(obj: Any, where: str, limit: int, kinds: tuple[str, ...], errors: list
         errors.append(f"{where}: empty text")
     elif len(text) > limit:
         errors.append(f"{where}: {len(text)} chars > {limit}")
+    elif obj.get("type") == "mrkdwn":
+        _escaping(text, where, errors)
 
 
 def _button(el: dict, where: str, errors: list[str]) -> None:

@@ -173,3 +173,40 @@ def test_call_with_60_action_items_and_20000_char_summary_passes_slack_limits(
         assert len(payload["blocks"]) <= 50
     finally:
         receiver.close()
+
+
+def test_markup_in_a_subject_and_fields_arrives_escaped_exactly_once(private_urls: None) -> None:
+    """Issue 17 #19: Slack fields were escaped twice, so `&lt;b&gt;` showed literally.
+    GIVEN a subject, an agent, an outcome and a customer containing `<b>&`
+    WHEN the message reaches the Slack-like receiver (which refuses unescaped mrkdwn)
+    THEN every mrkdwn text renders the original characters: escaped once, not twice."""
+    from tests.delivery.slack_validator import render_mrkdwn
+
+    raw = "<b>&"
+    body = huge_body()
+    body["call"]["agent_name"] = f"Dana {raw}"
+    body["minutes"].update(subject=f"Refund {raw} invoice", outcome=f"resolved {raw}")
+    body["minutes"]["summary"] = f"Summary with {raw} inside."
+    body["action_items"] = [{"title": f"Send {raw}", "priority": "high", "status": "open"}]
+    receiver = slack_receiver()
+    try:
+        target = Target(kind="slack", name="s", url=receiver.url)
+        context = {"customer_name": f"Pat {raw}", "call_url": "https://cs.example.com/c/1"}
+        message = Message(uuid.uuid4(), "call.completed", encode_body(body), context=context)
+        assert slack.SlackSender().send(target, message).ok
+        (request,) = receiver.requests
+        assert request.errors == []  # type: ignore[attr-defined]
+        payload = request.json()
+    finally:
+        receiver.close()
+    assert "&amp;lt;" not in request.body.decode() and "&amp;amp;" not in request.body.decode()
+    header, fields = payload["blocks"][0], payload["blocks"][1]["fields"]
+    assert header["text"] == {"type": "plain_text", "text": f"Refund {raw} invoice"}
+    shown = [render_mrkdwn(f["text"]) for f in fields]
+    assert f"*Agent*\nDana {raw}" in shown
+    assert f"*Outcome*\nresolved {raw}" in shown
+    assert f"*Customer*\nPat {raw}" in shown
+    assert render_mrkdwn(payload["text"]).startswith(f"Refund {raw} invoice")
+    texts = [render_mrkdwn(b["text"]["text"]) for b in payload["blocks"] if "text" in b]
+    assert f"*Summary*\nSummary with {raw} inside." in texts
+    assert any(f"Send {raw}" in t for t in texts)

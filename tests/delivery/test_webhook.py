@@ -12,6 +12,7 @@ import time
 import pytest
 from standardwebhooks import Webhook
 
+from callscribe.settings import get_settings
 from tests.conftest import AUDIO, CompanyCtx, LiveServer, free_port, wait_for_status
 from tests.delivery.conftest import (
     Receiver,
@@ -30,7 +31,11 @@ SECRET = "s3cret-signing-key"
 def assert_documented_body(body: dict) -> None:
     assert list(body) == ["event", "call", "minutes", "action_items"]
     assert body["event"] == "call.completed"
-    assert set(body["call"]) == {"id", "agent_name", "direction", "duration_sec", "status"}
+    documented = {"id", "agent_name", "direction", "duration_sec", "status"}
+    link_back = {"url", "external_id", "started_at", "customer", "channel"}  # issue 18
+    assert set(body["call"]) == documented | link_back
+    customer = body["call"]["customer"]
+    assert customer is None or set(customer) == {"id", "name"}
     assert set(body["minutes"]) == {"subject", "summary", "sentiment", "outcome", "sections"}
     for section in body["minutes"]["sections"]:
         assert set(section) == {"heading", "bullets"}
@@ -84,7 +89,15 @@ def test_real_processed_call_reaches_receiver_with_documented_body_and_signature
             "direction": "outbound",
             "duration_sec": round(call["duration_seconds"]),
             "status": "completed",
+            "url": f"{get_settings().public_url}/calls/{call_id}",
+            "external_id": body["call"]["external_id"],
+            "started_at": body["call"]["started_at"],
+            "customer": body["call"]["customer"],
+            "channel": "voice",
         }
+        assert body["call"]["started_at"] == call.get("started_at") or (
+            body["call"]["started_at"] is None
+        )
         assert body["minutes"]["subject"] == call["minutes"]["subject"]
         assert body["minutes"]["summary"] == call["minutes"]["summary"]
         assert [i["title"] for i in body["action_items"]] == [

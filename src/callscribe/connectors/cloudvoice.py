@@ -36,6 +36,11 @@ TRACKS = (  # (our kind, public link field, storage key field)
 )
 
 
+def _usable(found: dict[str, Recording]) -> bool:
+    """What the import prefers is there: both tracks, else the mixed recording."""
+    return {"customer", "agent"} <= found.keys() or "mixed" in found
+
+
 def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
@@ -242,14 +247,33 @@ class CloudVoiceConnector:
         )
 
     def _recordings(self, run: dict[str, Any]) -> list[Recording]:
-        found = []
-        for kind, public_field, key_field in TRACKS:
+        """Public links first; the signed-url endpoint (optional on CloudVoice) only for
+        what the import still lacks, and its failure fails the import only when nothing
+        usable is left: both tracks, or the mixed recording, or the transcript."""
+        found: dict[str, Recording] = {}
+        for kind, public_field, _ in TRACKS:
             link = run.get(public_field)
             if isinstance(link, str) and link.startswith("http"):
                 # public links redirect to the object store: no API key on them
-                found.append(Recording(kind, link))
-            elif isinstance(run.get(key_field), str) and run[key_field]:
-                signed = self._json("/s3/signed-url", {"key": run[key_field], "expires_in": 3600})
-                if isinstance(signed, dict) and isinstance(signed.get("url"), str):
-                    found.append(Recording(kind, signed["url"]))
-        return found
+                found[kind] = Recording(kind, link)
+        failure: ProviderError | None = None
+        for kind, _, key_field in TRACKS:
+            if _usable(found):
+                break
+            if kind in found:
+                continue
+            key = run.get(key_field)
+            if not (isinstance(key, str) and key):
+                continue
+            try:
+                signed = self._json("/s3/signed-url", {"key": key, "expires_in": 3600})
+            except ProviderAuthError:
+                raise
+            except ProviderError as exc:
+                failure = failure or exc  # a later fallback may still give what is needed
+                continue
+            if isinstance(signed, dict) and isinstance(signed.get("url"), str):
+                found[kind] = Recording(kind, signed["url"])
+        if not found and failure is not None:
+            raise failure
+        return list(found.values())

@@ -25,6 +25,7 @@ from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, User
 from callscribe.calls import service as calls
 from callscribe.calls.models import Engagement
+from callscribe.crm.models import Customer
 from callscribe.db import session_scope, utcnow
 from callscribe.delivery.models import (
     UNFINISHED_STATUSES,
@@ -266,6 +267,7 @@ def build_body(session: Session, call: Engagement) -> dict[str, Any]:
     """The webhook body, exactly as documented in the issue."""
     minutes = calls.get_minutes(session, call.id)
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    customer = session.get(Customer, call.customer_id) if call.customer_id else None
     return {
         "event": EVENT,
         "call": {
@@ -274,6 +276,12 @@ def build_body(session: Session, call: Engagement) -> dict[str, Any]:
             "direction": call.direction,
             "duration_sec": round(call.duration_s) if call.duration_s is not None else None,
             "status": call.status,
+            # a link back, so a CRM can match the call (issue 18): added, nothing removed
+            "url": call_url(call.id),
+            "external_id": call.external_id,
+            "started_at": call.started_at.isoformat() if call.started_at else None,
+            "customer": {"id": str(customer.id), "name": customer.name} if customer else None,
+            "channel": call.channel,
         },
         "minutes": {
             "subject": minutes.subject,
@@ -315,6 +323,11 @@ def sample_body() -> dict[str, Any]:
             "direction": "inbound",
             "duration_sec": 312,
             "status": "completed",
+            "url": f"{get_settings().public_url}/calls/{SAMPLE_CALL_ID}",
+            "external_id": "CRM-12345",
+            "started_at": "2026-03-03T14:30:00+00:00",
+            "customer": {"id": "00000000-0000-4000-8000-000000000001", "name": "Example Customer"},
+            "channel": "voice",
         },
         "minutes": {
             "subject": "Test from callscribe: billing question about a double charge",

@@ -55,6 +55,7 @@ def duration_text(seconds: Any) -> str:
 
 
 def _field(label: str, value: Any) -> dict[str, str]:
+    """A mrkdwn field from RAW text: fit() escapes it, exactly once (issue 17 #19)."""
     return {"type": "mrkdwn", "text": fit(f"*{label}*\n{value or '—'}", FIELD_MAX)}
 
 
@@ -97,14 +98,14 @@ def build_message(body: dict[str, Any], context: dict[str, Any]) -> dict[str, An
         }
     ]
     fields = [
-        _field("Agent", escape(call.get("agent_name") or "")),
+        _field("Agent", call.get("agent_name")),
         _field("Direction", call.get("direction")),
         _field("Duration", duration_text(call.get("duration_sec"))),
-        _field("Sentiment", escape(minutes.get("sentiment") or "")),
-        _field("Outcome", escape(minutes.get("outcome") or "")),
+        _field("Sentiment", minutes.get("sentiment")),
+        _field("Outcome", minutes.get("outcome")),
     ]
     if context.get("customer_name"):
-        fields.append(_field("Customer", escape(str(context["customer_name"]))))
+        fields.append(_field("Customer", str(context["customer_name"])))
     blocks.append({"type": "section", "fields": fields[:FIELDS_MAX]})
     if minutes.get("summary"):
         label = "*Summary*\n"
