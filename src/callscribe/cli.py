@@ -9,13 +9,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from callscribe.settings import get_settings
+from callscribe.settings import Settings, get_settings
 
 app = typer.Typer(help="callscribe: calls in, transcripts and Minutes out.", no_args_is_help=True)
 admin = typer.Typer(help="Scripting helpers for administrators.", no_args_is_help=True)
@@ -28,7 +27,8 @@ def _logging() -> None:
         level=get_settings().LOG_LEVEL.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("huey", "alembic", "faster_whisper", "httpx"):
+    # fontTools logs every subset table at INFO while a PDF export embeds its font
+    for noisy in ("huey", "alembic", "faster_whisper", "httpx", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -124,13 +124,19 @@ def transcribe(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     format: str = typer.Option("md", "--format", "-f", help="md or json"),
     model: str = typer.Option(None, help="Whisper model (default CALLSCRIBE_WHISPER_MODEL)"),
+    agent_channel: str = typer.Option(
+        "auto", help="Stereo calls: which channel is the agent (left, right, or auto: guess)"
+    ),
 ) -> None:
     """Transcribe one recording offline and print its Minutes and transcript."""
+    from callscribe.errors import CallscribeError
     from callscribe.exports.schemas import ExportActionItem, ExportDoc, ExportSection, ExportTurn
     from callscribe.exports.service import render_markdown
     from callscribe.minutes.analyzers import AnalyzerConfig, get_analyzer
     from callscribe.minutes.schemas import AnalysisContext, TurnIn
+    from callscribe.speech.roles import guess_agent_channel
     from callscribe.speech.service import (
+        check_model,
         get_engine,
         probe_audio,
         speech_config_from_settings,
@@ -139,16 +145,27 @@ def transcribe(
 
     if format not in ("md", "json"):
         raise typer.BadParameter("--format must be md or json")
-    settings = get_settings()
+    if agent_channel not in ("left", "right", "auto"):
+        raise typer.BadParameter("--agent-channel must be left, right or auto")
+    # an offline transcription needs no data dir: get_settings() would create one
+    settings = Settings()
     try:
         info = probe_audio(file)
     except Exception as exc:
         err.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
         raise typer.Exit(2) from exc
     config = speech_config_from_settings(settings, **({"model": model} if model else {}))
-    engine = get_engine(config)
-    roles: dict[int, Literal["agent", "customer"]] = {0: "agent", 1: "customer"}
+    try:
+        if config.engine == "faster-whisper":
+            check_model(config.model, config.language)
+        engine = get_engine(config)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    prior = 1 if agent_channel == "right" else 0
+    heard: list[tuple[int, float, str]] = []
     turns: list[TurnIn] = []
+    channels: list[int | None] = []
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -165,17 +182,29 @@ def transcribe(
             window_s=settings.SPEECH_WINDOW_S,
             on_progress=lambda f: progress.update(task, completed=f),
         ):
-            role: Literal["agent", "customer", "unknown"] = (
-                "unknown" if seg.channel is None else roles.get(seg.channel, "unknown")
-            )
+            if seg.channel is not None:
+                heard.append((seg.channel, seg.start_s, seg.text))
             turns.append(
                 TurnIn(
-                    role=role,
+                    role="unknown",
                     text=seg.text,
                     start_ms=int(seg.start_s * 1000),
                     end_ms=int(seg.end_s * 1000),
                 )
             )
+            channels.append(seg.channel)
+        agent_ch = prior
+        if heard and agent_channel == "auto":
+            guess = guess_agent_channel(heard, prior_agent_channel=prior)
+            agent_ch = guess.agent_channel
+            err.print(
+                f"agent on the {('left', 'right')[agent_ch]} channel "
+                f"(guessed, {round(guess.confidence * 100)}% sure)",
+                highlight=False,
+            )
+        for turn, ch in zip(turns, channels, strict=True):
+            if ch is not None:
+                turn.role = "agent" if ch == agent_ch else "customer"
         progress.update(task, completed=1.0, description="Analyzing")
         turns.sort(key=lambda t: t.start_ms)
         draft = get_analyzer(AnalyzerConfig()).analyze(turns, AnalysisContext())
@@ -204,7 +233,26 @@ def transcribe(
         tags=draft.tags,
         turns=[ExportTurn(**t.model_dump()) for t in turns],
     )
-    sys.stdout.write(render_markdown(doc))
+    markdown = render_markdown(doc)
+    out_console = Console()
+    if out_console.is_terminal:  # a person reading: rendered; a pipe or a file: Markdown
+        from rich.markdown import Markdown
+
+        out_console.print(Markdown(markdown))
+    else:
+        sys.stdout.write(markdown)
+
+
+def _say_data_dir() -> None:
+    """Admin commands tell (on stderr, so stdout stays the id or key a script reads)
+    which install they changed: the data dir, or the database for a scaled-out one."""
+    settings = get_settings()
+    where = "PostgreSQL (CALLSCRIBE_DATABASE_URL)" if settings.DATABASE_URL else "SQLite"
+    err.print(
+        f"data dir: {settings.DATA_DIR.resolve()}  database: {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @admin.command("create-company")
@@ -213,6 +261,7 @@ def create_company(name: str) -> None:
     from callscribe.accounts import service
     from callscribe.db import migrate, session_scope
 
+    _say_data_dir()
     migrate()
     with session_scope() as session:
         company = service.create_company(session, name)
@@ -231,6 +280,7 @@ def create_api_key(
     from callscribe.db import migrate, session_scope
     from callscribe.errors import CallscribeError
 
+    _say_data_dir()
     migrate()
     try:
         with session_scope() as session:
@@ -254,6 +304,7 @@ def create_agent(
     from callscribe.accounts import service
     from callscribe.db import migrate, session_scope
 
+    _say_data_dir()
     migrate()
     with session_scope() as session:
         found = service.find_company(session, company)
@@ -269,6 +320,7 @@ def migrate_cmd() -> None:
     """Apply database migrations (serve and worker do this on start)."""
     from callscribe.db import migrate
 
+    _say_data_dir()
     migrate()
     typer.echo("database is up to date")
 

@@ -6,16 +6,18 @@ import asyncio
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
 from callscribe.accounts.models import Agent
-from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
+from callscribe.auth.deps import CurrentPrincipal, DbSession, require, resolve_principal
+from callscribe.auth.permissions import Permission
+from callscribe.auth.principal import Principal
 from callscribe.calls import service
 from callscribe.calls.models import FINAL_STATUSES, Channel, Direction, Engagement
 from callscribe.calls.schemas import (
@@ -119,14 +121,43 @@ def get_call(
     return call_out(session, service.get_call(session, principal, call_id))
 
 
+CallsManager = Annotated[Principal, Depends(require(Permission.CALLS_MANAGE))]
+
+
 @router.post("/calls/{call_id}/retry", response_model=CallSummaryOut)
 def retry_call(
     call_id: str,
     principal: CurrentPrincipal,
     session: DbSession,
 ) -> CallSummaryOut:
+    """Process a failed (or completed) call again from its recording: the transcript,
+    the role guess, the Minutes and the action items are replaced."""
     call = service.get_call(session, principal, call_id)
     service.retry_call(session, principal, call.id)
+    session.commit()
+    enqueue_calls([call.id])
+    return summary_out(session, call)
+
+
+@router.post("/calls/{call_id}/reprocess", response_model=CallSummaryOut)
+def reprocess_call(call_id: str, principal: CallsManager, session: DbSession) -> CallSummaryOut:
+    """Transcribe and analyze a call again (completed or failed), replacing its turns,
+    Minutes and action items. Refused (400 `busy`) while it is being processed."""
+    call = service.get_call(session, principal, call_id)
+    service.retry_call(session, principal, call.id)
+    session.commit()
+    enqueue_calls([call.id])
+    return summary_out(session, call)
+
+
+@router.post("/calls/{call_id}/swap-roles", response_model=CallSummaryOut)
+def swap_roles(call_id: str, principal: CallsManager, session: DbSession) -> CallSummaryOut:
+    """The agent and the customer were the wrong way round: swap them on every turn of a
+    two-channel call and write its Minutes again (the transcript is kept). 400
+    `mono_recording` for a mono call, 400 `busy` while it is being processed."""
+    call = service.get_call(session, principal, call_id)
+    agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    service.swap_roles(session, principal, call.id, agent.name if agent else None)
     session.commit()
     enqueue_calls([call.id])
     return summary_out(session, call)

@@ -26,6 +26,7 @@ from callscribe.calls.models import (
     EngagementStatus,
     Minutes,
     Turn,
+    TurnRole,
 )
 from callscribe.db import after_commit, utcnow
 from callscribe.errors import (
@@ -217,6 +218,52 @@ def retry_call(session: Session, principal: Principal, call_id: uuid.UUID) -> En
     if call.status in ACTIVE_STATUSES and not _lease_expired(call):
         raise BadRequest("The call is being processed; wait for it to finish.", code=ErrorCode.BUSY)
     reset_for_processing(call, keep_transcript=False)
+    session.flush()
+    return call
+
+
+def swap_channel_roles(session: Session, call: Engagement, agent_name: str | None) -> None:
+    """Agent <-> customer on every turn of a two-channel call (the speaker label follows
+    the role). The pipeline uses it when its guess disagrees with the configured side;
+    people use it (swap_roles) when the guess was wrong."""
+    turns = session.scalars(
+        select(Turn).where(Turn.engagement_id == call.id, Turn.channel.is_not(None))
+    ).all()
+    for turn in turns:
+        if turn.role == TurnRole.AGENT:
+            turn.role, turn.speaker = TurnRole.CUSTOMER, None
+        elif turn.role == TurnRole.CUSTOMER:
+            turn.role, turn.speaker = TurnRole.AGENT, agent_name
+    session.flush()
+
+
+def swap_roles(
+    session: Session, principal: Principal, call_id: uuid.UUID, agent_name: str | None
+) -> Engagement:
+    """A person says the roles are the wrong way round: swap them on the turns, record
+    it in call.meta["roles"], and queue the call to make its Minutes again from the
+    corrected transcript (the transcript itself is kept). The caller enqueues."""
+    call = get_call(session, principal, call_id)
+    if call.status in ACTIVE_STATUSES and not _lease_expired(call):
+        raise BadRequest("The call is being processed; wait for it to finish.", code=ErrorCode.BUSY)
+    roles = dict((call.meta or {}).get("roles") or {})
+    if roles.get("mono") or not session.scalar(
+        select(func.count()).where(Turn.engagement_id == call.id, Turn.channel.is_not(None))
+    ):
+        raise BadRequest(
+            "This recording is mono: there are no agent and customer channels to swap.",
+            code=ErrorCode.MONO_RECORDING,
+        )
+    swap_channel_roles(session, call, agent_name)
+    agent_channel = roles.get("agent_channel")
+    roles.update(
+        agent_channel=None if agent_channel is None else 1 - int(agent_channel),
+        method="swapped",
+        confidence=1.0,
+        swapped_by=principal.user_id and str(principal.user_id),
+    )
+    call.meta = {**(call.meta or {}), "roles": roles}
+    reset_for_processing(call, keep_transcript=True)
     session.flush()
     return call
 

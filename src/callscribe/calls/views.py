@@ -21,6 +21,7 @@ from callscribe.auth.users import CurrentUser
 from callscribe.calls import service
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
+    Channel,
     Direction,
     Engagement,
     EngagementStatus,
@@ -229,7 +230,21 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "max_seq": max((t.seq for t in turns), default=-1),
         "live": call.status in ACTIVE_STATUSES,
         "can_manage": user.can(Permission.CALLS_MANAGE),
+        "roles": _roles_view(call, turns),
     }
+
+
+def _roles_view(call: Engagement, turns: list[Turn]) -> dict[str, Any] | None:
+    """What the call page says about who is the agent: None for text engagements."""
+    if call.channel != Channel.VOICE or not turns:
+        return None
+    roles = dict((call.meta or {}).get("roles") or {})
+    if "mono" not in roles:  # transcribed before the guess existed: tell from the turns
+        roles["mono"] = all(t.channel is None for t in turns)
+    side = roles.get("agent_channel")
+    roles["agent_side"] = {0: "left", 1: "right"}.get(side) if isinstance(side, int) else None
+    roles["percent"] = round(float(roles.get("confidence") or 0) * 100)
+    return roles
 
 
 def _not_found(request: Request) -> Response:
@@ -274,4 +289,41 @@ def retry_call(
         return redirect(request, f"/calls/{call_id}")
     enqueue_calls([call.id])
     flash(request, "The call is queued again.", "info")
+    return redirect(request, f"/calls/{call.id}")
+
+
+@router.post("/calls/{call_id}/reprocess")
+def reprocess_call(request: Request, call_id: str, user: PageUser, session: DbSession) -> Response:
+    return _manage_action(request, call_id, user, session, "reprocess")
+
+
+@router.post("/calls/{call_id}/swap-roles")
+def swap_roles(request: Request, call_id: str, user: PageUser, session: DbSession) -> Response:
+    return _manage_action(request, call_id, user, session, "swap")
+
+
+def _manage_action(
+    request: Request, call_id: str, user: CurrentUser, session: Session, action: str
+) -> Response:
+    if not user.can(Permission.CALLS_MANAGE):
+        flash(request, "Your role does not allow this.", "error")
+        return redirect(request, f"/calls/{call_id}")
+    try:
+        call = service.get_call(session, user.principal, call_id)
+        if action == "swap":
+            agent = session.get(Agent, call.agent_id) if call.agent_id else None
+            service.swap_roles(session, user.principal, call.id, agent.name if agent else None)
+            done = "Agent and customer swapped; the Minutes are being written again."
+        else:
+            service.retry_call(session, user.principal, call.id)
+            done = "The call is being processed again."
+        session.commit()
+    except NotFound:
+        return _not_found(request)
+    except CallscribeError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return redirect(request, f"/calls/{call_id}")
+    enqueue_calls([call.id])
+    flash(request, done, "info")
     return redirect(request, f"/calls/{call.id}")

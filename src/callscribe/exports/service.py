@@ -9,6 +9,7 @@ API, the delivery automations and the CLI can all call them.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -46,6 +47,9 @@ UNKNOWN_ROLE_COLOUR = (90, 90, 90)
 # cannot be encoded at all. Transcripts from STT engines and connectors do contain them.
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _LINE_SEPARATORS = re.compile("\r\n|[\r\u2028\u2029\x85]")
+
+# fontTools (under fpdf2) logs every table it subsets at INFO: a flood per PDF
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 # --------------------------------------------------------------------------- text helpers

@@ -8,7 +8,7 @@ from typing import Any
 
 from callscribe.accounts.models import CompanySettings
 from callscribe.accounts.service import MAX_ATTRIBUTE_LEN
-from callscribe.errors import ValidationFailed
+from callscribe.errors import CallscribeError, ValidationFailed
 from callscribe.minutes.analyzers import PRESETS
 from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS
 from callscribe.security.crypto import decrypt_secret, encrypt_secret
@@ -74,6 +74,15 @@ def update_ai_settings(cs: CompanySettings, changes: dict[str, Any]) -> bool:
         else:
             setattr(cs, key, value)
             resume = resume or key.startswith("ai_") or key.startswith("speech_")
+    if (cs.speech_engine or "faster-whisper") == "faster-whisper" and (
+        "speech_model" in changes or "speech_language" in changes
+    ):
+        from callscribe.speech.service import check_model
+
+        try:
+            check_model(cs.speech_model or "tiny.en", cs.speech_language)
+        except CallscribeError as exc:
+            raise ValidationFailed(exc.message, code=exc.code) from exc
     if (cs.ai_engine or "local") != "local" and not cs.ai_base_url:
         raise ValidationFailed("An OpenAI-compatible engine needs a base URL (or a provider).")
     return resume

