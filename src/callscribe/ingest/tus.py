@@ -8,10 +8,9 @@ direction, started_at)."""
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import os
+import re
 import uuid
 from collections import defaultdict
 
