@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -37,6 +38,7 @@ from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
 from callscribe.settings import get_settings
 from callscribe.web.errors import error_page, wants_page
+from callscribe.web.security_headers import SecurityHeadersMiddleware
 from callscribe.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         version=__version__,
         description="Calls in, transcripts and Minutes out. Authenticate with "
         "`Authorization: Bearer <API key>` (or the `api_key` form field on /api/add-calls).",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the vendored Swagger UI, not a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
@@ -140,6 +142,17 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        vendor = "/static/vendor/swagger-ui-dist-5.35.0"
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="callscribe API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/img/logo.svg",
+        )
+
     @app.get("/api/health", tags=["meta"])
     def health() -> dict:
         return {"success": True, "status": "ok", "version": __version__}
@@ -148,6 +161,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyIdleTimeout)
+    # around every route, static files and the error handlers
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

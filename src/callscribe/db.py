@@ -116,6 +116,8 @@ def _pool_options() -> dict[str, Any]:
         "pool_size": settings.DB_POOL_SIZE,
         "max_overflow": 10,
         "pool_timeout": settings.DB_POOL_TIMEOUT_S,
+        # SQL errors are logged without their parameters: they carry PII (issue 17 #20)
+        "hide_parameters": True,
     }
 
 

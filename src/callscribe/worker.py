@@ -25,6 +25,7 @@ from callscribe.ingest import tasks as ingest_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
 from callscribe.settings import get_settings
+from callscribe.storage.staging import sweep_staging
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("outbox", events.dispatch_pending),
     Sweep("stalled deliveries", delivery_tasks.sweep_stalled, every_s=60),
     Sweep("connector polling", sweep_connectors, every_s=60),
+    Sweep("stale staging files", sweep_staging, every_s=600),
 )
 
 

@@ -60,7 +60,7 @@ def test_add_test_sync_disable_cloudvoice_over_the_api(
         assert created.status_code == 201, created.text
         connector = created.json()
         cid = connector["id"]
-        assert connector["credentials_hint"] == f"dgr_…{cloudvoice.api_key[-4:]}"
+        assert connector["credentials_hint"] == f"…{cloudvoice.api_key[-4:]}"
         assert connector["webhook"]["header"] == "X-Callscribe-Secret"
         assert connector["webhook"]["url"].endswith(f"/api/webhooks/cloudvoice/{cid}")
         assert connector["webhook"]["payload_template"] == '{"run_id": "{{workflow_run_id}}"}'

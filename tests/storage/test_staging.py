@@ -51,3 +51,39 @@ def test_a_staged_file_from_a_path_goes_into_the_store(data_dir: Path, tmp_path:
     assert not staged.path.exists()
     with store.open("audio/c/call.wav") as fh:
         assert fh.read() == source.read_bytes()
+
+
+def test_stale_staging_files_are_removed_at_start_and_by_the_sweep(data_dir: Path) -> None:
+    """GIVEN staging files a previous run left (a day old) and one being written now
+    WHEN the store starts, and later the periodic sweep runs
+    THEN the stale ones are gone at start, a file in use survives however old it looks,
+    and the sweep removes one that went stale while the process ran."""
+    import os
+    import time
+
+    from callscribe import storage
+    from callscribe.storage.staging import StagedAudio, sweep_staging
+    from callscribe.worker import SWEEPS
+
+    staging = data_dir / "blobs" / ".staging"
+    staging.mkdir(parents=True)
+    day_ago = time.time() - 24 * 3600
+    left = [staging / "up-crashed1", staging / "up-crashed2"]
+    for path in left:
+        path.write_bytes(b"half a recording")
+        os.utime(path, (day_ago, day_ago))
+    fresh = staging / "up-other-process"
+    fresh.write_bytes(b"being written")
+
+    store = storage.get_store()
+    assert store.tmp == staging  # type: ignore[attr-defined]
+    assert not any(p.exists() for p in left) and fresh.exists()
+
+    staged = StagedAudio()
+    staged.write(b"still arriving")
+    os.utime(staged.path, (day_ago, day_ago))  # a slow client: old, but in use
+    os.utime(fresh, (day_ago, day_ago))  # went stale while we ran
+    assert "stale staging files" in {s.name for s in SWEEPS}
+    assert sweep_staging() == 1
+    assert staged.path.exists() and not fresh.exists()
+    staged.discard()

@@ -45,6 +45,7 @@ from callscribe.security.crypto import (
     decrypt_secret,
     encrypt_secret,
     new_token,
+    secret_last4,
 )
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
@@ -77,10 +78,10 @@ def _hint(cls: type[ConnectorType], credentials: dict[str, str]) -> str | None:
             continue
         if not spec.secret:
             parts.append(value[:60])
-        elif len(value) >= 12:
-            parts.append(f"{value[:4]}…{value[-4:]}")
+        elif last4 := secret_last4(value):
+            parts.append(f"…{last4}")
         else:
-            parts.append("•" * 8)
+            parts.append("set")
     return " / ".join(parts) or None
 
 

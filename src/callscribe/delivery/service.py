@@ -48,7 +48,7 @@ from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secre
 from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, ValidationFailed
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
-from callscribe.security.crypto import decrypt_secret, encrypt_secret
+from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
 
@@ -89,7 +89,7 @@ def _set_secret(automation: Automation, secret: str | None) -> str:
     it; returns the `whsec_…` key so it can be shown once."""
     if secret:
         automation.secret_enc = encrypt_secret(secret)
-        automation.secret_last4 = secret[-4:]
+        automation.secret_last4 = secret_last4(secret)
         whsec = whsec_from_secret(secret)
     else:
         automation.secret_enc = automation.secret_last4 = None

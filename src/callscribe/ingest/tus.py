@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections import defaultdict
 
@@ -49,11 +50,21 @@ def _check_version(request: Request) -> None:
         raise PreconditionFailed(f"Send Tus-Resumable: {service.TUS_VERSION}.")
 
 
+# ASCII digits only (str.isdigit() takes '²' and int() then fails), and no more than
+# fit a 64-bit offset (a 5,000-digit value overflowed the database column)
+_HEADER_INT = re.compile(r"[0-9]{1,18}")
+
+
+def _header_int(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if _HEADER_INT.fullmatch(raw) else None
+
+
 def _int_header(request: Request, name: str) -> int:
-    raw = request.headers.get(name)
-    if raw is None or not raw.strip().isdigit():
-        raise BadRequest(f"Send the {name} header as a non-negative integer.")
-    return int(raw)
+    value = _header_int(request.headers.get(name))
+    if value is None:
+        raise BadRequest(f"Send the {name} header as a non-negative integer (at most 18 digits).")
+    return value
 
 
 @router.options(
@@ -217,8 +228,8 @@ async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipa
                 f"Upload-Offset {client_offset} does not match the server's {offset}.",
                 code="offset_mismatch",
             )
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and offset + int(declared) > length:
+        declared = _header_int(request.headers.get("content-length"))
+        if declared is not None and offset + declared > length:
             raise PayloadTooLarge("The PATCH goes past Upload-Length.")
         written, too_long = 0, False
         with open(path, "r+b" if os.path.exists(path) else "w+b") as fh:

@@ -13,6 +13,7 @@ from callscribe.storage.staging import StagedAudio
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 50
+MAX_BOUNDARY = 70  # RFC 2046 §5.1.1; the parser fails on longer ones
 
 
 class MultipartUpload:
@@ -21,6 +22,11 @@ class MultipartUpload:
         if ctype != b"multipart/form-data" or b"boundary" not in params:
             raise BadRequest(
                 "Send multipart/form-data with the recording in the 'call' field.",
+                code=ErrorCode.BAD_CONTENT_TYPE,
+            )
+        if not 1 <= len(params[b"boundary"]) <= MAX_BOUNDARY:
+            raise BadRequest(
+                f"The multipart boundary must be 1 to {MAX_BOUNDARY} characters.",
                 code=ErrorCode.BAD_CONTENT_TYPE,
             )
         self.file_field = file_field

@@ -11,7 +11,7 @@ from callscribe.accounts.service import MAX_ATTRIBUTE_LEN
 from callscribe.errors import CallscribeError, ValidationFailed
 from callscribe.minutes.analyzers import PRESETS
 from callscribe.minutes.schemas import DEFAULT_OUTCOME_LABELS
-from callscribe.security.crypto import decrypt_secret, encrypt_secret
+from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
 from callscribe.security.outbound import check_url
 from callscribe.speech.settings import set_speech_key
 
@@ -19,7 +19,7 @@ from callscribe.speech.settings import set_speech_key
 def set_ai_key(cs: CompanySettings, api_key: str | None) -> None:
     if api_key:
         cs.ai_api_key_enc = encrypt_secret(api_key)
-        cs.ai_api_key_last4 = api_key[-4:]
+        cs.ai_api_key_last4 = secret_last4(api_key)
     else:
         cs.ai_api_key_enc = None
         cs.ai_api_key_last4 = None

@@ -20,6 +20,14 @@ from callscribe.settings import get_settings
 
 _hasher = PasswordHasher()
 
+SECRET_HINT_MIN_LEN = 12  # below this, 4 characters are too much of the secret to show
+
+
+def secret_last4(secret: str) -> str | None:
+    """The last 4 characters admins may see again of a secret, or None (show only "set")
+    when the secret is too short for 4 of its characters to be a safe hint."""
+    return secret[-4:] if len(secret) >= SECRET_HINT_MIN_LEN else None
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,10 @@ from callscribe.errors import NotFound
 from callscribe.storage.base import BadBlobKey, Capability, check_key, unsupported
 
 CHUNK = 1024 * 1024
+# A staging file untouched this long belongs to no live upload (a request writes to it as
+# the bytes arrive; a crash or restart leaves it behind). Generous: a slow client on a
+# 500 MB recording still touches its file every few seconds.
+STAGING_MAX_AGE_S = 6 * 3600
 
 
 class LocalBlobStore:
@@ -25,6 +31,9 @@ class LocalBlobStore:
         self.root = root
         self.tmp = root / ".staging"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self._in_use: set[Path] = set()  # staging files this process handed out
+        self._lock = threading.Lock()
+        self.sweep_staging()  # what a previous run (crash, restart) left behind
 
     def _path(self, key: str) -> Path:
         check_key(key)
@@ -42,9 +51,32 @@ class LocalBlobStore:
     def staging_file(self) -> tuple[BinaryIO, Path]:
         """A temp file on the same filesystem, so put_file is a rename, not a copy."""
         fd, name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
-        return os.fdopen(fd, "w+b"), Path(name)
+        path = Path(name)
+        with self._lock:
+            self._in_use.add(path)
+        return os.fdopen(fd, "w+b"), path
+
+    def sweep_staging(self, max_age_s: float = STAGING_MAX_AGE_S) -> int:
+        """Delete staging files older than `max_age_s` (by last write) that this process
+        is not using; returns how many. Other processes' live files are recent."""
+        cutoff = time.time() - max_age_s
+        removed = 0
+        with self._lock:
+            self._in_use = {p for p in self._in_use if p.exists()}
+            in_use = set(self._in_use)
+        for path in self.tmp.iterdir():
+            try:
+                if path in in_use or not path.is_file() or path.stat().st_mtime > cutoff:
+                    continue
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue  # handed to the store or discarded meanwhile
+        return removed
 
     def put_file(self, key: str, src: Path) -> int:
+        with self._lock:
+            self._in_use.discard(src)
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -46,6 +46,13 @@ class StagedAudio:
             return fh.read(n)
 
 
+def sweep_staging() -> int:
+    """Remove stale staging files of this install's store (a periodic sweep); a store
+    without a local staging area has none."""
+    sweep = getattr(get_store(), "sweep_staging", None)
+    return sweep() if sweep is not None else 0
+
+
 def copy_into_stage(src: BinaryIO, staged: StagedAudio) -> None:
     while chunk := src.read(CHUNK):
         staged.write(chunk)
