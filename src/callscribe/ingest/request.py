@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from callscribe.auth.principal import Principal
 from callscribe.ingest.parsers.base import ParsedTurn
 from callscribe.storage.staging import StagedAudio
 
@@ -88,6 +89,9 @@ class IngestRequest:
     audio: StagedAudio | None = None  # a staged blob: moved into the store, or discarded
     turns: list[ParsedTurn] | None = None  # a text engagement
     meta: dict[str, Any] = field(default_factory=dict)
+    # who asks, when a person or key does (None: a connector's own import); without
+    # CALLS_ATTRIBUTE_ANY the resolved agent must be the principal's own or none
+    principal: Principal | None = None
 
     @property
     def pid(self) -> uuid.UUID | None:

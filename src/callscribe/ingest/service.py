@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
-from callscribe.auth.principal import Principal
+from callscribe.auth.permissions import Role
+from callscribe.auth.principal import Principal, check_attribution
 from callscribe.calls import service as calls
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn
 from callscribe.crm import service as crm
@@ -264,6 +265,8 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
                 request.discard()
                 return _duplicate(session, existing)
         agent = resolve_agent(session, company_id, request.agent, request.source)
+        if request.principal is not None:  # before anything of it is stored
+            check_attribution(request.principal, agent.id if agent else None)
         definite: list[Any] = []
         unknown: list[tuple[str, str]] = []
         suggested: list[crm.Suggestion] = []
@@ -451,6 +454,7 @@ def fields_request(
     """The request of the seed API's fields (add-calls, audio URL, tus, sheets)."""
     return IngestRequest(
         company_id=principal.company_id,
+        principal=principal,
         source=source,
         external_id=fields.external_id,
         direction=fields.direction,
@@ -702,6 +706,7 @@ def ticket_request(principal: Principal, body: Any, *, source: str = "tickets") 
     started, duration = message_span(body.messages)
     return IngestRequest(
         company_id=principal.company_id,
+        principal=principal,
         source=source,
         channel=body.channel,
         external_id=body.external_id or None,
@@ -875,13 +880,36 @@ def create_sheet(session: Session, principal: Principal, body: Any) -> SheetJob:
         company_id=principal.company_id,
         name=body.name,
         mapping=dict(body.mapping),
-        defaults={"channel": body.default_channel},
+        defaults={"channel": body.default_channel, "by": _principal_record(principal)},
         status="open",
         total_rows=0,
     )
     session.add(job)
     session.flush()
     return job
+
+
+def _principal_record(principal: Principal) -> dict[str, Any]:
+    """Who created a sheet, so that its rows, processed later by the worker, are
+    attributed with that principal's rights (check_attribution), not an admin's."""
+    return {
+        "role": principal.role.value,
+        "user_id": str(principal.user_id) if principal.user_id else None,
+        "agent_id": str(principal.agent_id) if principal.agent_id else None,
+    }
+
+
+def sheet_principal(job: SheetJob) -> Principal:
+    """The principal a sheet's rows are processed as: its creator's role and agent (a
+    job from before this was recorded: an admin of the company, as it always was)."""
+    by = (job.defaults or {}).get("by") or {}
+    agent_id, user_id = by.get("agent_id"), by.get("user_id")
+    return Principal(
+        company_id=job.company_id,
+        role=Role(by.get("role") or Role.ADMIN),
+        user_id=uuid.UUID(user_id) if user_id else None,
+        agent_id=uuid.UUID(agent_id) if agent_id else None,
+    )
 
 
 def get_sheet(session: Session, principal: Principal, sheet_id: str) -> SheetJob:
@@ -1010,6 +1038,7 @@ def process_sheet_row(
                 )
         request = IngestRequest(
             company_id=principal.company_id,
+            principal=principal,
             source="sheet",
             channel=channel,
             external_id=external_id,

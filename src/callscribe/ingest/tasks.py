@@ -9,8 +9,6 @@ import uuid
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from callscribe.auth.permissions import Role
-from callscribe.auth.principal import Principal
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import CallscribeError, from_validation
 from callscribe.ingest import service
@@ -38,7 +36,7 @@ def run_sheet(sheet_id: uuid.UUID) -> str:
         job = session.get(SheetJob, sheet_id)
         if job is None or job.status not in ("processing", "completed"):
             return "skipped"
-        principal = Principal(company_id=job.company_id, role=Role.ADMIN)
+        principal = service.sheet_principal(job)
     while True:
         with session_scope() as session:
             row_ids = list(
