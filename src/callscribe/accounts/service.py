@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.models import (
@@ -72,6 +73,10 @@ def get_company_settings(session: Session, company_id: uuid.UUID) -> CompanySett
 # -- users -------------------------------------------------------------------------------
 
 
+# one message for every refused address (issue 17 #16: no cross-company enumeration)
+EMAIL_REFUSED = "This email address cannot be used for a new user: check it or use another."
+
+
 def create_user(
     session: Session,
     company_id: uuid.UUID,
@@ -82,13 +87,19 @@ def create_user(
     role: Role | str = Role.AGENT,
     is_platform_admin: bool = False,
 ) -> User:
+    """A user of the company. Emails are unique across the install (signing in is by
+    email alone), so an address another company uses is refused with the same message as
+    an address that is not one at all: nothing says that it exists elsewhere."""
     email = email.strip().lower()
     if "@" not in email:
-        raise ValidationFailed("Enter a valid email address.")
+        raise ValidationFailed(EMAIL_REFUSED)
     if role not in set(Role):
         raise ValidationFailed(f"Role must be one of {ROLE_NAMES}.")
-    if session.scalars(select(User).where(User.email == email)).first():
-        raise ValidationFailed("A user with this email already exists.")
+    taken = session.scalars(select(User).where(User.email == email)).first()
+    if taken is not None:
+        if taken.company_id == company_id:  # the admin sees this user in their own list
+            raise ValidationFailed("A user of your company already has this email.")
+        raise ValidationFailed(EMAIL_REFUSED)
     if password is not None and len(password) < 8:
         raise ValidationFailed("Passwords need at least 8 characters.")
     user = User(
@@ -99,8 +110,11 @@ def create_user(
         role=Role(role),
         is_platform_admin=is_platform_admin,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent request took the address first
+            session.add(user)
+    except IntegrityError as exc:
+        raise ValidationFailed(EMAIL_REFUSED) from exc
     return user
 
 
