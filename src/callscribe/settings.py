@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     DB_POOL_TIMEOUT_S: float = 3
 
     MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default
+    PASSWORD_HASH_CONCURRENCY: int = 4  # argon2 hashes at once; each takes 64 MiB
+    PASSWORD_HASH_WAIT_S: float = 10  # a sign-in waits this long for a slot, then 503
     ALLOW_PRIVATE_URLS: bool = False  # let audio URLs/automations reach private addresses
     URL_TIMEOUT_S: float = 30  # connect/read timeout when fetching an audio URL
     URL_MAX_REDIRECTS: int = 5

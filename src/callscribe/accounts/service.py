@@ -17,6 +17,7 @@ from callscribe.accounts.models import (
     User,
 )
 from callscribe.auth.permissions import Role
+from callscribe.auth.ratelimit import password_hash_slot
 from callscribe.auth.sessions import close_all_user_sessions
 from callscribe.auth.users import UserRecord
 from callscribe.db import utcnow
@@ -153,13 +154,14 @@ def authenticate_user(session: Session, email: str, password: str) -> User | Non
     from callscribe.security.crypto import verify_password
 
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.password_hash:
-        if not _DUMMY_HASH:
-            _DUMMY_HASH.append(hash_password(new_token("", 12)))
-        verify_password(password, _DUMMY_HASH[0])
-        return None
-    if not verify_password(password, user.password_hash) or not user.is_active:
-        return None
+    with password_hash_slot():  # bounded: HashingBusy (503) when all slots stay taken
+        if user is None or not user.password_hash:
+            if not _DUMMY_HASH:
+                _DUMMY_HASH.append(hash_password(new_token("", 12)))
+            verify_password(password, _DUMMY_HASH[0])
+            return None
+        if not verify_password(password, user.password_hash) or not user.is_active:
+            return None
     user.last_login_at = utcnow()
     return user
 

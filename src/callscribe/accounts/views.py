@@ -17,7 +17,7 @@ from callscribe.auth import api_keys
 from callscribe.auth.csrf import verify_csrf
 from callscribe.auth.deps import AdminUser, DbSession, PageUser
 from callscribe.auth.permissions import Role
-from callscribe.auth.ratelimit import login_limiter
+from callscribe.auth.ratelimit import HashingBusy, login_limiter
 from callscribe.auth.sessions import (
     client_ip,
     close_all_user_sessions,
@@ -128,7 +128,18 @@ def login_submit(
             error=f"Too many failed sign-ins. Try again in {minutes} minute"
             f"{'s' if minutes != 1 else ''}.",
         )
-    user = service.authenticate_user(session, email, password)
+    try:
+        user = service.authenticate_user(session, email, password)
+    except HashingBusy as exc:
+        return render(
+            request,
+            "accounts/login.html",
+            status_code=exc.status,
+            headers={"Retry-After": str(exc.retry_after_s)},
+            next=next,
+            email=email,
+            error=exc.message,
+        )
     if user is None:
         login_limiter.failed(ip, email)
         return render(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
+
+from callscribe.errors import CallscribeError, ErrorCode
+from callscribe.settings import get_settings
 
 
 class LoginRateLimiter:
@@ -56,3 +62,34 @@ class LoginRateLimiter:
 
 
 login_limiter = LoginRateLimiter()
+
+
+# -- bounded password hashing ------------------------------------------------------------
+
+
+class HashingBusy(CallscribeError):
+    """Every password-hashing slot stayed taken for the whole wait: answer 503 fast
+    rather than let a burst of sign-ins take 64 MiB of memory each."""
+
+    code: str = ErrorCode.BUSY
+    status = 503
+    retry_after_s = 5
+
+
+@lru_cache
+def _hash_slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, size))
+
+
+@contextmanager
+def password_hash_slot() -> Iterator[None]:
+    """Hold one of PASSWORD_HASH_CONCURRENCY slots while argon2 runs (each hash takes
+    64 MiB); a request waits up to PASSWORD_HASH_WAIT_S for one, then gets HashingBusy."""
+    settings = get_settings()
+    slots = _hash_slots(settings.PASSWORD_HASH_CONCURRENCY)
+    if not slots.acquire(timeout=settings.PASSWORD_HASH_WAIT_S):
+        raise HashingBusy("The server is busy signing people in. Try again in a few seconds.")
+    try:
+        yield
+    finally:
+        slots.release()
