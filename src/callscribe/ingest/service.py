@@ -9,6 +9,7 @@ import base64
 import binascii
 import logging
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -848,7 +849,10 @@ def complete_tus_upload(session: Session, principal: Principal, upload: TusUploa
     fields = tus_fields(upload.upload_meta or {})
     staged = StagedAudio(max_bytes=max(upload.length, 1))
     staged.close()
-    os.replace(upload.part_path, staged.path)
+    # the part file stays until the call is committed: a failure on the way (storage,
+    # database, a bug) leaves the upload open at offset == length, and a zero-length PATCH
+    # retries the completion (issue 17 #10). A hard link costs nothing; else a copy.
+    _link_or_copy(Path(upload.part_path), Path(staged.path))
     staged.size = upload.length
     staged.filename = (upload.upload_meta or {}).get("filename", "")[:300] or None
     request = fields_request(
@@ -863,7 +867,24 @@ def complete_tus_upload(session: Session, principal: Principal, upload: TusUploa
     upload.status = "completed"
     upload.engagement_id = call.id
     session.flush()
+    part = Path(upload.part_path)
+    after_commit(session, lambda: part.unlink(missing_ok=True))
     return call
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".link")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def fail_tus_upload(upload: TusUpload, message: str) -> None:
+    """The upload can never become a call (not audio, refused): its bytes go."""
+    upload.status, upload.error = "failed", message
+    Path(upload.part_path).unlink(missing_ok=True)
 
 
 def terminate_tus_upload(session: Session, upload: TusUpload) -> None:

@@ -274,7 +274,7 @@ def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int)
     except CallscribeError as exc:
         with session_scope() as session:
             upload = service.get_tus_upload(session, principal, str(uid))
-            upload.status, upload.error = "failed", exc.message
+            service.fail_tus_upload(upload, exc.message)
         raise
     return str(call_id)
 
