@@ -164,7 +164,9 @@ async def add_calls(request: Request) -> JSONResponse:
             f"The recording is larger than the {settings.MAX_UPLOAD_MB} MB limit."
         )
     upload = MultipartUpload(request.headers.get("content-type", ""), "call")
-    await upload.read(request.stream())
+    await upload.read(
+        request.stream(), before_file=lambda fields: _authenticate_early(request, fields)
+    )
     form = upload.fields
     audio_url = (form.get("audio_url") or "").strip()
     if upload.staged is not None and audio_url:
@@ -188,6 +190,17 @@ async def add_calls(request: Request) -> JSONResponse:
             _fetch_and_store, request, audio_url, fields, form.get("api_key")
         )
     return _ingest_answer(result, started)
+
+
+async def _authenticate_early(request: Request, fields: dict[str, str]) -> None:
+    """The credentials are checked when the file part begins, not after 500 MB: the
+    header, or an `api_key` field sent before the file (the documented curl does)."""
+
+    def check() -> None:
+        with session_scope() as session:
+            resolve_principal(request, session, api_key=fields.get("api_key"))
+
+    await run_in_threadpool(check)
 
 
 def _fetch_and_store(

@@ -4,11 +4,11 @@ fields are kept in memory (bounded)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from callscribe.errors import BadRequest, ErrorCode, PayloadTooLarge
+from callscribe.errors import BadRequest, CallscribeError, ErrorCode
 from callscribe.storage.staging import StagedAudio
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -41,6 +41,8 @@ class MultipartUpload:
         self._name: str | None = None
         self._filename: str | None = None
         self._buf = bytearray()
+        # bytes of the file part held back until `before_file` let the request go on
+        self._held: bytearray | None = None
         self._parser = MultipartParser(
             params[b"boundary"],
             {
@@ -77,6 +79,7 @@ class MultipartUpload:
         if self._filename is not None and self._name == self.file_field:
             self.file_count += 1
             if self.staged is None:
+                self._held = bytearray()
                 self.staged = StagedAudio(self.max_bytes)
                 self.staged.filename = self._filename.replace("\\", "/").rsplit("/", 1)[-1][:300]
         elif self._filename is None and len(self.fields) >= MAX_FIELDS:
@@ -85,7 +88,10 @@ class MultipartUpload:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._filename is not None:
             if self._name == self.file_field and self.staged is not None and self.file_count == 1:
-                self.staged.write(data[start:end])
+                if self._held is not None:
+                    self._held += data[start:end]  # at most one network chunk
+                else:
+                    self.staged.write(data[start:end])
             return  # other files are ignored
         self._buf += data[start:end]
         if len(self._buf) > MAX_FIELD_BYTES:
@@ -96,18 +102,38 @@ class MultipartUpload:
             self.fields[self._name] = self._buf.decode("utf-8", "replace")
 
     # ------------------------------------------------------------------------------------
-    async def read(self, stream: AsyncIterator[bytes]) -> None:
+    async def read(
+        self,
+        stream: AsyncIterator[bytes],
+        before_file: Callable[[dict[str, str]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Read the body. `before_file` runs once, when the file part begins, with the
+        fields sent before it (add-calls authenticates there): when it raises, the file
+        is refused before its bytes are read or staged."""
         try:
             async for chunk in stream:
                 if chunk:
                     self._parser.write(chunk)
+                    if self._held is not None:
+                        await self._release_held(before_file)
             self._parser.finalize()
-        except (PayloadTooLarge, BadRequest):
+            if self._held is not None:
+                await self._release_held(before_file)
+        except CallscribeError:  # too large, malformed, refused by before_file
             self.discard()
             raise
         except Exception as exc:
             self.discard()
             raise BadRequest(f"The multipart body could not be read: {exc}.") from exc
+
+    async def _release_held(
+        self, before_file: Callable[[dict[str, str]], Awaitable[None]] | None
+    ) -> None:
+        held, self._held = self._held, None
+        if before_file is not None:
+            await before_file(dict(self.fields))
+        if held and self.staged is not None:
+            self.staged.write(bytes(held))
 
     def discard(self) -> None:
         if self.staged is not None:
