@@ -72,6 +72,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("stalled deliveries", delivery_tasks.sweep_stalled, every_s=60),
     Sweep("connector polling", sweep_connectors, every_s=60),
     Sweep("stale staging files", sweep_staging, every_s=600),
+    Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
 )
 
 

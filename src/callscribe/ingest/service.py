@@ -759,7 +759,10 @@ def create_ticket(
 # -- tus resumable uploads ---------------------------------------------------------------
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination"
+TUS_EXTENSIONS = "creation,termination,expiration"
+TUS_TTL = timedelta(hours=24)  # an upload not PATCHed for this long expires (tus Expiration)
+# a signed upload not used for a call this long after its URL expired is deleted
+SIGNED_UPLOAD_GRACE = timedelta(hours=24)
 TUS_META_FIELDS = {
     "filename",
     "filetype",
@@ -841,6 +844,8 @@ def get_tus_upload(session: Session, principal: Principal, upload_id: str) -> Tu
     upload = session.get(TusUpload, uid)
     if upload is None or upload.company_id != principal.company_id or upload.status == "terminated":
         raise NotFound("Upload not found.")
+    if upload.status != "completed" and tus_expires_at(upload) <= utcnow():
+        raise NotFound("Upload not found: it expired.")  # the sweep deletes its bytes
     return upload
 
 
@@ -885,6 +890,40 @@ def fail_tus_upload(upload: TusUpload, message: str) -> None:
     """The upload can never become a call (not audio, refused): its bytes go."""
     upload.status, upload.error = "failed", message
     Path(upload.part_path).unlink(missing_ok=True)
+
+
+def tus_expires_at(upload: TusUpload) -> datetime:
+    return (upload.updated_at or upload.created_at) + TUS_TTL
+
+
+def expire_uploads(session: Session, now: datetime | None = None) -> int:
+    """The sweep of abandoned uploads (issue 17 #15): tus uploads not completed and not
+    PATCHed within TUS_TTL, and signed uploads no call used within SIGNED_UPLOAD_GRACE of
+    their URL's expiry; their bytes are deleted with them. Returns how many went."""
+    now = now or utcnow()
+    gone = 0
+    stale_tus = session.scalars(
+        select(TusUpload).where(
+            TusUpload.status != "completed", TusUpload.updated_at < now - TUS_TTL
+        )
+    ).all()
+    for upload in stale_tus:
+        Path(upload.part_path).unlink(missing_ok=True)
+        session.delete(upload)
+        gone += 1
+    stale_signed = session.scalars(
+        select(RecordingUpload).where(
+            RecordingUpload.status != "used",
+            RecordingUpload.expires_at < now - SIGNED_UPLOAD_GRACE,
+        )
+    ).all()
+    store = get_store()
+    for row in stale_signed:
+        store.delete(row.blob_key)
+        session.delete(row)
+        gone += 1
+    session.flush()
+    return gone
 
 
 def terminate_tus_upload(session: Session, upload: TusUpload) -> None:

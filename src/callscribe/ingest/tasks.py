@@ -78,3 +78,12 @@ def _fail_row(row_id: int, message: str) -> None:
         row = session.get(SheetRow, row_id)
         if row is not None:
             row.status, row.error = "error", message[:2000]
+
+
+def sweep_expired_uploads() -> int:
+    """The worker's sweep (worker.SWEEPS): abandoned tus and signed uploads, bytes too."""
+    with session_scope() as session:
+        gone = service.expire_uploads(session)
+    if gone:
+        log.info("sweep: deleted %d expired upload(s)", gone)
+    return gone

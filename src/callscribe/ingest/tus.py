@@ -13,6 +13,8 @@ import os
 import re
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -128,9 +130,22 @@ def tus_create(request: Request, principal: CurrentPrincipal) -> Response:
     with session_scope() as session:
         upload = service.create_tus_upload(session, principal, length, meta)
         upload_id = upload.id
+        expires = _http_date(service.tus_expires_at(upload))
     base = get_settings().PUBLIC_URL or str(request.base_url)  # the public URL behind a proxy
     location = f"{base.rstrip('/')}/api/uploads/{upload_id}"
-    return Response(status_code=201, headers={**TUS_HEADERS, "Location": location})
+    return Response(
+        status_code=201,
+        headers={**TUS_HEADERS, "Location": location, "Upload-Expires": expires},
+    )
+
+
+def _http_date(when: datetime) -> str:
+    return format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def _expires_from_now() -> str:
+    """Upload-Expires after a PATCH: the TTL runs again from the last write."""
+    return _http_date(datetime.now(UTC) + service.TUS_TTL)
 
 
 def _state(
@@ -171,7 +186,16 @@ async def tus_head(upload_id: str, request: Request, principal: CurrentPrincipal
     }
     if call_id:
         headers["Callscribe-Call-Id"] = call_id
+    else:
+        headers["Upload-Expires"] = await run_in_threadpool(_expires_of, principal, upload_id)
     return Response(status_code=200, headers=headers)
+
+
+def _expires_of(principal: Principal, upload_id: str) -> str:
+    with session_scope() as session:
+        return _http_date(
+            service.tus_expires_at(service.get_tus_upload(session, principal, upload_id))
+        )
 
 
 @router.patch(
@@ -255,6 +279,8 @@ async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipa
     headers = {**TUS_HEADERS, "Upload-Offset": str(new_offset)}
     if call_id:
         headers["Callscribe-Call-Id"] = call_id
+    else:
+        headers["Upload-Expires"] = _expires_from_now()
     return Response(status_code=204, headers=headers)
 
 
