@@ -149,7 +149,11 @@ def test_protocol_errors(api_server: LiveServer, company: CompanyCtx) -> None:
         r = client.options("/api/uploads/")
         assert r.status_code == 204
         assert r.headers["Tus-Version"] == "1.0.0"
-        assert set(r.headers["Tus-Extension"].split(",")) == {"creation", "termination"}
+        assert set(r.headers["Tus-Extension"].split(",")) == {
+            "creation",
+            "termination",
+            "expiration",
+        }
         assert int(r.headers["Tus-Max-Size"]) == 500 * MB
 
         create = {**h, **TUS, "Upload-Length": "10", "Upload-Metadata": f"filename {_b64('a.wav')}"}
