@@ -33,7 +33,7 @@ def test_tus_advertises_expiration_and_the_sweep_deletes_abandoned_uploads(
         assert "expiration" in client.options("/api/uploads/").headers["Tus-Extension"]
         r = client.post("/api/uploads/", headers=create)
         expires = parsedate_to_datetime(r.headers["Upload-Expires"])
-        assert timedelta(hours=23) < expires - utcnow() <= timedelta(hours=24, minutes=1)
+        assert timedelta(hours=4) < expires - utcnow() <= timedelta(hours=5, minutes=1)
         abandoned = r.headers["Location"]
         r = client.patch(
             abandoned,
@@ -54,7 +54,7 @@ def test_tus_advertises_expiration_and_the_sweep_deletes_abandoned_uploads(
         old = tus_rows[aid]
         old_part = Path(old.part_path)
         assert old_part.stat().st_size == 1000
-        old.updated_at = utcnow() - timedelta(hours=25)
+        old.updated_at = utcnow() - timedelta(hours=6)
         (up,) = s.query(RecordingUpload).all()
         up.expires_at = utcnow() - timedelta(hours=25)
         blob_key = up.blob_key

@@ -760,7 +760,9 @@ def create_ticket(
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
-TUS_TTL = timedelta(hours=24)  # an upload not PATCHed for this long expires (tus Expiration)
+# an upload not PATCHed for this long expires (tus Expiration); under the staging sweep's
+# 6 h (storage.local.STAGING_MAX_AGE_S), which would take its part file otherwise
+TUS_TTL = timedelta(hours=5)
 # a signed upload not used for a call this long after its URL expired is deleted
 SIGNED_UPLOAD_GRACE = timedelta(hours=24)
 TUS_META_FIELDS = {
