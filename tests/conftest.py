@@ -175,6 +175,44 @@ class CompanyCtx:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
+def insert_text_engagement(
+    company_id: uuid.UUID,
+    turns: list[tuple[str, str]],
+    *,
+    turn_ms: int = 5000,
+    **fields: object,
+) -> uuid.UUID:
+    """A text engagement in `received` with its turns stored as they came (role, text),
+    one every `turn_ms`, as a transcript already written: the pipeline skips Transcribe."""
+    from callscribe.calls.models import Engagement, Turn
+    from callscribe.db import session_scope
+
+    call_id = uuid.uuid4()
+    values: dict[str, object] = {
+        "channel": "chat",
+        "source": "test",
+        "status": "received",
+        "meta": {"transcript_complete": True},
+        **fields,
+    }
+    with session_scope() as s:
+        s.add(Engagement(id=call_id, company_id=company_id, **values))
+        s.flush()
+        for seq, (role, text) in enumerate(turns):
+            s.add(
+                Turn(
+                    company_id=company_id,
+                    engagement_id=call_id,
+                    seq=seq,
+                    role=role,
+                    start_ms=seq * turn_ms,
+                    end_ms=seq * turn_ms + turn_ms - 1000,
+                    text=text,
+                )
+            )
+    return call_id
+
+
 def make_company(name: str = "Acme Support") -> CompanyCtx:
     from callscribe.accounts import service
     from callscribe.auth.api_keys import create_api_key

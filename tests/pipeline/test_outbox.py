@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CompanyCtx
+from tests.conftest import CompanyCtx, insert_text_engagement
 from tests.delivery.conftest import Receiver, add_automation, deliveries_of
 
 TURNS = [
@@ -34,36 +34,7 @@ def receiver() -> Iterator[Receiver]:
 
 def received_call(company: CompanyCtx) -> uuid.UUID:
     """A chat engagement with its transcript, committed as `received` (as ingest does)."""
-    from callscribe.calls.models import Engagement, Turn
-    from callscribe.db import session_scope
-
-    call_id = uuid.uuid4()
-    with session_scope() as s:
-        s.add(
-            Engagement(
-                id=call_id,
-                company_id=company.id,
-                channel="chat",
-                source="test",
-                direction="inbound",
-                status="received",
-                meta={"transcript_complete": True},
-            )
-        )
-        s.flush()
-        for seq, (role, text) in enumerate(TURNS):
-            s.add(
-                Turn(
-                    company_id=company.id,
-                    engagement_id=call_id,
-                    seq=seq,
-                    role=role,
-                    start_ms=seq * 5000,
-                    end_ms=seq * 5000 + 4000,
-                    text=text,
-                )
-            )
-    return call_id
+    return insert_text_engagement(company.id, TURNS, direction="inbound")
 
 
 def events_of(company: CompanyCtx) -> list:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from callscribe.privacy.redaction import redact_text
-from tests.conftest import CompanyCtx
+from tests.conftest import CompanyCtx, insert_text_engagement
 
 CARD = "4111 1111 1111 1111"  # Luhn-valid test card
 NOT_LUHN = "4111 1111 1111 1112"  # 16 digits failing the Luhn check
@@ -62,36 +62,11 @@ def _text_call(company: CompanyCtx, *, redact_pii: bool) -> uuid.UUID:
     """A text engagement in `received` with its turns stored as they came (a transcript
     written before the company turned redaction on, or a retried call)."""
     from callscribe.accounts import service as accounts
-    from callscribe.calls.models import Engagement, Turn
     from callscribe.db import session_scope
 
-    call_id = uuid.uuid4()
     with session_scope() as s:
         accounts.get_company_settings(s, company.id).redact_pii = redact_pii
-        s.add(
-            Engagement(
-                id=call_id,
-                company_id=company.id,
-                channel="chat",
-                source="test",
-                status="received",
-                meta={"transcript_complete": True},
-            )
-        )
-        s.flush()
-        for seq, (role, text) in enumerate(TURNS):
-            s.add(
-                Turn(
-                    company_id=company.id,
-                    engagement_id=call_id,
-                    seq=seq,
-                    role=role,
-                    start_ms=seq * 4000,
-                    end_ms=seq * 4000 + 3000,
-                    text=text,
-                )
-            )
-    return call_id
+    return insert_text_engagement(company.id, TURNS, turn_ms=4000)
 
 
 def _stored(call_id: uuid.UUID) -> tuple[list[str], str]:

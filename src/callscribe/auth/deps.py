@@ -17,7 +17,7 @@ from callscribe.auth.oauth import OAUTH_TOKEN_PREFIX, authenticate_oauth_token
 from callscribe.auth.permissions import Permission, Role
 from callscribe.auth.principal import Principal
 from callscribe.auth.users import CurrentUser, UserLoader, cookie_principal, current_user
-from callscribe.db import get_sessionmaker
+from callscribe.db import get_sessionmaker, session_scope
 from callscribe.errors import Forbidden, Unauthorized
 
 
@@ -30,15 +30,8 @@ def install(app: FastAPI, *, user_loader: UserLoader) -> None:
 def get_session() -> Iterator[Session]:
     """The request's session. Endpoints that write call `session.commit()` themselves
     before enqueueing work or answering, so a job never sees an uncommitted row."""
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session)]
