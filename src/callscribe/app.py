@@ -32,7 +32,7 @@ from callscribe.crm import api as crm_api
 from callscribe.db import migrate
 from callscribe.delivery import api as delivery_api
 from callscribe.delivery import views as delivery_views
-from callscribe.errors import CallscribeError, ErrorCode
+from callscribe.errors import CallscribeError, ErrorCode, from_validation
 from callscribe.ingest import api as ingest_api
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
@@ -59,14 +59,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     delivery_views.router,
     connectors_views.router,
 )
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-    return "; ".join(parts) or "Invalid request."
 
 
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
@@ -122,11 +114,8 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        body = {
-            "success": False,
-            "error": {"code": "validation_error", "message": _validation_message(exc)},
-        }
-        return JSONResponse(body, status_code=422)
+        error = from_validation(exc, limit=5, skip_loc=("body", "query"))
+        return JSONResponse(error.to_dict(), status_code=error.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
