@@ -142,3 +142,15 @@ def insert_transcribed_call(
                 )
             )
     return call_id
+
+
+def sign_in_page(page, url: str, email: str, *, land_on_calls: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the real login form in a Playwright page."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click("button[type=submit]")
+    if land_on_calls:
+        expect(page).to_have_url(re.compile(r"/calls$"))

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import LiveServer
-from tests.web.conftest import PASSWORD, create_user
+from tests.web.conftest import create_user, sign_in_page
 from tests.web.test_browser import _screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -72,10 +72,7 @@ def test_call_page_swaps_roles_and_says_when_a_recording_is_mono(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        page.goto(f"{live_server.url}/login")
-        page.fill('input[name="email"]', "ann@acme.test")
-        page.fill('input[name="password"]', PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_page(page, live_server.url, "ann@acme.test", land_on_calls=False)
         page.goto(f"{live_server.url}/calls/{stereo}")
         notice = page.get_by_test_id("roles-notice")
         expect(notice).to_contain_text("left")

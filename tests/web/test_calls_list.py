@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import PASSWORD, create_user, insert_transcribed_call
+from tests.web.conftest import create_user, insert_transcribed_call, sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,11 +37,7 @@ def test_a_call_that_arrives_while_the_list_is_open_appears_at_the_top(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        page.goto(f"{api_server.url}/login")
-        page.fill('input[name="email"]', "ann@acme.test")
-        page.fill('input[name="password"]', PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/calls$"))
+        sign_in_page(page, api_server.url, "ann@acme.test")
         page.goto(f"{api_server.url}/calls?customer=Acme")
         rows = page.get_by_test_id("call-row")
         expect(rows).to_have_count(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import PASSWORD, create_user
+from tests.web.conftest import create_user, sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,16 +47,6 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     small.save(path, optimize=True)
 
 
-def _sign_in(page, url: str, email: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(f"{url}/login")
-    page.fill('input[name="email"]', email)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/calls$"))
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_log_out_is_readable_on_the_user_menu_and_on_hover(
     api_server: LiveServer, company: CompanyCtx, chromium
@@ -70,7 +60,7 @@ def test_log_out_is_readable_on_the_user_menu_and_on_hover(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        _sign_in(page, api_server.url, "ann@acme.test")
+        sign_in_page(page, api_server.url, "ann@acme.test")
         page.click(".user-menu summary")
         logout = page.get_by_test_id("logout")
         expect(logout).to_be_visible()
@@ -116,7 +106,7 @@ def test_each_role_sees_only_the_pages_it_may_open(
         context.set_default_timeout(30_000)
         page = context.new_page()
         try:
-            _sign_in(page, api_server.url, f"{role}@acme.test")
+            sign_in_page(page, api_server.url, f"{role}@acme.test")
             assert page.evaluate(NAV_LINKS_JS) == links, role
             if role == "agent":
                 _shot(page, "after-menu-agent.png")
@@ -153,7 +143,7 @@ def test_users_edit_opens_whole_and_on_top_for_the_last_row(
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        _sign_in(page, api_server.url, "ann@acme.test")
+        sign_in_page(page, api_server.url, "ann@acme.test")
         page.goto(f"{api_server.url}/settings/users")
         edit = page.get_by_test_id("user-edit").last
         edit.locator("summary").click()

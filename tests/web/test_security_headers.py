@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import PASSWORD, create_user
+from tests.web.conftest import create_user, sign_in_page
 
 EXPECTED = {
     "x-frame-options": "DENY",
@@ -80,11 +80,7 @@ def test_pages_and_api_docs_raise_no_csp_violation_and_swagger_renders(
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     try:
-        page.goto(f"{api_server.url}/login")
-        page.fill('input[name="email"]', "ann@acme.test")
-        page.fill('input[name="password"]', PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/calls$"))
+        sign_in_page(page, api_server.url, "ann@acme.test")
         for path in [
             "/calls",
             "/upload",
