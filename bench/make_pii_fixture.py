@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "pii" / "turns.jsonl"
-WORDS = "zero one two three four five six seven eight nine".split()
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 rng = random.Random(11)
 
 
@@ -113,7 +113,9 @@ DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.org", "acme-mail.ne
 def email() -> tuple[str, bool]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     domain = rng.choice(DOMAINS)
-    local = rng.choice([f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}", f"{first[0]}{last}"])
+    local = rng.choice(
+        [f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}", f"{first[0]}{last}"]
+    )
     if rng.random() < 0.3 and domain.count(".") == 1 and "-" not in domain and "." in local:
         a, b = local.split(".")
         name, tld = domain.split(".")
@@ -145,7 +147,20 @@ def iban() -> str:
 
 def expiry() -> str:
     month, year = rng.randint(1, 12), rng.randint(25, 31)
-    months = "January February March April May June July August September October November December".split()
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
     return rng.choice(
         [
             f"{month:02d}/{year}",
@@ -210,7 +225,11 @@ CVV_ASKS = [
 ]
 for _ in range(26):
     v = cvv()
-    add(rng.choice([f"{v}", f"It's {v}.", f"uh {v}", f"the code is {v}"]), [("cvv", v)], prev=rng.choice(CVV_ASKS))
+    add(
+        rng.choice([f"{v}", f"It's {v}.", f"uh {v}", f"the code is {v}"]),
+        [("cvv", v)],
+        prev=rng.choice(CVV_ASKS),
+    )
 for _ in range(8):
     v = cvv()
     add(rng.choice([f"The CVV is {v}.", f"security code {v}", f"cvv: {v}"]), [("cvv", v)])
@@ -218,12 +237,21 @@ for _ in range(8):
 EXP_ASKS = ["And the expiration date?", "When does the card expire?", "Expiry date please."]
 for _ in range(16):
     e = expiry()
-    add(rng.choice([f"{e}", f"It's {e}.", f"expires {e}"]), [("expiry", e)], prev=rng.choice(EXP_ASKS))
+    add(
+        rng.choice([f"{e}", f"It's {e}.", f"expires {e}"]),
+        [("expiry", e)],
+        prev=rng.choice(EXP_ASKS),
+    )
 
 for _ in range(26):
     s = ssn()
     form = rng.choice(["dash", "dash", "space", "spoken", "plain"])
-    value = {"dash": s, "space": s.replace("-", " "), "spoken": spoken(s.replace("-", "")), "plain": s.replace("-", "")}[form]
+    value = {
+        "dash": s,
+        "space": s.replace("-", " "),
+        "spoken": spoken(s.replace("-", "")),
+        "plain": s.replace("-", ""),
+    }[form]
     add(
         rng.choice(
             [
@@ -234,7 +262,9 @@ for _ in range(26):
             ]
         )
         if form in ("spoken", "plain")
-        else rng.choice([f"My social security number is {value}.", f"SSN {value}", f"It's {value}."]),
+        else rng.choice(
+            [f"My social security number is {value}.", f"SSN {value}", f"It's {value}."]
+        ),
         [("ssn", value)],
     )
 
@@ -283,10 +313,16 @@ LOOK = [
     lambda: f"order #{rng.randint(1000000, 99999999)} was delivered",
     lambda: f"Order number {not_luhn(16)} shows as pending.",
     lambda: f"The tracking number is 1Z{rng.randint(10**9, 10**10)}",
-    lambda: f"I'll call you back at {rng.randint(1, 12)}:{rng.choice(['00', '15', '30', '45'])} pm.",
+    lambda: (
+        f"I'll call you back at {rng.randint(1, 12)}:{rng.choice(['00', '15', '30', '45'])} pm."
+    ),
     lambda: f"We're open {rng.randint(7, 9)}:00 am to {rng.randint(5, 9)}:30 pm.",
-    lambda: f"The total comes to ${rng.randint(1, 9)},{rng.randint(100, 999)}.{rng.randint(10, 99)}.",
-    lambda: f"You were charged ${rng.randint(10, 999)}.{rng.randint(10, 99)} on the {rng.randint(1, 28)}th.",
+    lambda: (
+        f"The total comes to ${rng.randint(1, 9)},{rng.randint(100, 999)}.{rng.randint(10, 99)}."
+    ),
+    lambda: (
+        f"You were charged ${rng.randint(10, 999)}.{rng.randint(10, 99)} on the {rng.randint(1, 28)}th."
+    ),
     lambda: f"That's {rng.randint(2, 40)} dollars and {rng.randint(1, 99)} cents.",
     lambda: f"The refund of €{rng.randint(100, 9999)},{rng.randint(10, 99)} is on its way.",
     lambda: f"It was on {rng.randint(1, 12)}/{rng.randint(1, 28)}/{rng.randint(2019, 2025)}.",
@@ -302,13 +338,19 @@ LOOK = [
     lambda: f"We have {rng.randint(100, 999)} units in stock and {rng.randint(10, 99)} on order.",
     lambda: f"Account balance is {rng.randint(1000, 9999)}.{rng.randint(10, 99)} as of today.",
     lambda: f"one two three, can you hear me? it's {rng.randint(2, 11)} o'clock here",
-    lambda: f"The confirmation number is {rng.choice('ABCDEFGH')}{rng.randint(10000, 99999)}{rng.choice('XYZ')}",
-    lambda: f"Flight {rng.choice(['UA', 'LH', 'BA'])}{rng.randint(100, 9999)} leaves at {rng.randint(10, 23)}:{rng.randint(10, 59)}.",
+    lambda: (
+        f"The confirmation number is {rng.choice('ABCDEFGH')}{rng.randint(10000, 99999)}{rng.choice('XYZ')}"
+    ),
+    lambda: (
+        f"Flight {rng.choice(['UA', 'LH', 'BA'])}{rng.randint(100, 9999)} leaves at {rng.randint(10, 23)}:{rng.randint(10, 59)}."
+    ),
     lambda: f"Version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)} fixed it.",
     lambda: f"Please allow {rng.randint(3, 10)} to {rng.randint(11, 15)} business days.",
     lambda: f"The serial is SN{not_luhn(11)}.",
     lambda: f"Room {rng.randint(100, 999)}, floor {rng.randint(1, 30)}.",
-    lambda: f"Between {rng.randint(1, 5)} and {rng.randint(6, 9)} pm on the {rng.randint(1, 28)}th works.",
+    lambda: (
+        f"Between {rng.randint(1, 5)} and {rng.randint(6, 9)} pm on the {rng.randint(1, 28)}th works."
+    ),
 ]
 for i in range(150):
     add(LOOK[i % len(LOOK)](), [])

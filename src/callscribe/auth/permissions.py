@@ -26,6 +26,8 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     API_KEYS_MANAGE = "api_keys.manage"
     OAUTH_APPS_MANAGE = "oauth_apps.manage"
+    PII_REVEAL = "pii.reveal"  # click a masked value ([card], [phone] …) to see it; audited
+    PII_AUDIT = "pii.audit"  # read the reveal audit log
 
 
 _ALL = frozenset(Permission)
@@ -37,6 +39,7 @@ _MANAGER = frozenset(
         Permission.CUSTOMERS_WRITE,
         Permission.CONNECTORS_MANAGE,
         Permission.CRM_CONFIGURE,
+        Permission.PII_REVEAL,
     }
 )
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
@@ -19,7 +20,15 @@ from callscribe.auth.deps import CurrentPrincipal, DbSession, require, resolve_p
 from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
 from callscribe.calls import service
-from callscribe.calls.models import FINAL_STATUSES, Channel, Direction, Engagement
+from callscribe.calls.models import (
+    FINAL_STATUSES,
+    ActionItem,
+    Channel,
+    Direction,
+    Engagement,
+    Minutes,
+    Turn,
+)
 from callscribe.calls.schemas import (
     ActionItemOut,
     AgentOut,
@@ -27,6 +36,10 @@ from callscribe.calls.schemas import (
     CallPage,
     CallSummaryOut,
     MinutesOut,
+    RevealIn,
+    RevealLogOut,
+    RevealOut,
+    SectionOut,
     TurnOut,
 )
 from callscribe.calls.tasks import enqueue_calls
@@ -35,6 +48,9 @@ from callscribe.errors import (
     NotFound,
 )
 from callscribe.kit.pagination import PageNumber, PageSize
+from callscribe.kit.schemas import Page
+from callscribe.privacy import audit
+from callscribe.privacy.detectors import KnownIdentity
 from callscribe.storage import get_store
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -60,19 +76,39 @@ def _extras(session: Session, call: Engagement) -> dict[str, Any]:
 
 
 def summary_out(session: Session, call: Engagement) -> CallSummaryOut:
-    return CallSummaryOut.model_validate(call).model_copy(update=_extras(session, call))
+    extras = _extras(session, call)
+    extras["subject"] = service.mask(extras["subject"], service.known_identity(call))
+    return CallSummaryOut.model_validate(call).model_copy(update=extras)
+
+
+def turn_out(turn: Turn, known: KnownIdentity | None) -> TurnOut:
+    out = TurnOut.model_validate(turn)
+    return out.model_copy(update={"text": service.masked_turn_text(turn, known)})
+
+
+def minutes_out(minutes: Minutes, known: KnownIdentity | None) -> MinutesOut:
+    masked = service.masked_minutes(minutes, known)
+    masked["sections"] = [SectionOut.model_validate(s) for s in masked["sections"]]
+    return MinutesOut.model_validate(minutes).model_copy(update=masked)
+
+
+def action_item_out(item: ActionItem, known: KnownIdentity | None) -> ActionItemOut:
+    out = ActionItemOut.model_validate(item)
+    return out.model_copy(update={"title": service.mask(item.title, known)})
 
 
 def call_out(session: Session, call: Engagement) -> CallOut:
+    """The call as the API shows it: PII in turns, Minutes and action items masked."""
     minutes = service.get_minutes(session, call.id)
+    known = service.known_identity(call)
     return CallOut.model_validate(call).model_copy(
         update={
             **_extras(session, call),
-            "turns": [TurnOut.model_validate(t) for t in service.list_turns(session, call.id)],
-            "minutes": MinutesOut.model_validate(minutes) if minutes else None,
+            "subject": service.mask(minutes.subject, known) if minutes else None,
+            "turns": [turn_out(t, known) for t in service.list_turns(session, call.id)],
+            "minutes": minutes_out(minutes, known) if minutes else None,
             "action_items": [
-                ActionItemOut.model_validate(i)
-                for i in service.list_call_action_items(session, call.id)
+                action_item_out(i, known) for i in service.list_call_action_items(session, call.id)
             ],
         }
     )
@@ -122,6 +158,38 @@ def get_call(
 
 
 CallsManager = Annotated[Principal, Depends(require(Permission.CALLS_MANAGE))]
+PiiRevealer = Annotated[Principal, Depends(require(Permission.PII_REVEAL))]
+PiiAuditor = Annotated[Principal, Depends(require(Permission.PII_AUDIT))]
+
+
+@router.post("/turns/{turn_id}/reveal", response_model=RevealOut)
+def reveal_turn_value(
+    turn_id: Annotated[int, FastPath(ge=1, le=2_147_483_647)],
+    body: RevealIn,
+    principal: PiiRevealer,
+    session: DbSession,
+) -> RevealOut:
+    """The original text of one masked value of a turn (`index`: its place among the
+    turn's masked values, 0-based). Needs `pii.reveal`; every reveal is written to the
+    audit log (`GET /api/privacy/reveals`) with who, what kind and where, not the value."""
+    actor = service.principal_label(session, principal)
+    kind, text = service.reveal_turn_value(session, principal, turn_id, body.index, actor)
+    session.commit()
+    return RevealOut(kind=kind, text=text)
+
+
+@router.get("/privacy/reveals", response_model=Page[RevealLogOut])
+def list_reveals(
+    principal: PiiAuditor, session: DbSession, page: PageNumber = 1, page_size: PageSize = 50
+) -> Page[RevealLogOut]:
+    """The reveal audit log of the company, newest first (needs `pii.audit`)."""
+    found = audit.list_reveals(session, principal.company_id, page, page_size)
+    return Page[RevealLogOut](
+        items=[RevealLogOut.model_validate(r) for r in found.items],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+    )
 
 
 @router.post("/calls/{call_id}/retry", response_model=CallSummaryOut)
@@ -231,7 +299,9 @@ async def call_events(
                     .where(Turn.engagement_id == call_uuid, Turn.seq > after_seq)
                     .order_by(Turn.seq)
                 )
-                turns = [TurnOut.model_validate(t).model_dump() for t in rows]
+                call = session.get(Engagement, call_uuid)
+                known = service.known_identity(call) if call is not None else None
+                turns = [turn_out(t, known).model_dump() for t in rows]
             return snap, turns
         finally:
             session.close()

@@ -147,6 +147,10 @@ class Turn(Base):
     start_ms: Mapped[int] = mapped_column(Integer, default=0)
     end_ms: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(Text)
+    # the PII found in `text`, [[kind, start, end], ...] (privacy.masking.spans_to_json):
+    # computed by the pipeline and at ingest so masking at read time is cheap; None until
+    # then (the reader detects itself)
+    pii_spans: Mapped[list[list[Any]] | None] = mapped_column(JSONType, nullable=True)
 
 
 # -- what the analysis wrote about an engagement: read wherever a call is shown (calls,

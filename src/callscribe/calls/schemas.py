@@ -17,6 +17,10 @@ class AgentOut(OutModel):
 
 
 class TurnOut(OutModel):
+    """`text` is masked: PII values read `[card]`, `[phone]` …; `POST
+    /api/turns/{id}/reveal` with a value's index shows one (with `pii.reveal`)."""
+
+    id: int
     seq: int
     role: str
     speaker: str | None
@@ -127,3 +131,24 @@ class CallPage(DocumentedPage):
 
 class ActionItemPage(DocumentedPage):
     action_items: list[ActionItemOut]
+
+
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(0, ge=0, le=10_000, description="which masked value of the turn, 0-based")
+
+
+class RevealOut(BaseModel):
+    kind: str
+    text: str
+
+
+class RevealLogOut(OutModel):
+    """One reveal: who, what kind, where, when (never the value)."""
+
+    id: uuid.UUID
+    actor: str
+    kind: str
+    engagement_id: uuid.UUID
+    turn_id: int | None
+    created_at: datetime

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
@@ -32,11 +33,15 @@ from callscribe.db import after_commit, utcnow
 from callscribe.errors import (
     BadRequest,
     ErrorCode,
+    Forbidden,
     NotFound,
 )
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
+from callscribe.privacy.audit import record_reveal
+from callscribe.privacy.detectors import KnownIdentity, Span
+from callscribe.privacy.masking import mask_text, reveal, spans_for
 from callscribe.queue import configure_queue, enqueue_named
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
@@ -345,4 +350,91 @@ def progress_snapshot(session: Session, call_id: uuid.UUID) -> dict[str, Any] | 
         "status_reason": row[2],
         "error": row[3],
         "max_seq": -1 if row[4] is None else row[4],
+    }
+
+
+# -- PII: masked on every read, revealed one value at a time -----------------------------
+
+
+def known_identity(call: Engagement) -> KnownIdentity:
+    """What the engagement itself knows of the customer (the CRM record's emails are
+    added where crm is reachable: the pipeline and ingest, which store the spans)."""
+    return KnownIdentity(
+        name=call.customer_name or None,
+        phones=(call.customer_phone,) if call.customer_phone else (),
+    )
+
+
+def turn_spans(turn: Turn, known: KnownIdentity | None = None) -> list[Span]:
+    return spans_for(turn.text, turn.pii_spans, known)
+
+
+def masked_turn_text(turn: Turn, known: KnownIdentity | None = None) -> str:
+    return mask_text(turn.text, turn_spans(turn, known))
+
+
+def mask(text: str | None, known: KnownIdentity | None = None) -> str:
+    """Free text derived from the turns (Minutes, action items): detected on read."""
+    return mask_text(text, None, known) if text else (text or "")
+
+
+def reveal_turn_value(
+    session: Session, principal: Principal, turn_id: int, index: int, actor: str
+) -> tuple[str, str]:
+    """The kind and original text of the `index`-th masked value of a turn, for a
+    principal with `pii.reveal` who may see the call; the reveal is written to the
+    audit log in the same transaction (never the value)."""
+    if not principal.can(Permission.PII_REVEAL):
+        raise Forbidden("Your role may not reveal masked values.")
+    turn = session.get(Turn, turn_id)
+    if turn is None:
+        raise NotFound("Turn not found.")
+    call = get_call(session, principal, turn.engagement_id)  # 404 unless visible
+    found = reveal(turn.text, turn_spans(turn, known_identity(call)), index)
+    if found is None:
+        raise NotFound("This turn has no masked value at that index.")
+    kind, value = found
+    record_reveal(
+        session,
+        company_id=call.company_id,
+        actor=actor,
+        kind=kind.value,
+        engagement_id=call.id,
+        turn_id=turn.id,
+        user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
+        oauth_app_id=principal.oauth_app_id,
+    )
+    return kind.value, value
+
+
+def principal_label(session: Session, principal: Principal) -> str:
+    """Who, as the audit log shows it: the user's email, or the key or app."""
+    from callscribe.accounts.models import User
+
+    if principal.user_id is not None:
+        user = session.get(User, principal.user_id)
+        return user.email if user is not None else f"user {principal.user_id}"
+    if principal.oauth_app_id is not None:
+        return f"OAuth app {principal.oauth_app_id}"
+    if principal.api_key_id is not None:
+        return f"API key {principal.api_key_id}"
+    return "company"
+
+
+def masked_minutes(minutes: Minutes, known: KnownIdentity | None = None) -> dict[str, Any]:
+    """The Minutes' text fields masked: what every surface shows or sends."""
+    return {
+        "subject": mask(minutes.subject, known),
+        "summary": mask(minutes.summary, known),
+        "overview": mask(minutes.overview, known),
+        "sections": [
+            {
+                **section,
+                "heading": mask(section.get("heading", ""), known),
+                "bullets": [mask(b, known) for b in section.get("bullets", [])],
+            }
+            for section in (minutes.sections or [])
+        ],
+        "notes": [mask(n, known) for n in (minutes.notes or [])],
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,12 +26,16 @@ from callscribe.calls.models import (
     Direction,
     Engagement,
     EngagementStatus,
+    Minutes,
     Turn,
     TurnRole,
 )
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import CallscribeError, NotFound
 from callscribe.kit.schemas import MAX_PAGE
+from callscribe.privacy import audit
+from callscribe.privacy.detectors import KnownIdentity
+from callscribe.privacy.masking import pieces
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -220,11 +225,17 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
     call = service.get_call(session, user.principal, call_id)
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
     turns = service.list_turns(session, call.id)
+    known = service.known_identity(call)
+    minutes = service.get_minutes(session, call.id)
     return {
         "call": call,
         "agent": agent,
-        "minutes": service.get_minutes(session, call.id),
+        # PII is masked on the page; a user with pii.reveal clicks a value to see it
+        "minutes": _masked_minutes(minutes, known) if minutes else None,
         "action_items": service.list_call_action_items(session, call.id),
+        "mask": lambda text: service.mask(text, known),
+        "pii_pieces": lambda turn: pieces(turn.text, service.turn_spans(turn, known)),
+        "can_reveal": user.can(Permission.PII_REVEAL),
         "groups": group_turns(turns, call, agent),
         "turn_count": len(turns),
         "max_seq": max((t.seq for t in turns), default=-1),
@@ -232,6 +243,13 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "can_manage": user.can(Permission.CALLS_MANAGE),
         "roles": _roles_view(call, turns),
     }
+
+
+def _masked_minutes(minutes: Minutes, known: KnownIdentity) -> SimpleNamespace:
+    fields = {c.key: getattr(minutes, c.key) for c in Minutes.__table__.columns}
+    masked = service.masked_minutes(minutes, known)
+    masked["sections"] = [SimpleNamespace(**sec) for sec in masked["sections"]]
+    return SimpleNamespace(**{**fields, **masked})
 
 
 def _roles_view(call: Engagement, turns: list[Turn]) -> dict[str, Any] | None:
@@ -327,3 +345,19 @@ def _manage_action(
     enqueue_calls([call.id])
     flash(request, done, "info")
     return redirect(request, f"/calls/{call.id}")
+
+
+@router.get("/settings/privacy/reveals")
+def reveals_page(request: Request, user: PageUser, session: DbSession, page: int = 1) -> Response:
+    """The reveal audit log (who saw which kind of masked value, where, when)."""
+    if not user.can(Permission.PII_AUDIT):
+        return render(
+            request,
+            "error.html",
+            status_code=403,
+            title="Not allowed",
+            message="Only admins can read the reveal log.",
+        )
+    page = min(max(1, page), MAX_PAGE)
+    found = audit.list_reveals(session, user.company_id, page, 50)
+    return render(request, "calls/reveals.html", reveals=found.items, page=page, pages=found.pages)

@@ -264,8 +264,11 @@ def call_url(call_id: uuid.UUID | str) -> str:
 
 
 def build_body(session: Session, call: Engagement) -> dict[str, Any]:
-    """The webhook body, exactly as documented in the issue."""
+    """The webhook body, exactly as documented in the issue. It leaves the app (webhook,
+    Slack, email are all made from it): PII in the Minutes and action items is masked."""
     minutes = calls.get_minutes(session, call.id)
+    known = calls.known_identity(call)
+    masked = calls.masked_minutes(minutes, known) if minutes else {}
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
     customer = session.get(Customer, call.customer_id) if call.customer_id else None
     return {
@@ -284,19 +287,19 @@ def build_body(session: Session, call: Engagement) -> dict[str, Any]:
             "channel": call.channel,
         },
         "minutes": {
-            "subject": minutes.subject,
-            "summary": minutes.summary,
+            "subject": masked["subject"],
+            "summary": masked["summary"],
             "sentiment": minutes.sentiment,
             "outcome": minutes.outcome,
             "sections": [
                 {"heading": s.get("heading", ""), "bullets": list(s.get("bullets", []))}
-                for s in minutes.sections or []
+                for s in masked["sections"]
             ],
         }
         if minutes
         else None,
         "action_items": [
-            {"title": i.title, "priority": i.priority, "status": i.status}
+            {"title": calls.mask(i.title, known), "priority": i.priority, "status": i.status}
             for i in calls.list_call_action_items(session, call.id)
         ],
     }

@@ -51,7 +51,8 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
-from callscribe.privacy.redaction import redact_text
+from callscribe.privacy.detectors import KnownIdentity, detect_turns
+from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.security import http
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
@@ -419,7 +420,13 @@ def _begin_write(session: Session) -> None:
 def _add_turns(
     session: Session, engagement: Engagement, request: IngestRequest, agent: Agent | None
 ) -> None:
+    # PII spans are stored with each turn (read-time masking). A company that redacts
+    # (PCI) stores text engagements masked at once; a voice call keeps its words until
+    # the pipeline's Redact step has silenced them in the audio too.
     redact = bool(accounts.get_company_settings(session, request.company_id).redact_pii)
+    redact = redact and engagement.channel != Channel.VOICE
+    texts = [turn.text for turn in request.turns or []]
+    found = detect_turns(texts, _known_identity(session, engagement))
     for seq, turn in enumerate(request.turns or []):
         speaker = turn.speaker
         if speaker is None and engagement.channel != Channel.VOICE:
@@ -439,9 +446,20 @@ def _add_turns(
                 channel=None,
                 start_ms=turn.start_ms,
                 end_ms=turn.end_ms,
-                text=redact_text(turn.text) if redact else turn.text,
+                text=mask_text(turn.text, found[seq]) if redact else turn.text,
+                pii_spans=[] if redact else spans_to_json(found[seq]),
             )
         )
+
+
+def _known_identity(session: Session, engagement: Engagement) -> KnownIdentity:
+    customer = session.get(Customer, engagement.customer_id) if engagement.customer_id else None
+    phones = [engagement.customer_phone] if engagement.customer_phone else []
+    return KnownIdentity(
+        name=engagement.customer_name or (customer.name if customer else None),
+        phones=tuple(phones + list(customer.phones if customer else [])),
+        emails=tuple(customer.emails if customer else []),
+    )
 
 
 def fields_request(

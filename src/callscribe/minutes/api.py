@@ -14,7 +14,7 @@ from callscribe.accounts import service as accounts
 from callscribe.auth.deps import CurrentPrincipal, DbSession, check
 from callscribe.auth.permissions import Permission
 from callscribe.calls import service as calls
-from callscribe.calls.models import ActionItemStatus, Priority
+from callscribe.calls.models import ActionItem, ActionItemStatus, Priority
 from callscribe.calls.schemas import ActionItemOut, ActionItemPage, ActionItemPatch
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
@@ -25,6 +25,11 @@ from callscribe.minutes.schemas import AISettingsIn, AISettingsOut
 
 router = APIRouter(prefix="/api", tags=["minutes"])
 settings_router = APIRouter(prefix="/api", tags=["settings"])
+
+
+def _item_out(item: ActionItem) -> ActionItemOut:
+    """Titles come from the transcript: PII in them is masked like everywhere else."""
+    return ActionItemOut.model_validate(item).model_copy(update={"title": calls.mask(item.title)})
 
 
 @router.get("/action-items", response_model=ActionItemPage)
@@ -51,7 +56,7 @@ def list_action_items(
         total=found.total,
         page=found.page,
         page_size=found.page_size,
-        action_items=[ActionItemOut.model_validate(i) for i in found.items],
+        action_items=[_item_out(i) for i in found.items],
     )
 
 
@@ -64,7 +69,7 @@ def patch_action_item(
 ) -> ActionItemOut:
     item = calls.update_action_item(session, principal, item_id, **patch.model_dump())
     session.commit()
-    return ActionItemOut.model_validate(item)
+    return _item_out(item)
 
 
 @router.get(

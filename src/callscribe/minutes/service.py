@@ -72,11 +72,15 @@ def context_for(session: Session, call: Engagement, cs: CompanySettings) -> Anal
 
 
 def turn_inputs(rows: Iterable[Turn]) -> list[TurnIn]:
+    """What an analyzer reads: the masked text (the Minutes made from it hold no PII,
+    and the prompt sent to an external model carries none)."""
+    from callscribe.calls import service as calls
+
     return [
         TurnIn.model_validate(
             {
                 "role": t.role,
-                "text": t.text,
+                "text": calls.masked_turn_text(t),
                 "start_ms": t.start_ms,
                 "end_ms": t.end_ms,
                 "speaker": t.speaker,
@@ -168,31 +172,42 @@ def export_doc(session: Session, principal, call_id: str):  # type: ignore[no-un
     call = calls.get_call(session, principal, call_id)
     minutes = session.get(Minutes, call.id)
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    # an export leaves the app: PII is masked in it as on every surface
+    known = calls.known_identity(call)
+    masked = calls.masked_minutes(minutes, known) if minutes else {}
     return ExportDoc(
         call_id=str(call.id),
-        title=minutes.subject if minutes else f"Call {str(call.id)[:8]}",
+        title=masked["subject"] if minutes else f"Call {str(call.id)[:8]}",
         started_at=call.started_at or call.created_at,
         duration_s=call.duration_s,
         direction=call.direction,
         agent_name=agent.name if agent else None,
         customer_name=call.customer_name,
         status=call.status,
-        summary=minutes.summary if minutes else None,
-        overview=minutes.overview if minutes else None,
+        summary=masked["summary"] if minutes else None,
+        overview=masked["overview"] if minutes else None,
         sentiment=minutes.sentiment if minutes else None,
         outcome=minutes.outcome if minutes else None,
-        sections=[ExportSection(**s) for s in (minutes.sections if minutes else [])],
+        sections=[ExportSection(**s) for s in (masked["sections"] if minutes else [])],
         action_items=[
             ExportActionItem(
-                title=i.title, priority=i.priority, status=i.status, owner=i.owner, due=i.due
+                title=calls.mask(i.title, known),
+                priority=i.priority,
+                status=i.status,
+                owner=i.owner,
+                due=i.due,
             )
             for i in calls.list_call_action_items(session, call.id)
         ],
-        notes=list(minutes.notes) if minutes else [],
+        notes=list(masked["notes"]) if minutes else [],
         tags=list(minutes.tags) if minutes else [],
         turns=[
             ExportTurn(
-                role=t.role, speaker=t.speaker, start_ms=t.start_ms, end_ms=t.end_ms, text=t.text
+                role=t.role,
+                speaker=t.speaker,
+                start_ms=t.start_ms,
+                end_ms=t.end_ms,
+                text=calls.masked_turn_text(t, known),
             )
             for t in calls.list_turns(session, call.id)
         ],

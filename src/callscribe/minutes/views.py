@@ -118,6 +118,7 @@ def action_items_page(
         "page": page,
         "pages": pages,
         "qs": qs,
+        "mask": calls.mask,
     }
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "items-table":
         return render(request, "minutes/_items_table.html", **ctx)
@@ -157,8 +158,9 @@ def toggle_action_item(
             "minutes/_item_row.html",
             item=item,
             info=_call_info(session, [item]),
+            mask=calls.mask,
         )
-    return render(request, "minutes/_action_item.html", item=item)
+    return render(request, "minutes/_action_item.html", item=item, mask=calls.mask)
 
 
 # -- Settings -> AI and speech -----------------------------------------------------------

@@ -11,14 +11,18 @@ from sqlalchemy import delete, update
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls import service as calls_service
 from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn, TurnRole
+from callscribe.crm.models import Customer
 from callscribe.db import session_scope, utcnow
 from callscribe.events import CALL_COMPLETED, record_event
 from callscribe.minutes import service as minutes_service
 from callscribe.pipeline.base import DONE, Step, StepResult, WaitFor
 from callscribe.pipeline.context import PipelineContext
-from callscribe.privacy.redaction import redact_text
+from callscribe.privacy.detectors import KnownIdentity, detect_turns
+from callscribe.privacy.masking import mask_text, spans_to_json
+from callscribe.privacy.redaction import audio_ranges_ms, silence
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
+from callscribe.speech.audio import decode_pcm, write_wav
 from callscribe.speech.roles import agent_channel_of, guess_agent_channel
 from callscribe.speech.settings import speech_key
 from callscribe.storage import get_store
@@ -173,29 +177,83 @@ class Transcribe:
 
 
 class Redact:
-    """Write-time PII redaction of the turns, for companies with `redact_pii` on: the
-    stored transcript, and so the minutes made from it, hold no card numbers, SSNs,
-    emails or phone numbers. Idempotent: redacted text has nothing left to match."""
+    """PII of every turn: the spans are found and stored (`turns.pii_spans`, so every
+    surface masks cheaply at read time). For a company with `redact_pii` on (PCI) the
+    stored text is replaced by the masked text and the card data (number, CVV, expiry)
+    of the stored audio is silenced on every channel, so nothing recoverable stays.
+    Idempotent: redacted text has nothing left to find, silenced audio stays silent."""
 
     name = "redact"
     status: str | None = None
 
     def applies(self, ctx: PipelineContext) -> bool:
-        return bool(ctx.settings.redact_pii)
+        return True
 
     def run(self, ctx: PipelineContext) -> StepResult:
+        turns = ctx.load_turns()
         with session_scope() as session:
-            for turn in ctx.load_turns():
-                clean = redact_text(turn.text)
-                if clean != turn.text:
-                    turn.text = clean
-                    session.execute(
-                        update(Turn)
-                        .where(Turn.id == turn.id)
-                        .values(text=clean)
-                        .execution_options(synchronize_session=False)
-                    )
+            call = session.get(Engagement, ctx.call_id)
+            assert call is not None
+            known = known_identity_of(session, call)
+        found = detect_turns([t.text for t in turns], known)
+        redact = bool(ctx.settings.redact_pii)
+        if redact and ctx.channel == Channel.VOICE and ctx.audio_key:
+            # the audio first: should this run die after it, the next run finds the same
+            # spans in the text again and silences the (already silent) audio again
+            ranges = [
+                r
+                for turn, spans in zip(turns, found, strict=True)
+                for r in audio_ranges_ms(turn.text, turn.start_ms, turn.end_ms, spans)
+            ]
+            if ranges:
+                silence_stored_audio(ctx.call_id, ctx.audio_key, ranges)
+        with session_scope() as session:
+            for turn, spans in zip(turns, found, strict=True):
+                values: dict[str, Any] = {"pii_spans": spans_to_json(spans)}
+                if redact and spans:
+                    values = {"text": mask_text(turn.text, spans), "pii_spans": []}
+                for key, value in values.items():
+                    setattr(turn, key, value)
+                session.execute(
+                    update(Turn)
+                    .where(Turn.id == turn.id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
         return DONE
+
+
+def known_identity_of(session: Any, call: Engagement) -> KnownIdentity:
+    """The customer's own name, phones and emails, from the CRM record when linked."""
+    names, phones, emails = call.customer_name, [], []
+    if call.customer_phone:
+        phones.append(call.customer_phone)
+    customer = session.get(Customer, call.customer_id) if call.customer_id else None
+    if customer is not None:
+        names = names or customer.name
+        phones += list(customer.phones or [])
+        emails += list(customer.emails or [])
+    return KnownIdentity(name=names or None, phones=tuple(phones), emails=tuple(emails))
+
+
+def silence_stored_audio(call_id: Any, key: str, ranges_ms: list[tuple[int, int]]) -> None:
+    """Decode the stored recording, zero `ranges_ms` on every channel and store it back
+    under the same key as 16-bit WAV (the original is replaced, not kept beside it)."""
+    store = get_store()
+    with store.local_path(key) as path:
+        pcm, rate = decode_pcm(path)
+    silence(pcm, rate, ranges_ms)
+    handle, staged = store.staging_file()
+    with handle:
+        write_wav(handle, pcm, rate)
+    size = store.put_file(key, staged)
+    with session_scope() as session:
+        _update(
+            session,
+            call_id,
+            audio_format="wav",
+            audio_size=size,
+        )
 
 
 class Analyze:

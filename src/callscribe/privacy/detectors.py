@@ -114,7 +114,7 @@ def digitize(text: str) -> Digitized:
     tokens = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     # which tokens are digits (and what they say)
     said: list[str | None] = []
-    for i, (_, _, word) in enumerate(tokens):
+    for _, _, word in tokens:
         lower = word.lower()
         if word.isdigit():
             said.append(word)
@@ -274,7 +274,9 @@ def _ssn_valid(area: str, group: str, serial: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _near(pattern: re.Pattern[str], text: str, start: int, end: int, before: int, after: int) -> bool:
+def _near(
+    pattern: re.Pattern[str], text: str, start: int, end: int, before: int, after: int
+) -> bool:
     return bool(pattern.search(text[max(0, start - before) : end + after]))
 
 
@@ -284,7 +286,9 @@ def _near(pattern: re.Pattern[str], text: str, start: int, end: int, before: int
 def _cards(d: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     for run in _DIGIT_RUN.finditer(d):
-        groups = [(m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(run.group())]
+        groups = [
+            (m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(run.group())
+        ]
         i = 0
         while i < len(groups):
             best: tuple[int, int] | None = None
@@ -306,7 +310,9 @@ def _cards(d: str) -> list[tuple[int, int]]:
                             break
             if best is None:
                 total = "".join(d[a:b] for a, b in groups[i:])
-                if 13 <= len(total) <= 19 and _near(_CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0):
+                if 13 <= len(total) <= 19 and _near(
+                    _CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0
+                ):
                     best, best_j = (groups[i][0], groups[-1][1]), len(groups) - 1
             if best is not None:
                 found.append(best)
@@ -360,7 +366,9 @@ def _detect_digitized(d: str, previous: str) -> list[tuple[int, int, PiiKind]]:
             taken.append((m.start(), m.end()))
 
     if sum(ch.isdigit() for ch in d) >= 7:
-        for match in phonenumbers.PhoneNumberMatcher(d, "US", leniency=phonenumbers.Leniency.POSSIBLE):
+        for match in phonenumbers.PhoneNumberMatcher(
+            d, "US", leniency=phonenumbers.Leniency.POSSIBLE
+        ):
             start, end = match.start, match.end
             if _overlaps(start, end, taken):
                 continue
@@ -378,9 +386,7 @@ def _detect_digitized(d: str, previous: str) -> list[tuple[int, int, PiiKind]]:
     return found
 
 
-def detect(
-    text: str, known: KnownIdentity | None = None, *, previous: str = ""
-) -> list[Span]:
+def detect(text: str, known: KnownIdentity | None = None, *, previous: str = "") -> list[Span]:
     """Every PII span in `text`, sorted, without overlaps. `previous` is the turn before
     (its words give context: the agent asked for the security code)."""
     if not text:

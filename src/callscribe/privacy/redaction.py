@@ -1,26 +1,55 @@
-"""Write-time PII redaction: what a company with `redact_pii` on never stores.
+"""Write-time PII redaction, for companies with `redact_pii` on (PCI): the stored text
+is the masked text, so nothing recoverable stays in the database; and the time ranges
+of the card data (number, CVV, expiry) in a turn, so the stored audio can be silenced
+there (the caller decodes and writes the audio: privacy knows no storage or codec).
 
-Patterns run in order, card numbers first, so a card's digits are not taken for a phone
-number. A match is replaced by its label (`[card]`, `[ssn]`, `[email]`, `[phone]`); the
-labels hold no digits or `@`, so redacting a redacted text changes nothing.
+The detectors are `privacy.detectors`; the labels hold no digits or `@`, so redacting
+a redacted text changes nothing.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 
-PII_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # 13 to 19 digits, optionally grouped by single spaces or dashes (no Luhn check: a
-    # misheard or mistyped card number is still one the customer said aloud). The
-    # separator sits between digits so the space after the number is kept.
-    (re.compile(r"\b\d(?:[ -]?\d){12,18}\b"), "[card]"),
-    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "[ssn]"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"(?<!\w)\+?\d[\d ().-]{7,}\d\b"), "[phone]"),
-)
+import numpy as np
+
+from callscribe.privacy.detectors import CARD_DATA_KINDS, KnownIdentity, Span, detect
+from callscribe.privacy.masking import mask_text
+
+# Turns carry segment times, not word times: a span's time is placed by its share of
+# the turn's characters and widened by this much on each side (clamped to the turn),
+# since speech is not spoken at an even rate.
+AUDIO_PAD_MS = 700
 
 
-def redact_text(text: str) -> str:
-    for pattern, label in PII_PATTERNS:
-        text = pattern.sub(label, text)
-    return text
+def redact_text(text: str, known: KnownIdentity | None = None, *, previous: str = "") -> str:
+    return mask_text(text, detect(text, known, previous=previous))
+
+
+def audio_ranges_ms(
+    text: str, start_ms: int, end_ms: int, spans: Sequence[Span]
+) -> list[tuple[int, int]]:
+    """Where in the recording the card data of one turn was said, (start, end) in ms."""
+    ranges: list[tuple[int, int]] = []
+    length = max(len(text), 1)
+    duration = max(end_ms - start_ms, 0)
+    for span in spans:
+        if span.kind not in CARD_DATA_KINDS:
+            continue
+        a = start_ms + duration * span.start // length - AUDIO_PAD_MS
+        b = start_ms + duration * span.end // length + AUDIO_PAD_MS
+        ranges.append((max(a, start_ms), min(b, end_ms)))
+    return ranges
+
+
+def silence(pcm: np.ndarray, sample_rate: int, ranges_ms: Sequence[tuple[int, int]]) -> int:
+    """Zero every channel of `pcm` ((n,) or (n, channels)) in `ranges_ms`, in place;
+    returns how many samples were silenced."""
+    total = 0
+    for a, b in ranges_ms:
+        start = max(0, a * sample_rate // 1000)
+        end = min(len(pcm), -(-b * sample_rate // 1000))
+        if end > start:
+            pcm[start:end] = 0
+            total += end - start
+    return total

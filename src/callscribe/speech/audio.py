@@ -88,3 +88,26 @@ def encode_wav(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
         out.setframerate(sample_rate)
         out.writeframes(pcm.tobytes())
     return buf.getvalue()
+
+
+def decode_pcm(path: str | PathLike[str]) -> tuple[np.ndarray, int]:
+    """A recording as int16 samples (n, channels) at its own rate, every channel kept
+    (up to two: a call's agent and customer); BadRequest if it is not audio."""
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            rate = int(stream.rate or SAMPLE_RATE)
+            layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
+            resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)
+            width = 2 if layout == "stereo" else 1
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1, width))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1, width))
+    except (av.error.FFmpegError, IndexError, ValueError) as exc:
+        raise BadRequest(f"the recording is not decodable audio ({type(exc).__name__})") from exc
+    if not chunks:
+        return np.zeros((0, 1), dtype=np.int16), rate
+    return np.concatenate(chunks).astype(np.int16), rate

@@ -29,6 +29,7 @@ from callscribe.minutes.schemas import (
     MinutesDraft,
     TurnIn,
 )
+from callscribe.privacy.masking import mask_text
 
 SYSTEM_PROMPT = """You write the minutes of a customer conversation (a call, chat or meeting) for a contact-center team.
 Answer with ONE JSON object that matches the given JSON schema, and nothing else.
@@ -109,13 +110,16 @@ def transcript_lines(turns: Sequence[TurnIn], max_chars: int) -> list[str]:
     lines at sentence or word boundaries so that no text is ever dropped."""
     lines: list[str] = []
     for turn in turns:
-        text = SPACE_RE.sub(" ", turn.text or "").strip()
+        # masked again here: whatever handed us the turns, no PII leaves for the model
+        text = mask_text(SPACE_RE.sub(" ", turn.text or "").strip())
         if not text:
             continue
         who = turn.speaker or {"agent": "Agent", "customer": "Customer", "bot": "Bot"}.get(
             turn.role, "Speaker"
         )
-        if turn.speaker and turn.role in {"agent", "customer"}:
+        if turn.role == "customer":
+            who = "Customer"  # the customer's name is PII: it is not sent to the model
+        elif turn.speaker and turn.role == "agent":
             who = f"{turn.speaker} ({turn.role})"
         prefix = f"[{format_ms(turn.start_ms)}] {who}: "
         room = max(200, max_chars - len(prefix) - len(" (cont.)") - 1)
@@ -216,8 +220,7 @@ class OpenAIAnalyzer:
             )
         if context.agent_name:
             lines.append(f"The agent's name is {context.agent_name}.")
-        if context.customer_name:
-            lines.append(f"The customer's name is {context.customer_name}.")
+        # the customer's name is not sent to an external model (PII, issue 11)
         lines.append(
             f"Channel: {context.channel}. Write the minutes in language: {context.language}."
         )

@@ -218,5 +218,24 @@
     }, 300);
   }
 
+  /* a masked PII value ([card], [phone] …): a user with pii.reveal clicks it to see it;
+     the server writes the reveal to the audit log */
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("button.pii[data-turn]");
+    if (!button || button.dataset.revealed) return;
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    fetch("/api/turns/" + button.dataset.turn + "/reveal", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": meta ? meta.content : ""},
+      body: JSON.stringify({index: parseInt(button.dataset.index, 10)})
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
+      if (!body) { button.title = "Could not reveal this value."; return; }
+      button.textContent = body.text;
+      button.dataset.revealed = "1";
+      button.classList.add("revealed");
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", connect);
 })();
