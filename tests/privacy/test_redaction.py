@@ -137,13 +137,24 @@ def test_call_of_a_company_with_redact_pii_ends_with_no_pii_in_turns_or_minutes(
     assert "refund" in minutes.lower()  # the minutes were made, from the redacted text
 
 
-def test_without_redact_pii_the_turns_are_kept_as_they_came(company: CompanyCtx) -> None:
-    from callscribe.pipeline.context import load_context
+def test_without_redact_pii_the_turns_are_kept_as_they_came_with_their_spans(
+    company: CompanyCtx,
+) -> None:
+    """GIVEN a company without write-time redaction THEN the text is stored as it came,
+    and the PII found in it is stored beside it for read-time masking."""
+    from sqlalchemy import select
+
+    from callscribe.calls.models import Turn
+    from callscribe.db import session_scope
     from callscribe.pipeline.runner import process_call
-    from callscribe.pipeline.steps import Redact
+    from callscribe.privacy.masking import mask_text, spans_from_json
 
     call_id = _text_call(company, redact_pii=False)
-    assert not Redact().applies(load_context(call_id))
     assert process_call(call_id) == "completed"
     turns, _ = _stored(call_id)
     assert turns == [text for _, text in TURNS]
+    with session_scope() as s:
+        rows = list(s.scalars(select(Turn).where(Turn.engagement_id == call_id).order_by(Turn.seq)))
+        masked = [mask_text(t.text, spans_from_json(t.pii_spans, t.text)) for t in rows]
+    assert masked[1] == "I was charged twice. My card number is [card]."
+    assert masked[3] == "Sure, it's [email] and my phone is [phone]."

@@ -426,7 +426,7 @@ def _add_turns(
     redact = bool(accounts.get_company_settings(session, request.company_id).redact_pii)
     redact = redact and engagement.channel != Channel.VOICE
     texts = [turn.text for turn in request.turns or []]
-    found = detect_turns(texts, _known_identity(session, engagement))
+    found = detect_turns(texts, _known_identity(session, engagement), strict=redact)
     for seq, turn in enumerate(request.turns or []):
         speaker = turn.speaker
         if speaker is None and engagement.channel != Channel.VOICE:

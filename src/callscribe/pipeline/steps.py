@@ -195,8 +195,8 @@ class Redact:
             call = session.get(Engagement, ctx.call_id)
             assert call is not None
             known = known_identity_of(session, call)
-        found = detect_turns([t.text for t in turns], known)
         redact = bool(ctx.settings.redact_pii)
+        found = detect_turns([t.text for t in turns], known, strict=redact)
         if redact and ctx.channel == Channel.VOICE and ctx.audio_key:
             # the audio first: should this run die after it, the next run finds the same
             # spans in the text again and silences the (already silent) audio again

@@ -283,7 +283,12 @@ def _near(
 # ----------------------------------------------------------------------- detecting
 
 
-def _cards(d: str) -> list[tuple[int, int]]:
+# card lengths, most likely first: a run with more digits after the card ("… 1111 078")
+# may pass Luhn at 19 digits by chance, 16 is what nearly every card has
+_CARD_LENGTHS = {16: 0, 15: 1, 19: 2, 14: 3, 13: 4, 17: 5, 18: 6}
+
+
+def _cards(d: str, strict: bool) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     for run in _DIGIT_RUN.finditer(d):
         groups = [
@@ -292,28 +297,31 @@ def _cards(d: str) -> list[tuple[int, int]]:
         i = 0
         while i < len(groups):
             best: tuple[int, int] | None = None
+            best_j, rank, loose, loose_j = i, 99, None, i
             digits = ""
             for j in range(i, len(groups)):
                 digits += d[groups[j][0] : groups[j][1]]
                 if len(digits) > 19:
                     break
-                if len(digits) >= 13 and luhn_ok(digits):
-                    best = (groups[i][0], groups[j][1])
-                    best_j = j
+                if len(digits) >= 13:
+                    loose, loose_j = (groups[i][0], groups[j][1]), j
+                    if luhn_ok(digits) and _CARD_LENGTHS[len(digits)] < rank:
+                        best, best_j, rank = (
+                            (groups[i][0], groups[j][1]),
+                            j,
+                            _CARD_LENGTHS[len(digits)],
+                        )
             if best is None:
                 # a card said as one long run with more after it ("… 1111 twelve 25")
                 g0, g1 = groups[i]
                 if g1 - g0 > 19:
-                    for length in range(19, 12, -1):
+                    for length in sorted(_CARD_LENGTHS, key=_CARD_LENGTHS.__getitem__):
                         if luhn_ok(d[g0 : g0 + length]):
                             best, best_j = (g0, g0 + length), i
                             break
-            if best is None:
-                total = "".join(d[a:b] for a, b in groups[i:])
-                if 13 <= len(total) <= 19 and _near(
-                    _CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0
-                ):
-                    best, best_j = (groups[i][0], groups[-1][1]), len(groups) - 1
+            if best is None and loose is not None:
+                if strict or _near(_CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0):
+                    best, best_j = loose, loose_j
             if best is not None:
                 found.append(best)
                 i = best_j + 1
@@ -326,9 +334,9 @@ def _overlaps(start: int, end: int, taken: Iterable[tuple[int, int]]) -> bool:
     return any(start < b and a < end for a, b in taken)
 
 
-def _detect_digitized(d: str, previous: str) -> list[tuple[int, int, PiiKind]]:
+def _detect_digitized(d: str, previous: str, strict: bool) -> list[tuple[int, int, PiiKind]]:
     found: list[tuple[int, int, PiiKind]] = []
-    cards = _cards(d)
+    cards = _cards(d, strict)
     found += [(a, b, PiiKind.CARD) for a, b in cards]
     taken = list(cards)
 
@@ -344,6 +352,25 @@ def _detect_digitized(d: str, previous: str) -> list[tuple[int, int, PiiKind]]:
         if _near(_SSN_CONTEXT, d, m.start(), m.end(), 60, 20) or _SSN_CONTEXT.search(previous):
             found.append((m.start(), m.end(), PiiKind.SSN))
             taken.append((m.start(), m.end()))
+
+    if sum(ch.isdigit() for ch in d) >= 7:
+        for match in phonenumbers.PhoneNumberMatcher(
+            d, "US", leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            start, end = match.start, match.end
+            if _overlaps(start, end, taken):
+                continue
+            if (start > 0 and d[start - 1].isalnum()) or (end < len(d) and d[end].isalnum()):
+                continue  # inside a serial or tracking id ("1Z7414266364")
+            if _NOT_PHONE_CONTEXT.search(d[max(0, start - 40) : start]):
+                continue
+            raw = match.raw_string
+            if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", raw.strip()):
+                continue  # a date
+            if sum(ch.isdigit() for ch in raw) < 10 and not raw.lstrip().startswith("+"):
+                continue  # a local number without area code is too like a count or a code
+            found.append((start, end, PiiKind.PHONE))
+            taken.append((start, end))
 
     expiry_context_before = bool(_EXPIRY_CONTEXT.search(previous[-120:]))
     for m in _EXPIRY.finditer(d):
@@ -365,30 +392,16 @@ def _detect_digitized(d: str, previous: str) -> list[tuple[int, int, PiiKind]]:
             found.append((m.start(), m.end(), PiiKind.CVV))
             taken.append((m.start(), m.end()))
 
-    if sum(ch.isdigit() for ch in d) >= 7:
-        for match in phonenumbers.PhoneNumberMatcher(
-            d, "US", leniency=phonenumbers.Leniency.POSSIBLE
-        ):
-            start, end = match.start, match.end
-            if _overlaps(start, end, taken):
-                continue
-            if (start > 0 and d[start - 1].isalnum()) or (end < len(d) and d[end].isalnum()):
-                continue  # inside a serial or tracking id ("1Z7414266364")
-            if _NOT_PHONE_CONTEXT.search(d[max(0, start - 40) : start]):
-                continue
-            raw = match.raw_string
-            if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", raw.strip()):
-                continue  # a date
-            if sum(ch.isdigit() for ch in raw) < 10 and not raw.lstrip().startswith("+"):
-                continue  # a local number without area code is too like a count or a code
-            found.append((start, end, PiiKind.PHONE))
-            taken.append((start, end))
     return found
 
 
-def detect(text: str, known: KnownIdentity | None = None, *, previous: str = "") -> list[Span]:
+def detect(
+    text: str, known: KnownIdentity | None = None, *, previous: str = "", strict: bool = False
+) -> list[Span]:
     """Every PII span in `text`, sorted, without overlaps. `previous` is the turn before
-    (its words give context: the agent asked for the security code)."""
+    (its words give context: the agent asked for the security code). `strict` (write-time
+    redaction, PCI): any 13 to 19 digit run is a card, Luhn or not, since a misheard or
+    mistyped card number is still one the customer said aloud."""
     if not text:
         return []
     spans: list[Span] = []
@@ -397,7 +410,7 @@ def detect(text: str, known: KnownIdentity | None = None, *, previous: str = "")
     if has_digits or any(w in lowered for w in _DIGIT_WORDS if len(w) > 2):
         d = digitize(text)
         prev = digitize(previous).text if previous else ""
-        for start, end, kind in _detect_digitized(d.text, prev):
+        for start, end, kind in _detect_digitized(d.text, prev, strict):
             a, b = d.span(start, end)
             spans.append(Span(a, b, kind))
     for m in _IBAN.finditer(text):
@@ -471,12 +484,14 @@ def _settle(spans: list[Span]) -> list[Span]:
     return sorted(kept)
 
 
-def detect_turns(texts: Sequence[str], known: KnownIdentity | None = None) -> list[list[Span]]:
+def detect_turns(
+    texts: Sequence[str], known: KnownIdentity | None = None, *, strict: bool = False
+) -> list[list[Span]]:
     """The spans of each turn of one engagement, in order: each turn is read with the
     one before it as context."""
     result: list[list[Span]] = []
     previous = ""
     for text in texts:
-        result.append(detect(text, known, previous=previous))
+        result.append(detect(text, known, previous=previous, strict=strict))
         previous = text
     return result

@@ -17,13 +17,14 @@ from callscribe.privacy.detectors import CARD_DATA_KINDS, KnownIdentity, Span, d
 from callscribe.privacy.masking import mask_text
 
 # Turns carry segment times, not word times: a span's time is placed by its share of
-# the turn's characters and widened by this much on each side (clamped to the turn),
-# since speech is not spoken at an even rate.
+# the turn's spoken length (a digit is said as a word, "four", so it weighs as much as
+# the letters of one) and widened by this much on each side, clamped to the turn.
 AUDIO_PAD_MS = 700
+DIGIT_WEIGHT = 4
 
 
 def redact_text(text: str, known: KnownIdentity | None = None, *, previous: str = "") -> str:
-    return mask_text(text, detect(text, known, previous=previous))
+    return mask_text(text, detect(text, known, previous=previous, strict=True))
 
 
 def audio_ranges_ms(
@@ -31,13 +32,17 @@ def audio_ranges_ms(
 ) -> list[tuple[int, int]]:
     """Where in the recording the card data of one turn was said, (start, end) in ms."""
     ranges: list[tuple[int, int]] = []
-    length = max(len(text), 1)
+    weights = [DIGIT_WEIGHT if ch.isdigit() else 1 for ch in text]
+    at = [0]
+    for w in weights:
+        at.append(at[-1] + w)
+    total = max(at[-1], 1)
     duration = max(end_ms - start_ms, 0)
     for span in spans:
         if span.kind not in CARD_DATA_KINDS:
             continue
-        a = start_ms + duration * span.start // length - AUDIO_PAD_MS
-        b = start_ms + duration * span.end // length + AUDIO_PAD_MS
+        a = start_ms + duration * at[span.start] // total - AUDIO_PAD_MS
+        b = start_ms + duration * at[span.end] // total + AUDIO_PAD_MS
         ranges.append((max(a, start_ms), min(b, end_ms)))
     return ranges
 
