@@ -154,4 +154,3 @@ def test_redacting_a_call_twice_changes_nothing_more(company: CompanyCtx, tmp_pa
     first = state()
     Redact().run(load_context(call_id))
     assert state() == first
-

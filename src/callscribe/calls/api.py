@@ -105,6 +105,7 @@ def call_out(session: Session, call: Engagement) -> CallOut:
         update={
             **_extras(session, call),
             "subject": service.mask(minutes.subject, known) if minutes else None,
+            "metadata": service.masked_meta(call.meta or {}, known),
             "turns": [turn_out(t, known) for t in service.list_turns(session, call.id)],
             "minutes": minutes_out(minutes, known) if minutes else None,
             "action_items": [

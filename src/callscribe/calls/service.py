@@ -438,3 +438,15 @@ def masked_minutes(minutes: Minutes, known: KnownIdentity | None = None) -> dict
         ],
         "notes": [mask(n, known) for n in (minutes.notes or [])],
     }
+
+
+def masked_meta(value: Any, known: KnownIdentity | None = None) -> Any:
+    """The engagement's metadata with PII in its strings masked (a customer email or a
+    phone that came with the ingest request)."""
+    if isinstance(value, str):
+        return mask(value, known)
+    if isinstance(value, dict):
+        return {k: masked_meta(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked_meta(v, known) for v in value]
+    return value
