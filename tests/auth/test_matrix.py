@@ -92,6 +92,22 @@ def _fresh_app(world: World) -> str:
         return r.json()["id"]
 
 
+def _turn_with_card(world: World) -> int:
+    """A turn of a call every caller may see, holding a card number."""
+    from sqlalchemy import select
+
+    from callscribe.calls.models import Turn
+    from callscribe.db import session_scope
+    from tests.conftest import insert_text_engagement
+
+    call_id = insert_text_engagement(
+        world.company.id, [("customer", "my card is 4111 1111 1111 1111")], agent_id=None
+    )
+    with session_scope() as s:
+        turn = s.scalars(select(Turn).where(Turn.engagement_id == call_id)).one()
+        return turn.id
+
+
 # action: (permission, attempt(world, caller) -> response, status when allowed, when refused)
 Attempt = Callable[[World, Caller], httpx.Response]
 ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
@@ -154,6 +170,20 @@ ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
         lambda w, c: c.request(
             "PUT", "/api/settings/ai", json={"outcome_labels": ["resolved", "escalated"]}
         ),
+        200,
+        403,
+    ),
+    "reveal a masked PII value": (
+        Permission.PII_REVEAL,
+        lambda w, c: c.request(
+            "POST", f"/api/turns/{_turn_with_card(w)}/reveal", json={"index": 0}
+        ),
+        200,
+        403,
+    ),
+    "read the PII reveal log": (
+        Permission.PII_AUDIT,
+        lambda w, c: c.request("GET", "/api/privacy/reveals"),
         200,
         403,
     ),
