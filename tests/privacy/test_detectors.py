@@ -195,7 +195,7 @@ def test_spans_are_sorted_and_do_not_overlap() -> None:
         PiiKind.EMAIL,
         PiiKind.PHONE,
     ]
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
 
 
 def test_detect_turns_reads_each_turn_with_the_one_before() -> None:

@@ -169,6 +169,7 @@ def calls_page(
         "pages": pages,
         "agents": agents,
         "minutes": subjects,
+        "mask": service.mask,  # a subject can quote the transcript
         "filters": filters,
         "sort": sort,
         "qs": _query_builder({**filters, "page": str(page) if page > 1 else ""}),

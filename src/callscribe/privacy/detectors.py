@@ -319,9 +319,12 @@ def _cards(d: str, strict: bool) -> list[tuple[int, int]]:
                         if luhn_ok(d[g0 : g0 + length]):
                             best, best_j = (g0, g0 + length), i
                             break
-            if best is None and loose is not None:
-                if strict or _near(_CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0):
-                    best, best_j = loose, loose_j
+            if (
+                best is None
+                and loose is not None
+                and (strict or _near(_CARD_CONTEXT, d, groups[i][0], groups[i][0], 60, 0))
+            ):
+                best, best_j = loose, loose_j
             if best is not None:
                 found.append(best)
                 i = best_j + 1
