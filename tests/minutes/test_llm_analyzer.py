@@ -324,3 +324,25 @@ def test_presets_name_known_providers() -> None:
     assert (
         OpenAIAnalyzer(AnalyzerConfig(engine="openai", api_key=KEY)).base_url == PRESETS["openai"]
     )
+
+
+def test_the_prompt_sent_to_the_model_carries_masked_pii(chat_server: ChatServer) -> None:
+    """GIVEN turns with a card number, a phone, an email and the customer's name
+    THEN the request to the external model holds the labels, not the values."""
+    chat_server.responder = lambda body, n: Reply(body=completion(json.dumps(VALID)))
+    turns = [
+        TurnIn(role="agent", text="Can I have the card number and a phone?", start_ms=0),
+        TurnIn(
+            role="customer",
+            speaker="Pat Minh",
+            text="4111 1111 1111 1111, and 415-555-0198, or pat.minh@example.com",
+            start_ms=4000,
+        ),
+    ]
+    context = AnalysisContext(agent_name="Elizabeth", customer_name="Pat Minh")
+    analyzer(chat_server).analyze(turns, context)
+    sent = json.dumps(chat_server.requests[0].body)
+    for value in ("4111", "555-0198", "pat.minh", "example.com", "Pat Minh"):
+        assert value not in sent, value
+    text = user_text(chat_server.requests[0].body)
+    assert "Customer: [card], and [phone], or [email]" in text

@@ -158,3 +158,40 @@ def test_without_redact_pii_the_turns_are_kept_as_they_came_with_their_spans(
         masked = [mask_text(t.text, spans_from_json(t.pii_spans, t.text)) for t in rows]
     assert masked[1] == "I was charged twice. My card number is [card]."
     assert masked[3] == "Sure, it's [email] and my phone is [phone]."
+
+
+def test_a_chat_of_a_redacting_company_is_stored_masked_at_ingest(
+    api_server, company: CompanyCtx
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a company with redact_pii on and no worker running
+    WHEN a chat arrives through POST /api/tickets
+    THEN its turns are stored masked at once, before any pipeline step ran."""
+    from sqlalchemy import select
+
+    from callscribe.accounts import service as accounts
+    from callscribe.calls.models import Engagement, Turn
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        accounts.get_company_settings(s, company.id).redact_pii = True
+    with api_server.client(headers=company.headers) as api:
+        answer = api.post(
+            "/api/tickets",
+            json={
+                "channel": "chat",
+                "external_id": "chat-redact-1",
+                "messages": [
+                    {"role": "agent", "text": "What is the security code?"},
+                    {"role": "customer", "text": f"737. The card is {CARD}, mail {EMAIL}."},
+                ],
+            },
+        )
+    assert answer.status_code == 201, answer.text
+    with session_scope() as s:
+        call = s.get(Engagement, uuid.UUID(answer.json()["call_id"]))
+        assert call is not None and call.status == "received"
+        texts = [
+            t.text
+            for t in s.scalars(select(Turn).where(Turn.engagement_id == call.id).order_by(Turn.seq))
+        ]
+    assert texts[1] == "[cvv]. The card is [card], mail [email]."
