@@ -4,6 +4,8 @@ not be flagged (order numbers, times, amounts, dates, ticket ids)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callscribe.privacy.detectors import (
     KnownIdentity,
@@ -218,3 +220,52 @@ def test_empty_and_odd_input_finds_nothing_and_does_not_fail() -> None:
     for text in ["", " ", "@@@", "0" * 5000, "oh oh oh", "double", "+", "\x00\u200b"]:
         detect(text)
     assert detect("") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "four",
+                "one",
+                "oh",
+                "double",
+                "1111",
+                "4111",
+                "-",
+                " ",
+                ",",
+                "cvv",
+                "expires",
+                "12/27",
+                "@",
+                "a@b.co",
+                "DE89",
+                "3704",
+                "+1",
+                "(415)",
+                "555",
+                "0198",
+                "ssn",
+                "card",
+                "dot",
+                "at",
+                "com",
+                "\n",
+                "é",
+                "$",
+                "1,250.00",
+                "3:30",
+            ]
+        )
+        | st.text(max_size=5),
+        max_size=40,
+    ),
+    st.text(max_size=30),
+)
+def test_any_text_gives_sorted_spans_inside_it_and_never_fails(parts: list[str], prev: str) -> None:
+    text = " ".join(parts)
+    spans = detect(text, KnownIdentity(name="Pat Minh", phones=("4155550198",)), previous=prev)
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
