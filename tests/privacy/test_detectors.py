@@ -177,6 +177,16 @@ def test_look_alikes_are_not_pii(text: str) -> None:
     assert found(text) == []
 
 
+def test_an_id_given_after_the_agent_asked_for_an_order_id_is_no_phone() -> None:
+    """From the ABCD chats (tests/data/transcripts/abcd): the customer answers an order id
+    that looks exactly like a US phone number."""
+    asked = "could you give me the order ID and email"
+    assert found("7916676427", previous=asked) == []
+    assert found("7916676427", previous="what number can we call you on?") == [
+        ("phone", "7916676427")
+    ]
+
+
 def test_the_customers_own_name_phone_and_email_are_found() -> None:
     known = KnownIdentity(name="Crystal Minh", phones=("+14155550142",), emails=("CM@x.io",))
     text = "Hi, Crystal here. Minh is my surname, call 415 555 0142 or cm@x.io."

@@ -236,6 +236,13 @@ _NOT_PHONE_CONTEXT = re.compile(
     r"(?:\s+(?:number|no|id|code))?\s*[#:.]?\s*(?:is|was|will be)?\s*$",
     re.I,
 )
+# the turn before asked for an id, not for a phone ("the order ID and email" -> "7916676427")
+_ASKS_FOR_ID = re.compile(
+    r"\b(?:order|ticket|invoice|reference|confirmation|tracking|case|account|policy|"
+    r"member|booking|claim|transaction) ?(?:number|no|id|#)",
+    re.I,
+)
+_ASKS_FOR_PHONE = re.compile(r"\b(?:phone|cell|mobile|call you|reach you|callback)\b", re.I)
 _CVV_CONTEXT = re.compile(
     r"security code|\bcvv2?\b|\bcvc2?\b|\bcsc\b|card verification|verification (?:code|number)|"
     r"(?:three|four|3|4)[- ]digits? (?:code )?(?:on|at) the (?:back|front)|digits on the back|"
@@ -356,6 +363,9 @@ def _detect_digitized(d: str, previous: str, strict: bool) -> list[tuple[int, in
             found.append((m.start(), m.end(), PiiKind.SSN))
             taken.append((m.start(), m.end()))
 
+    id_asked = bool(_ASKS_FOR_ID.search(previous[-120:])) and not _ASKS_FOR_PHONE.search(
+        previous[-120:]
+    )
     if sum(ch.isdigit() for ch in d) >= 7:
         for match in phonenumbers.PhoneNumberMatcher(
             d, "US", leniency=phonenumbers.Leniency.POSSIBLE
@@ -366,6 +376,8 @@ def _detect_digitized(d: str, previous: str, strict: bool) -> list[tuple[int, in
             if (start > 0 and d[start - 1].isalnum()) or (end < len(d) and d[end].isalnum()):
                 continue  # inside a serial or tracking id ("1Z7414266364")
             if _NOT_PHONE_CONTEXT.search(d[max(0, start - 40) : start]):
+                continue
+            if id_asked and not _ASKS_FOR_PHONE.search(d[max(0, start - 40) : start]):
                 continue
             raw = match.raw_string
             if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", raw.strip()):
