@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from callscribe.privacy.detectors import detect
+from callscribe.privacy.detectors import detect, detect_turns
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "data" / "pii" / "turns.jsonl"
 
@@ -78,6 +78,24 @@ def score(rows: list[dict], detector: Callable[[str, str], Found]) -> dict[str, 
     }
 
 
+def real_transcripts() -> None:
+    """What the detectors find in the real dialogues of tests/data (ABCD chats, a Harper
+    Valley call): unlabelled, printed so a reader can judge each finding."""
+    data = FIXTURE.parent.parent / "transcripts"
+    dialogues: list[list[str]] = []
+    for conv in json.loads((data / "abcd" / "abcd_sample.json").read_text()):
+        dialogues.append([t[1] for t in conv.get("original", []) if t[0] != "action"])
+    for path in (data / "harper_valley").glob("*.transcript.json"):
+        segments = sorted(json.loads(path.read_text()), key=lambda s: s["start_ms"])
+        dialogues.append([s["human_transcript"] for s in segments])
+    turns = sum(len(d) for d in dialogues)
+    print(f"real dialogues (tests/data/transcripts): {len(dialogues)}, {turns} turns; found:")
+    for texts in dialogues:
+        for text, spans in zip(texts, detect_turns(texts), strict=True):
+            for span in spans:
+                print(f"   {span.kind.value:6} {text[span.start : span.end]!r}  in {text[:70]!r}")
+
+
 def main() -> None:
     rows = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
     labelled = sum(len(r["pii"]) for r in rows)
@@ -98,6 +116,7 @@ def main() -> None:
     print(f"privacy.detect misses and false findings ({len(misses)}):")
     for line in misses[:40]:
         print("  ", line)
+    real_transcripts()
 
 
 if __name__ == "__main__":

@@ -180,8 +180,9 @@ def test_look_alikes_are_not_pii(text: str) -> None:
 def test_an_id_given_after_the_agent_asked_for_an_order_id_is_no_phone() -> None:
     """From the ABCD chats (tests/data/transcripts/abcd): the customer answers an order id
     that looks exactly like a US phone number."""
-    asked = "could you give me the order ID and email"
+    asked = "additional to this you would give me the order ID and email"
     assert found("7916676427", previous=asked) == []
+    assert detect_turns([asked, "please", "7916676427"]) == [[], [], []]
     assert found("7916676427", previous="what number can we call you on?") == [
         ("phone", "7916676427")
     ]

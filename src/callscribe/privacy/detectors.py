@@ -502,11 +502,14 @@ def _settle(spans: list[Span]) -> list[Span]:
 def detect_turns(
     texts: Sequence[str], known: KnownIdentity | None = None, *, strict: bool = False
 ) -> list[list[Span]]:
-    """The spans of each turn of one engagement, in order: each turn is read with the
-    one before it as context."""
+    """The spans of each turn of one engagement, in order: each turn is read with the two
+    before it as context (the agent asks for the order id, then says "please", then the
+    customer answers)."""
     result: list[list[Span]] = []
-    previous = ""
-    for text in texts:
+    for i, text in enumerate(texts):
+        previous = " ".join(texts[max(0, i - CONTEXT_TURNS) : i])[-240:]
         result.append(detect(text, known, previous=previous, strict=strict))
-        previous = text
     return result
+
+
+CONTEXT_TURNS = 2
