@@ -182,13 +182,10 @@ def journey_outline(
     outcomes: dict[uuid.UUID, str] = {}
     with_agent_turns: set[uuid.UUID] = set()
     for chunk in _chunks(ids, 500):
-        outcomes.update(
-            session.execute(
-                select(Minutes.engagement_id, Minutes.outcome).where(
-                    Minutes.engagement_id.in_(chunk)
-                )
-            ).tuples()
-        )
+        for engagement_id, outcome in session.execute(
+            select(Minutes.engagement_id, Minutes.outcome).where(Minutes.engagement_id.in_(chunk))
+        ):
+            outcomes[engagement_id] = outcome
         with_agent_turns.update(
             session.scalars(
                 select(Turn.engagement_id)
