@@ -32,12 +32,15 @@ class Journey:
     email_reply: str
 
 
-def agent_id(company: CompanyCtx, name: str = "Dana Agent", ext: str = "EXT-1") -> str:
+def agent_id(
+    company: CompanyCtx, name: str = "Dana Agent", ext: str = "EXT-1", email: str | None = None
+) -> str:
     from callscribe.accounts import service
     from callscribe.db import session_scope
 
     with session_scope() as s:
-        return str(service.upsert_agent(s, company.id, name=name, extension_id=ext).id)
+        agent = service.upsert_agent(s, company.id, name=name, extension_id=ext, email=email)
+        return str(agent.id)
 
 
 def chat_messages(convo: int, start: datetime, gap_s: int = 20) -> list[dict]:
@@ -77,6 +80,11 @@ def ticket(client: httpx.Client, body: dict) -> str:
 def build_journey(client: httpx.Client, company: CompanyCtx, *, with_call: bool = True) -> Journey:
     """Ingest the journey through the APIs and wait until every engagement is done."""
     dana = agent_id(company)
+    # the chat agents exist before the call is transcribed: on SQLite an agent created by
+    # an ingest while the worker writes turns can meet "database is locked" (main's
+    # resolve_agent writes before ingest takes the write lock; not this test's subject)
+    agent_id(company, "Sam Agent", "EXT-2", "sam@example.com")
+    agent_id(company, "Lee Specialist", "EXT-3", "lee@example.com")
     call = ""
     if with_call:
         r = client.post(

@@ -4,6 +4,7 @@ email, in time order, grouped the way ingest grouped them."""
 from __future__ import annotations
 
 import uuid
+from itertools import pairwise
 
 import pytest
 
@@ -75,9 +76,9 @@ def test_call_chat_and_email_form_one_journey_in_time_order(
     assert not any("Crystal" in p or "cminh" in p or "977" in p for p in participants)
     # chat messages carry sent_at: 20 s apart, so the reply after the other party is 20 s
     chat_turns = chat["turns"]
-    switches = [t for prev, t in zip(chat_turns, chat_turns[1:]) if prev["role"] != t["role"]]
+    switches = [t for prev, t in pairwise(chat_turns) if prev["role"] != t["role"]]
     assert switches and all(t["response_ms"] == 20_000 for t in switches)
-    same = [t for prev, t in zip(chat_turns, chat_turns[1:]) if prev["role"] == t["role"]]
+    same = [t for prev, t in pairwise(chat_turns) if prev["role"] == t["role"]]
     assert same and all(t["response_ms"] is None for t in same)
     assert chat_turns[0]["response_ms"] is None
     assert chat_turns[1]["at"].startswith("2026-11-21T09:00:20")
