@@ -412,6 +412,7 @@
 
   var targetEngagement = root.dataset.targetEngagement;
   var targetTurn = root.dataset.targetTurn;
+  if (!targetEngagement && total) loadPage(1); // the oldest first, without waiting for layout
   if (targetEngagement) {
     var key = keyOfEngagement(targetEngagement);
     if (key) {
