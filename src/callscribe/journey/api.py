@@ -3,9 +3,9 @@ about one engagement."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from callscribe.auth.deps import CurrentPrincipal, DbSession
 from callscribe.journey import service
@@ -77,5 +77,9 @@ def ask(engagement_id: str, body: AskIn, principal: CurrentPrincipal, session: D
     responses={**ERRORS, 501: {"description": "No search index in this installation yet"}},
     summary="Turns like this one (the journey's action pane; answered by search)",
 )
-def similar_turns(turn_id: int, principal: CurrentPrincipal, session: DbSession) -> list[int]:
+def similar_turns(
+    turn_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="A turn id")],
+    principal: CurrentPrincipal,
+    session: DbSession,
+) -> list[int]:
     return service.similar_turns(session, principal, turn_id)
