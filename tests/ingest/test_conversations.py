@@ -136,3 +136,34 @@ def test_thread_and_explicit_conversation_ids_group_across_time_and_sources(
     assert explicit.kind == "explicit" and explicit.external_id == "CASE-9"
     assert explicit.channels == ["chat", "voice"]
     assert explicit.started_at == T0 + timedelta(days=30)
+
+
+def test_sheet_rows_group_by_thread_and_conversation_columns(
+    live_server: LiveServer, company: CompanyCtx
+) -> None:
+    import time
+
+    mapping = {
+        "text": "Transcript",
+        "external_id": "ID",
+        "customer_name": "Customer",
+        "thread_id": "Thread",
+        "conversation_id": "Case",
+    }
+    rows = [
+        {"ID": "s1", "Transcript": "Customer: hi\nAgent: hello", "Customer": "A", "Thread": "T9"},
+        {"ID": "s2", "Transcript": "Customer: again\nAgent: yes", "Customer": "B", "Thread": "T9"},
+        {"ID": "s3", "Transcript": "Customer: one\nAgent: ok", "Customer": "C", "Case": "K1"},
+        {"ID": "s4", "Transcript": "Customer: two\nAgent: ok", "Customer": "D", "Case": "K1"},
+    ]
+    with live_server.client(headers=company.headers) as client:
+        sid = client.post("/api/sheets", json={"mapping": mapping}).json()["id"]
+        assert client.post(f"/api/sheets/{sid}/rows", json=rows).status_code == 200
+        assert client.post(f"/api/sheets/{sid}/finalize").status_code == 202
+        deadline = time.time() + 120
+        while (sheet := client.get(f"/api/sheets/{sid}").json())["status"] != "completed":
+            assert time.time() < deadline, sheet
+            time.sleep(0.3)
+    assert not sheet["errors"], sheet["errors"]
+    a, b, c, d = _conversations(*sheet["call_ids"])
+    assert a == b and c == d and a != c

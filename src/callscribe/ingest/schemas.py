@@ -345,6 +345,8 @@ SHEET_TARGETS = (
     "direction",
     "channel",
     "subject",
+    "conversation_id",
+    "thread_id",
 )
 
 

@@ -1204,6 +1204,7 @@ def process_sheet_row(
                 "external_id": external_id,
                 "direction": direction,
                 "started_at": started,
+                "conversation_id": value("conversation_id"),
             }
         )
         # checked before the download: a re-run finds the row's call, a bad agent fails
@@ -1242,6 +1243,8 @@ def process_sheet_row(
             source="sheet",
             channel=channel,
             external_id=external_id,
+            conversation_id=(value("conversation_id") or "")[:200] or None,
+            thread_id=(value("thread_id") or "")[:200] or None,
             agent=agent_hints,
             customer=customer_hints,
             turns=turns,

@@ -321,14 +321,6 @@ def _engagement_out(
     )
 
 
-def conversation_page_of(outline: Outline, engagement_id: uuid.UUID, page_size: int) -> int | None:
-    """The page of the journey that holds this engagement (deep links)."""
-    for i, c in enumerate(outline.conversations):
-        if any(e.id == engagement_id for e in c.engagements):
-            return i // page_size + 1
-    return None
-
-
 # -- similar turns (the search domain's) -----------------------------------------------------
 
 
