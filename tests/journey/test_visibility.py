@@ -25,6 +25,14 @@ def _chat(client, external_id: str, agent_ext: str, day: int, who: dict) -> str:
     )
 
 
+def _first_turn(call_id: str) -> int:
+    from callscribe.calls import service
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        return service.list_turns(s, uuid.UUID(call_id))[0].id
+
+
 def test_agents_see_only_their_own_engagements_of_customers_they_handled(
     api_server: LiveServer, company: CompanyCtx
 ) -> None:
@@ -63,6 +71,11 @@ def test_agents_see_only_their_own_engagements_of_customers_they_handled(
         headers={"X-CSRF-Token": ana.csrf},
     )
     assert mine.status_code == 200, mine.text
+    bo_turn = _first_turn(bo_chat)
+    assert ana.client.get(f"/api/journey/turns/{bo_turn}/similar").status_code == 404
+    own = ana.client.get(f"/api/journey/turns/{_first_turn(ana_chat)}/similar")
+    assert own.status_code == 501  # until the search index is merged: said plainly
+    assert own.json()["error"]["code"] == "search_unavailable"
 
     mia = sign_in(api_server.url, "mia@example.com")
     assert engagements(mia, shared_id) == [ana_chat, bo_chat]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 
 from callscribe.auth.deps import CurrentPrincipal, DbSession
 from callscribe.journey import service
-from callscribe.journey.schemas import AskIn, AskOut, JourneyOut
+from callscribe.journey.schemas import AskIn, AskOut, JourneyOut, SimilarTurnOut
 from callscribe.kit.pagination import PageNumber, PageSize
 
 router = APIRouter(prefix="/api", tags=["journey"])
@@ -76,10 +76,11 @@ def ask(engagement_id: str, body: AskIn, principal: CurrentPrincipal, session: D
     "/journey/turns/{turn_id}/similar",
     responses={**ERRORS, 501: {"description": "No search index in this installation yet"}},
     summary="Turns like this one (the journey's action pane; answered by search)",
+    response_model=list[SimilarTurnOut],
 )
 def similar_turns(
     turn_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="A turn id")],
     principal: CurrentPrincipal,
     session: DbSession,
-) -> list[int]:
+) -> list[SimilarTurnOut]:
     return service.similar_turns(session, principal, turn_id)

@@ -117,6 +117,15 @@ class JourneyOut(BaseModel):
     )
 
 
+class SimilarTurnOut(BaseModel):
+    """A turn like the selected one (search's SearchHit, as the action pane shows it)."""
+
+    turn_id: int
+    engagement_id: uuid.UUID
+    score: float
+    highlight: str = Field(description="The turn's text, HTML-escaped, matches in <mark>")
+
+
 class AskIn(BaseModel):
     prompt: str = Field(..., min_length=1, max_length=2000)
     detail: Literal["concise", "detailed"] = "concise"

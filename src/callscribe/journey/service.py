@@ -39,6 +39,7 @@ from callscribe.journey.schemas import (
     JourneyEngagementOut,
     JourneyOut,
     JourneyTurnOut,
+    SimilarTurnOut,
 )
 from callscribe.minutes import service as minutes
 
@@ -324,11 +325,19 @@ def _engagement_out(
 # -- similar turns (the search domain's) -----------------------------------------------------
 
 
-def similar_turns(session: Session, principal: Principal, turn_id: int) -> list[int]:
-    """Turns like this one, for the action pane. This is the seam for
-    `search.service.similar_turns(session, company_id, turn_id, limit=…,
-    only_agent_id=…)` (issue 10, branch search-core): until the search domain is
-    merged there is no index to ask, and the pane says so."""
+def similar_turns(session: Session, principal: Principal, turn_id: int) -> list[SimilarTurnOut]:
+    """Turns like this one, for the action pane. The seam for the search domain (issue
+    10, branch search-core), not merged here: its migration and this one both follow
+    0009 until the integrator re-chains them. Once merged, the body is
+
+        found = search.similar_turns(
+            session, principal.company_id, turn_id, limit=10,
+            only_agent_id=principal.agent_id if principal.sees_only_own_calls else None,
+        )
+        return [SimilarTurnOut(turn_id=h.turn_id, engagement_id=h.engagement_id,
+                               score=h.score, highlight=h.highlight) for h in found.hits]
+
+    Until then there is no index to ask, and the pane says so (501)."""
     _visible_turn(session, principal, turn_id)
     raise CallscribeError(
         "Similar turns need the search index, which this installation does not have yet.",

@@ -403,7 +403,16 @@
           return;
         }
         box.textContent = res.body.length ? "" : "No similar turns.";
-        res.body.forEach(function (turnId) { box.appendChild(el("div", "similar-turn", "#" + turnId)); });
+        res.body.forEach(function (hit) {
+          var row = el("div", "similar-turn");
+          var link = el("a", "", "");
+          link.href = "/calls/" + hit.engagement_id + "#turn-" + hit.turn_id;
+          // search escapes the text and wraps matches in <mark>: keep only that markup
+          link.textContent = hit.highlight.replace(/<\/?mark>/g, "").replace(/&lt;/g, "<")
+            .replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&amp;/g, "&");
+          row.appendChild(link);
+          box.appendChild(row);
+        });
       })
       .catch(function () { box.textContent = "No similar turns."; });
   }
