@@ -50,6 +50,8 @@ def chat_messages(convo: int, start: datetime, gap_s: int = 20) -> list[dict]:
             "role": "bot" if role == "action" else role,
             "text": text,
             "sent_at": (start + timedelta(seconds=gap_s * n)).isoformat(),
+            # the chat tool signs the customer's messages with their name: never shown
+            **({"author": NAME} if role == "customer" else {}),
         }
         for n, (role, text) in enumerate(dialogue)
     ]
