@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,12 +79,12 @@ def participant(turn: Turn, agent: Agent | None) -> str:
     return "Speaker"
 
 
-def times_are_real(engagement: Engagement) -> bool:
+def times_are_real(channel: str, meta: dict[str, Any] | None) -> bool:
     """Whether turn offsets are real times: audio (segment timestamps of the speech
     engine or the provider's transcript), or messages that all came with `sent_at`.
     Messages without times get one second apart at ingest: no response time there."""
-    meta = engagement.meta or {}
-    if engagement.channel == Channel.VOICE:
+    meta = meta or {}
+    if channel == Channel.VOICE:
         return meta.get("timed_turns", True) is not False
     return meta.get("timed_turns") is True
 
@@ -93,7 +94,7 @@ def times_are_real(engagement: Engagement) -> bool:
 
 @dataclass
 class EngagementLine:
-    engagement: Engagement
+    engagement: Any  # a Row of OUTLINE_COLUMNS
     start: datetime
     end: datetime
     agent: Agent | None
@@ -160,6 +161,20 @@ def _customer(session: Session, principal: Principal, customer_id: uuid.UUID | s
     return crm.get_customer(session, principal.company_id, customer_id)
 
 
+# what the outline reads of each engagement: columns, not rows (hundreds of engagements)
+OUTLINE_COLUMNS = (
+    Engagement.id,
+    Engagement.conversation_id,
+    Engagement.agent_id,
+    Engagement.channel,
+    Engagement.direction,
+    Engagement.queue,
+    Engagement.started_at,
+    Engagement.created_at,
+    Engagement.duration_s,
+)
+
+
 def journey_outline(
     session: Session, principal: Principal, customer_id: uuid.UUID | str
 ) -> Outline:
@@ -168,9 +183,11 @@ def journey_outline(
     of another company, and for one with no engagement the principal may see while the
     principal sees only their own calls."""
     customer = _customer(session, principal, customer_id)
-    rows = list(
-        session.scalars(calls.scoped_calls(principal).where(Engagement.customer_id == customer.id))
-    )
+    rows = session.execute(
+        calls.scoped_calls(principal)
+        .where(Engagement.customer_id == customer.id)
+        .with_only_columns(*OUTLINE_COLUMNS)
+    ).all()
     if not rows and principal.sees_only_own_calls:
         raise NotFound("Customer not found.")
     ids = [e.id for e in rows]
@@ -259,7 +276,12 @@ def customer_journey(
     chosen = outline.conversations[(page - 1) * page_size : page * page_size]
     ids = [e.id for c in chosen for e in c.engagements]
     turns: dict[uuid.UUID, list[Turn]] = {i: [] for i in ids}
+    metas: dict[uuid.UUID, dict[str, Any] | None] = {}
     for chunk in _chunks(ids, 500):
+        for engagement_id, meta in session.execute(
+            select(Engagement.id, Engagement.meta).where(Engagement.id.in_(chunk))
+        ):
+            metas[engagement_id] = meta
         for turn in session.scalars(
             select(Turn).where(Turn.engagement_id.in_(chunk)).order_by(Turn.start_ms, Turn.seq)
         ):
@@ -275,7 +297,10 @@ def customer_journey(
                 started_at=c.start,
                 direction=c.direction,
                 channels=c.channels,
-                engagements=[_engagement_out(e, turns[e.id], principal) for e in c.engagements],
+                engagements=[
+                    _engagement_out(e, turns[e.id], metas.get(e.id), principal)
+                    for e in c.engagements
+                ],
             )
             for c in chosen
         ],
@@ -284,10 +309,13 @@ def customer_journey(
 
 
 def _engagement_out(
-    line: EngagementLine, turns: list[Turn], principal: Principal
+    line: EngagementLine,
+    turns: list[Turn],
+    meta: dict[str, Any] | None,
+    principal: Principal,
 ) -> JourneyEngagementOut:
     e = line.engagement
-    real = times_are_real(e)
+    real = times_are_real(e.channel, meta)
     out: list[JourneyTurnOut] = []
     other: Turn | None = None  # the last turn of a party
     for turn in turns:
