@@ -114,6 +114,8 @@ def test_journey_page_shows_three_panes_coloured_grouped_with_overlap_and_deep_l
         expect(opening.locator(".participant")).to_have_text("Sam Agent")
         expect(chat.locator(".response-time").first).to_have_text("replied after 20 s")
         expect(page.locator(".participant", has_text="Crystal")).to_have_count(0)
+        page.locator(f"#eng-{j.chat}").click()  # selected: the action pane is ready
+        _screenshot(page, "journey.png")
         # the overlap notice of the email thread jumps to the bot's conversation
         notice = page.locator(
             f"#conv-{journey['conversations'][2]['id']} [data-testid=overlap-notice]"
@@ -130,7 +132,6 @@ def test_journey_page_shows_three_panes_coloured_grouped_with_overlap_and_deep_l
             " return pane.scrollTop > before && top >= -1 && top < pane.clientHeight / 2; }",
             arg=[bot_conv, before],
         )
-        _screenshot(page, "journey.png")
         # deep link: opened scrolled to the turn, which is selected
         page.goto(
             f"{live_server.url}/customers/{j.customer_id}/journey"
