@@ -34,6 +34,8 @@ from callscribe.delivery import api as delivery_api
 from callscribe.delivery import views as delivery_views
 from callscribe.errors import CallscribeError, ErrorCode, from_validation
 from callscribe.ingest import api as ingest_api
+from callscribe.journey import api as journey_api
+from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
 from callscribe.settings import get_settings
@@ -53,11 +55,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     delivery_api.router,
     connectors_api.router,
     ingest_api.router,
+    journey_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
     delivery_views.router,
     connectors_views.router,
+    journey_views.router,
 )
 
 

@@ -42,6 +42,9 @@ class CompanySettings(Base):
     # {"<source>": {"0": "agent", "1": "customer"}}; "*" is the default for every source
     channel_roles: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     redact_pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a transfer or callback this many minutes after the last engagement with the same
+    # customer and source joins its conversation (calls.service.assign_conversation)
+    conversation_window_min: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -5,7 +5,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -53,16 +65,47 @@ class TurnRole(StrEnum):
     UNKNOWN = "unknown"
 
 
+class ConversationKind(StrEnum):
+    """Why engagements share a conversation (stored in `conversations.kind`)."""
+
+    EXPLICIT = "explicit"  # the source gave a conversation id at ingest
+    THREAD = "thread"  # a ticket or email thread (same thread id of one source)
+    WINDOW = "window"  # a transfer or callback: same customer and source within the window
+
+
 class Conversation(Base):
-    """Groups engagements that belong together (a transfer, an email thread)."""
+    """Groups engagements that belong together: an explicit conversation id given at
+    ingest, a ticket/email thread, or a transfer/callback within the company's window
+    (`calls.service.assign_conversation`, called by the one ingest path)."""
 
     __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("company_id", "pid", name="uq_conversations_pid"),
+        Index("ix_conversations_customer_started", "company_id", "customer_id", "started_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     company_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
-    external_id: Mapped[str | None] = mapped_column(String(200))
+    # explicit: UUIDv5 of the given id; thread: of (source, thread id); window: of the
+    # first engagement's PID (None when it had none)
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(
+        String(10), default=ConversationKind.WINDOW.value, server_default="window"
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))  # the conversation/thread id
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    source: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its first engagement's
+    # when its last engagement ended: a transfer or callback is counted from here
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    direction: Mapped[str | None] = mapped_column(String(10))  # its first engagement's
+    channels: Mapped[list[str]] = mapped_column(  # sorted, distinct
+        JSONType, default=list, server_default=sql_text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -76,6 +119,7 @@ class Engagement(Base):
         UniqueConstraint("company_id", "pid", name="uq_engagements_pid"),
         Index("ix_engagements_company_started", "company_id", "started_at"),
         Index("ix_engagements_company_status", "company_id", "status"),
+        Index("ix_engagements_conversation", "conversation_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -142,6 +142,11 @@ def _store_and_enqueue(
                             "external_id": {"type": "string"},
                             "direction": {"enum": ["inbound", "outbound", "internal"]},
                             "started_at": {"type": "string", "format": "date-time"},
+                            "conversation_id": {
+                                "type": "string",
+                                "description": "Your conversation id: the same one groups "
+                                "engagements into one conversation",
+                            },
                             "source": {
                                 "enum": ["api", "upload"],
                                 "description": "upload: sent from the web app's upload page",

@@ -76,6 +76,10 @@ class IngestRequest:
     channel: str = "voice"
     data_set: str | None = None  # a batch within the source (ZIP ingest); part of the PID
     external_id: str | None = None
+    # grouping into conversations (ingest.service.group_into_conversation): an explicit
+    # conversation id (company-wide), else a thread id of this source (ticket/email)
+    conversation_id: str | None = None
+    thread_id: str | None = None
     direction: str | None = None
     started_at: datetime | None = None
     duration_s: float | None = None  # text engagements; audio is probed

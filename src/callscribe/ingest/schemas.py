@@ -34,6 +34,12 @@ class CallFields(BaseModel):
     )
     direction: Literal["inbound", "outbound", "internal"] | None = None
     started_at: datetime | None = None
+    conversation_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Your conversation id: engagements sent with the same one (from any "
+        "source) form one conversation",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -267,6 +273,18 @@ class TicketCustomer(StrictModel):
 class TicketIn(StrictModel):
     channel: Literal["chat", "email", "ticket"]
     external_id: str | None = Field(None, max_length=200, description="Same id again: same ticket")
+    conversation_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Your conversation id: engagements sent with the same one (from any "
+        "source) form one conversation",
+    )
+    thread_id: str | None = Field(
+        None,
+        max_length=200,
+        description="The ticket or email thread: messages of one thread sent as several "
+        "tickets form one conversation",
+    )
     subject: str | None = Field(None, max_length=300)
     direction: Literal["inbound", "outbound", "internal"] | None = None
     agent: TicketAgent | None = None
@@ -327,6 +345,8 @@ SHEET_TARGETS = (
     "direction",
     "channel",
     "subject",
+    "conversation_id",
+    "thread_id",
 )
 
 

@@ -26,7 +26,14 @@ from callscribe.accounts.models import Agent
 from callscribe.auth.permissions import Role
 from callscribe.auth.principal import Principal, check_attribution
 from callscribe.calls import service as calls
-from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn
+from callscribe.calls.models import (
+    Channel,
+    Conversation,
+    ConversationKind,
+    Engagement,
+    EngagementStatus,
+    Turn,
+)
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
 from callscribe.db import after_commit, utcnow
@@ -315,6 +322,7 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
         if existing is not None:  # a concurrent request with the same PID won the race
             request.discard()
             return _duplicate(session, existing)
+        group_into_conversation(session, engagement, request)
         if staged is not None:
             assert engagement.audio_key
             engagement.audio_size = get_store().put_file(engagement.audio_key, staged.path)
@@ -342,6 +350,130 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
         raise
     _enqueue_after_commit(session, engagement.id)
     return IngestResult(engagement, False, agent, definite, unknown, suggested)
+
+
+# -- conversations -----------------------------------------------------------------------
+
+
+def _engagement_span(engagement: Engagement) -> tuple[datetime, datetime]:
+    start = engagement.started_at or engagement.created_at or utcnow()
+    return start, start + timedelta(seconds=engagement.duration_s or 0)
+
+
+def group_into_conversation(
+    session: Session, engagement: Engagement, request: IngestRequest
+) -> Conversation:
+    """Put a new engagement into its conversation, in this order: the `conversation_id`
+    the source gave (company-wide: the same id from any source is one conversation), the
+    source's thread id (tickets and emails of one thread), else the latest window
+    conversation of the same customer and source whose last engagement ended at most
+    the company's `conversation_window_min` before this one started (or starts within
+    the window after it: a transfer or callback sent out of order); else a new one."""
+    company_id = request.company_id
+    start, end = _engagement_span(engagement)
+    conversation: Conversation | None = None
+    if request.conversation_id:
+        conversation = _conversation_by_pid(
+            session,
+            engagement,
+            pid_for(company_id, "conversation", None, request.conversation_id),
+            ConversationKind.EXPLICIT,
+            request.conversation_id,
+        )
+    elif request.thread_id:
+        conversation = _conversation_by_pid(
+            session,
+            engagement,
+            pid_for(company_id, request.source, "thread", request.thread_id),
+            ConversationKind.THREAD,
+            request.thread_id,
+        )
+    elif engagement.customer_id is not None:
+        window = timedelta(
+            minutes=accounts.get_company_settings(session, company_id).conversation_window_min
+        )
+        conversation = session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.company_id == company_id,
+                Conversation.customer_id == engagement.customer_id,
+                Conversation.source == engagement.source,
+                Conversation.kind == ConversationKind.WINDOW,
+                Conversation.last_at >= start - window,
+                Conversation.started_at <= end + window,
+            )
+            .order_by(Conversation.last_at.desc())
+            .limit(1)
+        ).first()
+    if conversation is None:
+        conversation = Conversation(
+            company_id=company_id,
+            pid=pid_for(company_id, engagement.source, "conversation", str(engagement.pid))
+            if engagement.pid is not None
+            else None,
+            kind=ConversationKind.WINDOW,
+            customer_id=engagement.customer_id,
+            source=engagement.source,
+            channels=[],
+        )
+        session.add(conversation)
+        session.flush()
+    _join(conversation, engagement, start, end)
+    session.flush()
+    return conversation
+
+
+def _conversation_by_pid(
+    session: Session,
+    engagement: Engagement,
+    pid: uuid.UUID,
+    kind: ConversationKind,
+    external_id: str,
+) -> Conversation:
+    def find() -> Conversation | None:
+        return session.scalars(
+            select(Conversation).where(
+                Conversation.company_id == engagement.company_id, Conversation.pid == pid
+            )
+        ).first()
+
+    found = find()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        company_id=engagement.company_id,
+        pid=pid,
+        kind=kind,
+        external_id=external_id[:200],
+        customer_id=engagement.customer_id,
+        source=engagement.source,
+        channels=[],
+    )
+    try:
+        with session.begin_nested():
+            session.add(conversation)
+            session.flush()
+    except IntegrityError:  # a concurrent ingest made the same conversation
+        found = find()
+        if found is None:
+            raise
+        return found
+    return conversation
+
+
+def _join(
+    conversation: Conversation, engagement: Engagement, start: datetime, end: datetime
+) -> None:
+    engagement.conversation_id = conversation.id
+    if conversation.started_at is None or start < conversation.started_at:
+        conversation.started_at = start
+        conversation.direction = engagement.direction
+    if conversation.last_at is None or end > conversation.last_at:
+        conversation.last_at = end
+    if conversation.customer_id is None:
+        conversation.customer_id = engagement.customer_id
+    if engagement.channel not in (conversation.channels or []):
+        conversation.channels = sorted({*(conversation.channels or []), engagement.channel})
 
 
 def _resolve_customer(
@@ -476,6 +608,7 @@ def fields_request(
         principal=principal,
         source=source,
         external_id=fields.external_id,
+        conversation_id=fields.conversation_id,
         direction=fields.direction,
         started_at=fields.started_at,
         agent=AgentHints(user_id=fields.user_id, extension_id=fields.extension_id),
@@ -729,6 +862,8 @@ def ticket_request(principal: Principal, body: Any, *, source: str = "tickets") 
         source=source,
         channel=body.channel,
         external_id=body.external_id or None,
+        conversation_id=body.conversation_id or None,
+        thread_id=body.thread_id or None,
         direction=body.direction,
         started_at=started,
         duration_s=duration,
@@ -755,6 +890,8 @@ def ticket_request(principal: Principal, body: Any, *, source: str = "tickets") 
         meta={
             **({"subject": body.subject} if body.subject else {}),
             **({"customer_email": customer.email} if customer and customer.email else {}),
+            # every message has its sent time: turn offsets (and response times) are real
+            "timed_turns": all(m.sent_at is not None for m in body.messages),
         },
     )
 
@@ -794,6 +931,7 @@ TUS_META_FIELDS = {
     "order_id",
     "direction",
     "started_at",
+    "conversation_id",
 }
 
 
@@ -1084,6 +1222,7 @@ def process_sheet_row(
                 "external_id": external_id,
                 "direction": direction,
                 "started_at": started,
+                "conversation_id": value("conversation_id"),
             }
         )
         # checked before the download: a re-run finds the row's call, a bad agent fails
@@ -1122,6 +1261,8 @@ def process_sheet_row(
             source="sheet",
             channel=channel,
             external_id=external_id,
+            conversation_id=(value("conversation_id") or "")[:200] or None,
+            thread_id=(value("thread_id") or "")[:200] or None,
             agent=agent_hints,
             customer=customer_hints,
             turns=turns,

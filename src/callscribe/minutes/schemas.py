@@ -85,6 +85,7 @@ class AISettingsOut(BaseModel):
     outcome_labels: list[str]
     channel_roles: dict[str, dict[str, str]]
     redact_pii: bool
+    conversation_window_min: int = 30
 
 
 class AISettingsIn(BaseModel):
@@ -107,3 +108,10 @@ class AISettingsIn(BaseModel):
         dict[str, dict[Literal["0", "1"], Literal["agent", "customer", "bot"]]] | None
     ) = None
     redact_pii: bool | None = None
+    conversation_window_min: int | None = Field(
+        None,
+        ge=0,
+        le=24 * 60,
+        description="Minutes: a transfer or callback this soon after the last engagement "
+        "with the same customer and source joins its conversation",
+    )

@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.ai.llm import ChatClient
 from callscribe.calls.models import ActionItem, Minutes
 from callscribe.minutes.analyzers import (
+    PRESETS,
     Analyzer,
     AnalyzerConfig,
     AnalyzerKeyMissing,
     get_analyzer,
 )
+from callscribe.minutes.analyzers.base import DEFAULT_MODELS
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
 from callscribe.minutes.settings import ai_key
 from callscribe.settings import get_settings
@@ -35,6 +38,24 @@ def analyzer_config_for(cs: CompanySettings) -> AnalyzerConfig:
         api_key=ai_key(cs),
         timeout_s=settings.AI_TIMEOUT_S,
         max_retries=settings.AI_MAX_RETRIES,
+    )
+
+
+def chat_client_for(cs: CompanySettings) -> ChatClient | None:
+    """A chat client for the company's AI endpoint (its base URL or preset, model and
+    key), or None while the company uses the local engine or has set no key. For the
+    other domains that ask the LLM something (journey prompting)."""
+    config = analyzer_config_for(cs)
+    if config.engine == "local" or not (config.api_key or "").strip():
+        return None
+    base = config.base_url or "openai"
+    base_url = PRESETS.get(base.lower(), base).rstrip("/")
+    return ChatClient(
+        base_url=base_url,
+        api_key=config.api_key or "",
+        model=config.model or DEFAULT_MODELS.get(base_url, "gpt-4o-mini"),
+        timeout_s=config.timeout_s,
+        max_retries=config.max_retries,
     )
 
 

@@ -46,6 +46,9 @@ def ai_settings_view(cs: CompanySettings) -> dict[str, Any]:
         "outcome_labels": cs.outcome_labels or list(DEFAULT_OUTCOME_LABELS),
         "channel_roles": cs.channel_roles or {},
         "redact_pii": bool(cs.redact_pii),
+        "conversation_window_min": cs.conversation_window_min
+        if cs.conversation_window_min is not None
+        else 30,
     }
 
 
@@ -71,6 +74,9 @@ def update_ai_settings(cs: CompanySettings, changes: dict[str, Any]) -> bool:
             if not labels:
                 raise ValidationFailed("Give at least one outcome label.")
             cs.outcome_labels = list(dict.fromkeys(labels))
+        elif key == "conversation_window_min":
+            if value is not None:  # null leaves it as it is (the column is required)
+                cs.conversation_window_min = value
         else:
             setattr(cs, key, value)
             resume = resume or key.startswith("ai_") or key.startswith("speech_")
