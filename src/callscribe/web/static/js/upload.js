@@ -107,6 +107,7 @@
   zone.addEventListener("drop", function (e) {
     if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
   });
+  form.addEventListener("submit", function (e) { e.preventDefault(); });
   input.addEventListener("change", function () {
     if (input.files.length) addFiles(input.files);
     input.value = "";
