@@ -22,9 +22,11 @@ from callscribe.auth.principal import Principal
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
     ActionItem,
+    Channel,
     Engagement,
     EngagementStatus,
     Minutes,
+    Timing,
     Turn,
     TurnRole,
 )
@@ -52,6 +54,20 @@ CHUNK = 1024 * 1024
 
 # The pipeline's task: enqueued by name, since calls sits below the pipeline.
 PROCESS_TASK = "pipeline.process"
+
+
+def times_are_real(call: Engagement) -> bool:
+    """Whether the call's turn times are real enough for response times and overlaps
+    (`meta["timing"]`, calls.models.Timing). Calls stored before the flag: transcribed
+    here, real only with word timestamps; otherwise a voice call's times came with it,
+    and a text thread's may be the made-up clock its parser kept the order with."""
+    meta = call.meta or {}
+    timing = meta.get("timing")
+    if timing is not None:
+        return bool(timing == Timing.REAL)
+    if meta.get("speech"):
+        return bool(meta["speech"].get("word_timestamps"))
+    return call.channel == Channel.VOICE
 
 
 def request_processing(session: Session, call_ids: list[uuid.UUID], *, mark: bool = True) -> None:

@@ -42,6 +42,27 @@ GROUP_WINDOW_MS = 60_000  # consecutive turns of one speaker within a minute are
 UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "flac", "webm", "mp4", "aac")
 
 
+CHANNEL_LABELS = {"voice": "Call", "chat": "Chat", "email": "Email thread", "ticket": "Ticket"}
+# what each ingest source is called on the call page (a connector shows its type's name)
+SOURCE_LABELS = {
+    "upload": "Upload page",
+    "api": "API (add-calls)",
+    "api-v2": "API (signed upload)",
+    "tus": "API (resumable upload)",
+    "sheet": "Spreadsheet import",
+    "tickets": "through the API",
+    "url": "API (from a URL)",
+    "cloudvoice": "CloudVoice",
+    "cloudvoice_call_center": "CloudVoice Call Center",
+}
+
+
+def source_label(source: str | None) -> str:
+    if not source:
+        return "—"
+    return SOURCE_LABELS.get(source, source.replace("_", " ").replace("-", " ").capitalize())
+
+
 # -- the transcript as the call page shows it ---------------------------------------------
 
 
@@ -67,10 +88,13 @@ def role_label(role: str, speaker: str | None, call: Engagement, agent: Agent | 
     return "Speaker"
 
 
-def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> list[TurnGroup]:
+def group_turns(
+    turns: list[Turn], call: Engagement, agent: Agent | None, *, times_real: bool = True
+) -> list[TurnGroup]:
     """Consecutive turns of one speaker that start within a minute of the block's first
-    turn form one block; a block after the other party's carries the response time.
-    static/js/call.js groups streamed turns the same way."""
+    turn form one block; a block after the other party's carries the response time when
+    the times are real (service.times_are_real). static/js/call.js groups streamed turns
+    the same way."""
     groups: list[TurnGroup] = []
     for turn in sorted(turns, key=lambda t: (t.start_ms, t.seq)):
         label = role_label(turn.role, turn.speaker, call, agent)
@@ -85,7 +109,12 @@ def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> lis
             last.end_ms = max(last.end_ms, turn.end_ms)
             continue
         group = TurnGroup(turn.role, label, turn.start_ms, turn.end_ms, [turn])
-        if last is not None and last.role != turn.role and turn.role != TurnRole.UNKNOWN:
+        if (
+            times_real
+            and last is not None
+            and last.role != turn.role
+            and turn.role != TurnRole.UNKNOWN
+        ):
             group.response_ms = turn.start_ms - last.end_ms
         groups.append(group)
     return groups
@@ -220,12 +249,17 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
     call = service.get_call(session, user.principal, call_id)
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
     turns = service.list_turns(session, call.id)
+    times_real = service.times_are_real(call)
     return {
         "call": call,
         "agent": agent,
         "minutes": service.get_minutes(session, call.id),
         "action_items": service.list_call_action_items(session, call.id),
-        "groups": group_turns(turns, call, agent),
+        "groups": group_turns(turns, call, agent, times_real=times_real),
+        "times_real": times_real,
+        "is_text": call.channel != Channel.VOICE,
+        "channel_label": CHANNEL_LABELS.get(call.channel, call.channel.capitalize()),
+        "source_label": source_label(call.source),
         "turn_count": len(turns),
         "max_seq": max((t.seq for t in turns), default=-1),
         "live": call.status in ACTIVE_STATUSES,

@@ -26,7 +26,7 @@ from callscribe.accounts.models import Agent
 from callscribe.auth.permissions import Role
 from callscribe.auth.principal import Principal, check_attribution
 from callscribe.calls import service as calls
-from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn
+from callscribe.calls.models import Channel, Engagement, EngagementStatus, Timing, Turn
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
 from callscribe.db import after_commit, utcnow
@@ -420,6 +420,8 @@ def _add_turns(
     session: Session, engagement: Engagement, request: IngestRequest, agent: Agent | None
 ) -> None:
     redact = bool(accounts.get_company_settings(session, request.company_id).redact_pii)
+    timed = all(turn.timed for turn in request.turns or [])
+    engagement.meta = {**(engagement.meta or {}), "timing": Timing.REAL if timed else Timing.NONE}
     for seq, turn in enumerate(request.turns or []):
         speaker = turn.speaker
         if speaker is None and engagement.channel != Channel.VOICE:
