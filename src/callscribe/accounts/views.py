@@ -92,8 +92,11 @@ def setup_submit(
             error = exc.message
     if error:
         return render(request, "accounts/setup.html", status_code=400, form=form, error=error)
-    flash(request, f"{user.email} is the administrator of {company_name.strip()}. Sign in.")
-    return redirect(request, f"/login?email={user.email}")
+    # the person who just chose the password is signed in (a new session id: no fixation)
+    start_user_session(request, session, user)
+    session.commit()
+    flash(request, f"You are the administrator of {company_name.strip()}. Welcome!")
+    return redirect(request, "/calls")
 
 
 @router.get("/login")

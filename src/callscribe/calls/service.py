@@ -70,6 +70,40 @@ def times_are_real(call: Engagement) -> bool:
     return call.channel == Channel.VOICE
 
 
+def call_names(
+    session: Session, company_id: uuid.UUID, call_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """What a list that points at calls calls them (the delivery log): the Minutes'
+    subject, else the recording's file name, else the customer and the date."""
+    ids = [c for c in set(call_ids) if c is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Engagement.id,
+            Minutes.subject,
+            Engagement.audio_filename,
+            Engagement.customer_name,
+            Engagement.started_at,
+            Engagement.created_at,
+            Engagement.channel,
+        )
+        .outerjoin(Minutes, Minutes.engagement_id == Engagement.id)
+        .where(Engagement.company_id == company_id, Engagement.id.in_(ids))
+    )
+    names: dict[uuid.UUID, str] = {}
+    for call_id, subject, filename, customer, started, created, channel in rows:
+        if subject and subject.strip():
+            names[call_id] = subject.strip()
+        elif filename:
+            names[call_id] = filename
+        else:
+            when = (started or created).strftime("%Y-%m-%d %H:%M")
+            kind = "Call" if channel == Channel.VOICE else str(channel).capitalize()
+            names[call_id] = f"{kind} with {customer}, {when}" if customer else f"{kind}, {when}"
+    return names
+
+
 def request_processing(session: Session, call_ids: list[uuid.UUID], *, mark: bool = True) -> None:
     """Ask for these calls to be processed, as part of the caller's transaction: the
     enqueue time is written now (`mark`; the sweep tells a lost job from a queued one by

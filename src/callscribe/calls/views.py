@@ -39,7 +39,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SORTABLE = ("created_at", "started_at", "duration", "status")
 GROUP_WINDOW_MS = 60_000  # consecutive turns of one speaker within a minute are one block
-UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "flac", "webm", "mp4", "aac")
+UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "opus", "flac", "webm", "mp4", "aac")
 
 
 CHANNEL_LABELS = {"voice": "Call", "chat": "Chat", "email": "Email thread", "ticket": "Ticket"}

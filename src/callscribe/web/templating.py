@@ -44,7 +44,6 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(UTC).strftime(fmt)
 
 
-
 def time_ago(value: datetime | None) -> str:
     if value is None:
         return "never"

@@ -81,6 +81,12 @@
     if (input && input.select) input.select();
     var close = event.target.closest(".flash-close");
     if (close && close.parentElement) close.parentElement.remove();
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var header = toggle.closest(".app-header");
+      var open = header.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
   });
 
   window.callscribe = { csrfToken: csrfToken, apiFetch: apiFetch, flash: flash };
