@@ -31,6 +31,7 @@ from callscribe.calls.models import (
 from callscribe.calls.tasks import enqueue_calls
 from callscribe.errors import CallscribeError, NotFound
 from callscribe.kit.schemas import MAX_PAGE
+from callscribe.settings import get_settings
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -239,6 +240,9 @@ def upload_page(
         agents=agents,
         own_agent=own_agent,
         formats=UPLOAD_FORMATS,
+        # the server's limit, checked in the browser before a byte is sent
+        max_upload_bytes=get_settings().max_upload_bytes,
+        max_upload_mb=get_settings().MAX_UPLOAD_MB,
     )
 
 

@@ -864,8 +864,10 @@ def complete_tus_upload(session: Session, principal: Principal, upload: TusUploa
     _link_or_copy(Path(upload.part_path), Path(staged.path))
     staged.size = upload.length
     staged.filename = (upload.upload_meta or {}).get("filename", "")[:300] or None
+    # the upload page sends through tus too (resumable) and says so in its metadata
+    source = "upload" if (upload.upload_meta or {}).get("source") == "upload" else "tus"
     request = fields_request(
-        principal, fields, source="tus", audio=staged, meta={"tus_upload_id": str(upload.id)}
+        principal, fields, source=source, audio=staged, meta={"tus_upload_id": str(upload.id)}
     )
     try:
         result = create_engagement(session, request)
