@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callscribe import __version__
+from callscribe.accounts import api as accounts_api
 from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
 from callscribe.auth import deps as auth
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 # Every router the app serves, in mounting order: the JSON APIs, then the pages. A new
 # domain's api/views module is added here.
 ROUTERS: tuple[APIRouter, ...] = (
+    accounts_api.router,
     crm_api.router,
     calls_api.router,
     minutes_api.router,

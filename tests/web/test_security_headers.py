@@ -71,6 +71,8 @@ PAGE_ROUTES = {
     "/settings/users",
     "/settings/api-keys",
     "/settings/ai",
+    "/settings/company",
+    "/profile",
     "/calls",
     "/upload",
     "/calls/{call_id}",
@@ -194,6 +196,8 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
             "/settings/users",
             "/settings/api-keys",
             "/settings/ai",
+            "/settings/company",
+            "/profile",
         ]:
             visit(path, path)
         visit(f"/calls/{call_id}", "/calls/{call_id}")

@@ -19,7 +19,7 @@ from callscribe import __version__
 from callscribe.auth.csrf import CSRF_FIELD, csrf_token
 from callscribe.auth.permissions import Permission
 from callscribe.auth.sessions import write_session_cookie
-from callscribe.kit.timefmt import format_duration, format_offset_ms
+from callscribe.kit.timefmt import format_duration, format_moment, format_offset_ms
 from callscribe.web.flash import pop_flashes, write_flash_cookie
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -36,12 +36,13 @@ def csrf_input(ctx: Any) -> Markup:
     )
 
 
-def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(fmt)
+@pass_context
+def format_datetime(ctx: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """`{{ when | dt }}`: in the signed-in user's zone (their own, else the company's,
+    else UTC), with the zone named; `tz` in the context overrides it."""
+    user = ctx.get("user")
+    zone = ctx.get("tz") or (user.time_zone if user is not None else None)
+    return format_moment(value, zone, fmt)
 
 
 def time_ago(value: datetime | None) -> str:
