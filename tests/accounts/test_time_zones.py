@@ -38,17 +38,18 @@ def test_unknown_zone_names_are_refused_with_422_and_nothing_changes(
             "/api/settings/company", headers=company.headers, json={"time_zone": "X" * 65}
         )
         assert too_long.status_code == 422
-        assert c.get("/api/settings/company", headers=company.headers).json() == {
-            "time_zone": None
-        }
+        assert c.get("/api/settings/company", headers=company.headers).json() == {"time_zone": None}
         ok = c.put(
             "/api/settings/company", headers=company.headers, json={"time_zone": "Europe/Berlin"}
         )
         assert ok.status_code == 200 and ok.json() == {"time_zone": "Europe/Berlin"}
         # an API key acts for no user: it has no own zone
-        assert c.put(
-            "/api/me/time-zone", headers=company.headers, json={"time_zone": "UTC"}
-        ).status_code == 400
+        assert (
+            c.put(
+                "/api/me/time-zone", headers=company.headers, json={"time_zone": "UTC"}
+            ).status_code
+            == 400
+        )
 
     web = sign_in(api_server.url, "ann@acme.test")
     refused = web.post_form("/profile", {"time_zone": "Atlantis/Capital"})

@@ -125,11 +125,13 @@ def test_chats_show_response_times_only_when_their_messages_carry_sent_at(
     assert 'data-times-real="false"' in page
     assert not re.search(r"\d\d:\d\d long", page)
     assert "Duration" not in page
+    assert 'class="t">' not in page  # no made-up timestamps on the turns
 
     page = web.client.get(f"/calls/{timed}").text
     assert "responded in 40.0 s" in page
     assert 'data-times-real="true"' in page
     assert "Duration <b>01:10</b>" in page
+    assert 'class="t">00:40<' in page
 
 
 @pytest.mark.parametrize(

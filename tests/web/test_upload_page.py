@@ -112,9 +112,9 @@ def test_a_dropped_patch_resumes_from_the_servers_offset(
     assert ("HEAD", None) in seen
     assert patches[2] == 2 * CHUNK, patches  # the server's offset, not the page's
     assert [m for m, _ in seen].count("POST") == 1
-    assert hashlib.sha256(_stored_audio(call_id)).digest() == hashlib.sha256(
-        WAV.read_bytes()
-    ).digest()
+    assert (
+        hashlib.sha256(_stored_audio(call_id)).digest() == hashlib.sha256(WAV.read_bytes()).digest()
+    )
 
 
 def test_leaving_mid_upload_warns_and_the_same_file_resumes_after_a_reload(
