@@ -70,6 +70,9 @@ def test_an_oversize_file_is_refused_before_a_byte_is_sent(
         item = page.get_by_test_id("upload-item")
         expect(item).to_contain_text("Too large")
         expect(item).to_contain_text("Nothing was sent")
+        from tests.web.test_browser import _screenshot
+
+        _screenshot(page, "upload-too-large-after.png")
         page.wait_for_timeout(500)
         assert not [r for r in sent if "/api/uploads" in r or "/api/add-calls" in r], sent
     finally:
