@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,6 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callscribe import __version__
+from callscribe.accounts import api as accounts_api
 from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
 from callscribe.auth import deps as auth
@@ -40,14 +41,19 @@ from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
 from callscribe.settings import get_settings
 from callscribe.web.errors import error_page, wants_page
-from callscribe.web.security_headers import SecurityHeadersMiddleware
-from callscribe.web.templating import STATIC_DIR
+from callscribe.web.security_headers import (
+    REDOC_LOAD_STYLE_HASHES,
+    SecurityHeadersMiddleware,
+    content_security_policy,
+)
+from callscribe.web.templating import STATIC_DIR, templates
 
 log = logging.getLogger(__name__)
 
 # Every router the app serves, in mounting order: the JSON APIs, then the pages. A new
 # domain's api/views module is added here.
 ROUTERS: tuple[APIRouter, ...] = (
+    accounts_api.router,
     crm_api.router,
     calls_api.router,
     minutes_api.router,
@@ -136,14 +142,26 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         )
 
     @app.get("/api/docs", include_in_schema=False)
-    def api_docs() -> Response:
-        vendor = "/static/vendor/swagger-ui-dist-5.35.0"
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="callscribe API",
-            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
-            swagger_css_url=f"{vendor}/swagger-ui.css",
-            swagger_favicon_url="/static/img/logo.svg",
+    def api_docs(request: Request) -> Response:
+        # the vendored Swagger UI under /static, started by static/js/api_docs.js
+        return templates.TemplateResponse(
+            request, "api_docs.html", {"openapi_url": "/api/openapi.json", "redoc": False}
+        )
+
+    @app.get("/api/redoc", include_in_schema=False)
+    def api_redoc(request: Request) -> Response:
+        # the vendored ReDoc standalone bundle: works offline, nothing from a CDN; its
+        # styles go into <style> elements carrying this response's nonce
+        nonce = secrets.token_urlsafe(16)
+        return templates.TemplateResponse(
+            request,
+            "api_docs.html",
+            {"openapi_url": "/api/openapi.json", "redoc": True, "style_nonce": nonce},
+            headers={
+                "Content-Security-Policy": content_security_policy(
+                    style_nonce=nonce, style_hashes=REDOC_LOAD_STYLE_HASHES
+                )
+            },
         )
 
     @app.get("/api/health", tags=["meta"])

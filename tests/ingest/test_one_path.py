@@ -421,8 +421,9 @@ def test_parsers_registry_reads_the_formats_we_accept() -> None:
 
     assert set(PARSERS) == {"speaker_lines", "timestamped_lines", "json_messages"}
     assert get_parser("speaker_lines").parse("Agent: hi\nClient: my bill\nis wrong") == [
-        ParsedTurn("agent", "hi", 0, 0),
-        ParsedTurn("customer", "my bill is wrong", 1000, 1000),
+        # no times in the text: kept in order on a made-up clock, said so (issue 18)
+        ParsedTurn("agent", "hi", 0, 0, timed=False),
+        ParsedTurn("customer", "my bill is wrong", 1000, 1000, timed=False),
     ]
     timed = get_parser("timestamped_lines").parse(
         "[2026-03-01T10:00:00Z] assistant: Hello, how can I help?\n"

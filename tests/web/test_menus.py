@@ -95,6 +95,7 @@ def test_each_role_sees_only_the_pages_it_may_open(
             "/settings/ai",
             "/settings/users",
             "/settings/api-keys",
+            "/settings/company",
         ],
         "manager": ["/calls", "/customers", "/upload", "/action-items", "/integrations"],
         "reviewer": ["/calls", "/customers", "/upload", "/action-items"],

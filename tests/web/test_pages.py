@@ -23,7 +23,8 @@ def test_first_visit_leads_to_setup_and_first_account_becomes_platform_admin(
     api_server: LiveServer,
 ) -> None:
     """GIVEN a fresh install WHEN the first visitor fills in the setup page THEN a company
-    and its platform admin exist, they can sign in, and setup cannot be replayed."""
+    and its platform admin exist, the admin is signed in at once (issue 18) and can sign
+    in again later, and setup cannot be replayed."""
     from callscribe.accounts.models import Company, User
     from callscribe.db import session_scope
 
@@ -43,8 +44,13 @@ def test_first_visit_leads_to_setup_and_first_account_becomes_platform_admin(
             },
         )
         assert answer.status_code == 303
-        assert answer.headers["location"].startswith("/login")
+        assert answer.headers["location"] == "/calls"
+        signed_in = c.get("/calls")
+        assert signed_in.status_code == 200 and "Ann Admin" in signed_in.text
+        assert "You are the administrator of Acme Support" in signed_in.text
+    with httpx.Client(base_url=api_server.url, follow_redirects=False) as c:
         assert c.get("/setup").headers["location"] == "/login"
+        token = csrf_from(c.get("/login").text)
         replay = c.post(
             "/setup",
             data={

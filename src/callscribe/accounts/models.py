@@ -17,6 +17,8 @@ class Company(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # an IANA zone (zoneinfo) the pages show times in; None: UTC
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class CompanySettings(Base):
@@ -70,6 +72,8 @@ class User(Base):
     # the live invitation/reset link is signed over it: a new link or a password set
     # replaces it, so every older link stops working
     invite_nonce: Mapped[str | None] = mapped_column(String(64))
+    # the user's own zone for the pages; None: the company's
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Agent(Base):

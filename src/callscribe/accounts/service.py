@@ -22,6 +22,7 @@ from callscribe.auth.sessions import close_all_user_sessions
 from callscribe.auth.users import UserRecord
 from callscribe.db import utcnow
 from callscribe.errors import NotFound, ValidationFailed
+from callscribe.kit.timefmt import check_time_zone
 from callscribe.security.crypto import hash_password, new_token, sha256_hex
 
 MAX_ATTRIBUTE_LEN = 100
@@ -242,7 +243,34 @@ def user_record(session: Session, user_id: uuid.UUID) -> UserRecord | None:
         is_active=user.is_active,
         agent_id=user.agent_id,
         password_hash=user.password_hash,
+        time_zone=user.time_zone,
+        company_time_zone=company.time_zone if company else None,
     )
+
+
+def set_company_time_zone(session: Session, company_id: uuid.UUID, name: str | None) -> str | None:
+    """The company's zone for the pages (None: UTC); unknown names are a 422."""
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound("No such company.")
+    company.time_zone = check_time_zone(name)
+    session.flush()
+    return company.time_zone
+
+
+def set_user_time_zone(session: Session, user_id: uuid.UUID, name: str | None) -> str | None:
+    """The user's own zone (None: the company's); unknown names are a 422."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    user.time_zone = check_time_zone(name)
+    session.flush()
+    return user.time_zone
+
+
+def company_time_zone(session: Session, company_id: uuid.UUID) -> str | None:
+    company = session.get(Company, company_id)
+    return company.time_zone if company else None
 
 
 def link_user_agent(

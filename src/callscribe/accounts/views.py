@@ -26,6 +26,7 @@ from callscribe.auth.sessions import (
 )
 from callscribe.auth.users import CurrentUser, current_user
 from callscribe.errors import CallscribeError
+from callscribe.kit.timefmt import time_zone_names
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -92,8 +93,11 @@ def setup_submit(
             error = exc.message
     if error:
         return render(request, "accounts/setup.html", status_code=400, form=form, error=error)
-    flash(request, f"{user.email} is the administrator of {company_name.strip()}. Sign in.")
-    return redirect(request, f"/login?email={user.email}")
+    # the person who just chose the password is signed in (a new session id: no fixation)
+    start_user_session(request, session, user)
+    session.commit()
+    flash(request, f"You are the administrator of {company_name.strip()}. Welcome!")
+    return redirect(request, "/calls")
 
 
 @router.get("/login")
@@ -227,6 +231,80 @@ def _invited_user(session: Session, user_id: str, token: str) -> Any:
 @router.get("/settings")
 def settings_home(request: Request, user: PageUser) -> Response:
     return redirect(request, "/settings/ai")
+
+
+# -- time zones: Settings -> Company (admins) and each user's own (the user menu) --------
+
+
+def _zone_choices() -> list[str]:
+    return sorted(time_zone_names())
+
+
+@router.get("/settings/company")
+def company_settings_page(request: Request, user: AdminUser, session: DbSession) -> Response:
+    return render(
+        request,
+        "accounts/settings_company.html",
+        zone=service.company_time_zone(session, user.company_id) or "",
+        zones=_zone_choices(),
+        error=None,
+        tab="company",
+    )
+
+
+@router.post("/settings/company", dependencies=[Depends(verify_csrf)])
+def company_settings_save(
+    request: Request, user: AdminUser, session: DbSession, time_zone: str = Form("")
+) -> Response:
+    try:
+        zone = service.set_company_time_zone(session, user.company_id, time_zone)
+        session.commit()
+    except CallscribeError as exc:
+        session.rollback()
+        return render(
+            request,
+            "accounts/settings_company.html",
+            status_code=exc.status,
+            zone=time_zone,
+            zones=_zone_choices(),
+            error=exc.message,
+            tab="company",
+        )
+    flash(request, f"Times are shown in {zone or 'UTC'} unless a user chose their own.")
+    return redirect(request, "/settings/company")
+
+
+@router.get("/profile")
+def profile_page(request: Request, user: PageUser) -> Response:
+    return render(
+        request,
+        "accounts/profile.html",
+        zone=user.own_time_zone or "",
+        zones=_zone_choices(),
+        error=None,
+    )
+
+
+@router.post("/profile", dependencies=[Depends(verify_csrf)])
+def profile_save(
+    request: Request, user: PageUser, session: DbSession, time_zone: str = Form("")
+) -> Response:
+    try:
+        zone = service.set_user_time_zone(session, user.id, time_zone)
+        session.commit()
+    except CallscribeError as exc:
+        session.rollback()
+        return render(
+            request,
+            "accounts/profile.html",
+            status_code=exc.status,
+            zone=time_zone,
+            zones=_zone_choices(),
+            error=exc.message,
+        )
+    shown = zone or f"the company's ({user.company_time_zone or 'UTC'})"
+    flash(request, f"Your times are shown in {shown}.")
+    return redirect(request, "/profile")
 
 
 # -- Settings -> users -------------------------------------------------------------------

@@ -42,6 +42,8 @@ class UserRecord:
     is_active: bool
     agent_id: uuid.UUID | None
     password_hash: str | None = field(repr=False)
+    time_zone: str | None = None  # the user's own (None: the company's)
+    company_time_zone: str | None = None  # None: UTC
 
 
 UserLoader = Callable[[Session, uuid.UUID], UserRecord | None]
@@ -60,6 +62,13 @@ class CurrentUser:
     is_platform_admin: bool
     agent_id: uuid.UUID | None
     principal: Principal = field(repr=False)
+    own_time_zone: str | None = None
+    company_time_zone: str | None = None
+
+    @property
+    def time_zone(self) -> str:
+        """The zone the pages show this user's times in."""
+        return self.own_time_zone or self.company_time_zone or "UTC"
 
     @property
     def is_admin(self) -> bool:
@@ -104,6 +113,8 @@ def user_from_session(request: Request, session: Session) -> CurrentUser | None:
         is_platform_admin=user.is_platform_admin,
         agent_id=user.agent_id,
         principal=principal_for(user),
+        own_time_zone=user.time_zone,
+        company_time_zone=user.company_time_zone,
     )
 
 

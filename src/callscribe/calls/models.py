@@ -58,6 +58,15 @@ class Direction(StrEnum):
     INTERNAL = "internal"
 
 
+class Timing(StrEnum):
+    """How far an engagement's turn times can be trusted, in `Engagement.meta["timing"]`.
+    Response times and overlaps are shown only for `real` times."""
+
+    REAL = "real"  # word timestamps (audio), `sent_at` (messages), a provider's own times
+    SEGMENTS = "segments"  # speech-engine segments: one can span pauses and the other party
+    NONE = "none"  # no times: messages kept in order on a made-up one-second clock
+
+
 class TurnRole(StrEnum):
     AGENT = "agent"
     CUSTOMER = "customer"

@@ -23,9 +23,11 @@ from callscribe.auth.principal import Principal
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
     ActionItem,
+    Channel,
     Engagement,
     EngagementStatus,
     Minutes,
+    Timing,
     Turn,
     TurnRole,
 )
@@ -57,6 +59,54 @@ CHUNK = 1024 * 1024
 
 # The pipeline's task: enqueued by name, since calls sits below the pipeline.
 PROCESS_TASK = "pipeline.process"
+
+
+def times_are_real(call: Engagement) -> bool:
+    """Whether the call's turn times are real enough for response times and overlaps
+    (`meta["timing"]`, calls.models.Timing). Calls stored before the flag: transcribed
+    here, real only with word timestamps; otherwise a voice call's times came with it,
+    and a text thread's may be the made-up clock its parser kept the order with."""
+    meta = call.meta or {}
+    timing = meta.get("timing")
+    if timing is not None:
+        return bool(timing == Timing.REAL)
+    if meta.get("speech"):
+        return bool(meta["speech"].get("word_timestamps"))
+    return call.channel == Channel.VOICE
+
+
+def call_names(
+    session: Session, company_id: uuid.UUID, call_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """What a list that points at calls calls them (the delivery log): the Minutes'
+    subject, else the recording's file name, else the customer and the date."""
+    ids = [c for c in set(call_ids) if c is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Engagement.id,
+            Minutes.subject,
+            Engagement.audio_filename,
+            Engagement.customer_name,
+            Engagement.started_at,
+            Engagement.created_at,
+            Engagement.channel,
+        )
+        .outerjoin(Minutes, Minutes.engagement_id == Engagement.id)
+        .where(Engagement.company_id == company_id, Engagement.id.in_(ids))
+    )
+    names: dict[uuid.UUID, str] = {}
+    for call_id, subject, filename, customer, started, created, channel in rows:
+        if subject and subject.strip():
+            names[call_id] = subject.strip()
+        elif filename:
+            names[call_id] = filename
+        else:
+            when = (started or created).strftime("%Y-%m-%d %H:%M")
+            kind = "Call" if channel == Channel.VOICE else str(channel).capitalize()
+            names[call_id] = f"{kind} with {customer}, {when}" if customer else f"{kind}, {when}"
+    return names
 
 
 def request_processing(session: Session, call_ids: list[uuid.UUID], *, mark: bool = True) -> None:

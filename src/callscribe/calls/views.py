@@ -36,6 +36,7 @@ from callscribe.kit.schemas import MAX_PAGE
 from callscribe.privacy import audit
 from callscribe.privacy.detectors import KnownIdentity
 from callscribe.privacy.masking import pieces
+from callscribe.settings import get_settings
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -44,7 +45,28 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 SORTABLE = ("created_at", "started_at", "duration", "status")
 GROUP_WINDOW_MS = 60_000  # consecutive turns of one speaker within a minute are one block
-UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "flac", "webm", "mp4", "aac")
+UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "opus", "flac", "webm", "mp4", "aac")
+
+
+CHANNEL_LABELS = {"voice": "Call", "chat": "Chat", "email": "Email thread", "ticket": "Ticket"}
+# what each ingest source is called on the call page (a connector shows its type's name)
+SOURCE_LABELS = {
+    "upload": "Upload page",
+    "api": "API (add-calls)",
+    "api-v2": "API (signed upload)",
+    "tus": "API (resumable upload)",
+    "sheet": "Spreadsheet import",
+    "tickets": "through the API",
+    "url": "API (from a URL)",
+    "cloudvoice": "CloudVoice",
+    "cloudvoice_call_center": "CloudVoice Call Center",
+}
+
+
+def source_label(source: str | None) -> str:
+    if not source:
+        return "—"
+    return SOURCE_LABELS.get(source, source.replace("_", " ").replace("-", " ").capitalize())
 
 
 # -- the transcript as the call page shows it ---------------------------------------------
@@ -72,10 +94,13 @@ def role_label(role: str, speaker: str | None, call: Engagement, agent: Agent | 
     return "Speaker"
 
 
-def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> list[TurnGroup]:
+def group_turns(
+    turns: list[Turn], call: Engagement, agent: Agent | None, *, times_real: bool = True
+) -> list[TurnGroup]:
     """Consecutive turns of one speaker that start within a minute of the block's first
-    turn form one block; a block after the other party's carries the response time.
-    static/js/call.js groups streamed turns the same way."""
+    turn form one block; a block after the other party's carries the response time when
+    the times are real (service.times_are_real). static/js/call.js groups streamed turns
+    the same way."""
     groups: list[TurnGroup] = []
     for turn in sorted(turns, key=lambda t: (t.start_ms, t.seq)):
         label = role_label(turn.role, turn.speaker, call, agent)
@@ -90,7 +115,12 @@ def group_turns(turns: list[Turn], call: Engagement, agent: Agent | None) -> lis
             last.end_ms = max(last.end_ms, turn.end_ms)
             continue
         group = TurnGroup(turn.role, label, turn.start_ms, turn.end_ms, [turn])
-        if last is not None and last.role != turn.role and turn.role != TurnRole.UNKNOWN:
+        if (
+            times_real
+            and last is not None
+            and last.role != turn.role
+            and turn.role != TurnRole.UNKNOWN
+        ):
             group.response_ms = turn.start_ms - last.end_ms
         groups.append(group)
     return groups
@@ -216,6 +246,9 @@ def upload_page(
         agents=agents,
         own_agent=own_agent,
         formats=UPLOAD_FORMATS,
+        # the server's limit, checked in the browser before a byte is sent
+        max_upload_bytes=get_settings().max_upload_bytes,
+        max_upload_mb=get_settings().MAX_UPLOAD_MB,
     )
 
 
@@ -228,6 +261,7 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
     turns = service.list_turns(session, call.id)
     known = service.known_identity(call)
     minutes = service.get_minutes(session, call.id)
+    times_real = service.times_are_real(call)
     return {
         "call": call,
         "agent": agent,
@@ -237,7 +271,11 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "mask": lambda text: service.mask(text, known),
         "pii_pieces": lambda turn: pieces(turn.text, service.turn_spans(turn, known)),
         "can_reveal": user.can(Permission.PII_REVEAL),
-        "groups": group_turns(turns, call, agent),
+        "groups": group_turns(turns, call, agent, times_real=times_real),
+        "times_real": times_real,
+        "is_text": call.channel != Channel.VOICE,
+        "channel_label": CHANNEL_LABELS.get(call.channel, call.channel.capitalize()),
+        "source_label": source_label(call.source),
         "turn_count": len(turns),
         "max_seq": max((t.seq for t in turns), default=-1),
         "live": call.status in ACTIVE_STATUSES,

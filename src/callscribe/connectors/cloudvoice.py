@@ -90,8 +90,7 @@ class CloudVoiceConnector:
             )
         if response.status_code == 404:
             raise ProviderError(
-                f"CloudVoice has no {path.split('?')[0]} here (HTTP 404). Check that the Base "
-                "URL ends with /api/v1.",
+                f"CloudVoice has no {path.split('?')[0]} here (HTTP 404). {self._url_hint()}",
                 code=ErrorCode.PROVIDER_NOT_FOUND,
                 transient=False,
             )
@@ -105,10 +104,23 @@ class CloudVoiceConnector:
             return response.json()
         except ValueError as exc:
             raise ProviderError(
-                "CloudVoice answered something that is not JSON. Check that the Base URL is "
-                "the API address (…/api/v1), not the web app's.",
+                "CloudVoice answered something that is not JSON. "
+                + (
+                    "Check that the Base URL is the API address (…/api/v1), not the web app's."
+                    if not self._ends_in_api_path()
+                    else "Check that CloudVoice's API runs at this address."
+                ),
                 code=ErrorCode.PROVIDER_BAD_ANSWER,
             ) from exc
+
+    def _ends_in_api_path(self) -> bool:
+        return self.http.base_url.rstrip("/").endswith("/api/v1")
+
+    def _url_hint(self) -> str:
+        # suggest /api/v1 only to a URL that lacks it (issue 18: it was said to all)
+        if self._ends_in_api_path():
+            return "Check the host in the Base URL: nothing answers as CloudVoice's API there."
+        return "Check that the Base URL ends with /api/v1."
 
     @staticmethod
     def _detail(response: httpx.Response) -> str | None:
@@ -125,7 +137,7 @@ class CloudVoiceConnector:
         if health.status_code >= 400:
             raise ProviderError(
                 f"CloudVoice at {self.http.host()} answered HTTP {health.status_code} to its "
-                "health check. Check the Base URL (it ends with /api/v1).",
+                f"health check. {self._url_hint()}",
                 code=ErrorCode.PROVIDER_NOT_FOUND,
             )
         workflows = self._json("/workflow/fetch")

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from callscribe.accounts import service as accounts
 from callscribe.auth.deps import AdminUser, DbSession
 from callscribe.auth.users import CurrentUser
+from callscribe.calls import service as calls_service
 from callscribe.delivery import service
 from callscribe.delivery.models import (
     UNFINISHED_STATUSES,
@@ -160,6 +161,9 @@ def _log(session: Session, company_id: uuid.UUID, automation_id: uuid.UUID) -> d
     deliveries, total = found.items, found.total
     return {
         "deliveries": deliveries,
+        "call_names": calls_service.call_names(
+            session, company_id, [d.engagement_id for d in deliveries if d.engagement_id]
+        ),
         "total": total,
         "attempts": service.attempts_of(session, [d.id for d in deliveries]),
         "active": any(d.status in UNFINISHED_STATUSES for d in deliveries),
@@ -175,11 +179,13 @@ def _detail_page(
     whsec: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    form: dict[str, str] | None = None,
 ) -> Response:
     return render(
         request,
         "delivery/automation.html",
         status_code=status_code,
+        form=form or {},  # what a refused submission typed (never a stored secret)
         a=automation,
         whsec=whsec,
         error=error,
@@ -261,7 +267,13 @@ def _edit_automation(
             session.rollback()
             automation = service.get_automation(session, user.company_id, automation_id)
             return _detail_page(
-                request, session, user, automation, error=_form_error(exc), status_code=400
+                request,
+                session,
+                user,
+                automation,
+                error=_form_error(exc),
+                status_code=400,
+                form={k: form.get(k, "") for k in ("url", "secret")},
             )
         if whsec:
             return _detail_page(request, session, user, automation, whsec=whsec)

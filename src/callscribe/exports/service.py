@@ -19,6 +19,7 @@ from pathlib import Path
 
 from callscribe.errors import BadRequest, ErrorCode
 from callscribe.exports.schemas import ExportActionItem, ExportDoc, ExportTurn
+from callscribe.kit.timefmt import format_duration, format_offset_ms
 
 FONT_DIR = Path(__file__).parent / "fonts"
 PDF_FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
@@ -78,14 +79,6 @@ def _paragraphs(text: str | None) -> list[str]:
     ]
 
 
-def format_clock(seconds: float) -> str:
-    """mm:ss below an hour, h:mm:ss from an hour on."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def _format_started(started_at: datetime | None) -> str:
     if started_at is None:
         return MISSING
@@ -102,7 +95,7 @@ def _metadata_rows(doc: ExportDoc) -> list[tuple[str, str]]:
     def value(text: str | None) -> str:
         return _one_line(text) or MISSING
 
-    duration = format_clock(doc.duration_s) if doc.duration_s is not None else MISSING
+    duration = format_duration(doc.duration_s)
     direction = _one_line(doc.direction).capitalize() or MISSING
     status = _one_line(doc.status).replace("_", " ").capitalize() or MISSING
     return [
@@ -130,7 +123,7 @@ def turn_label(turn: ExportTurn) -> str:
 
 
 def turn_timestamp(turn: ExportTurn) -> str:
-    return f"[{format_clock(turn.start_ms / 1000)}]"
+    return f"[{format_offset_ms(turn.start_ms)}]"
 
 
 def _is_done(item: ExportActionItem) -> bool:

@@ -32,6 +32,7 @@ from callscribe.calls.models import (
     ConversationKind,
     Engagement,
     EngagementStatus,
+    Timing,
     Turn,
 )
 from callscribe.crm import service as crm
@@ -559,6 +560,8 @@ def _add_turns(
     redact = redact and engagement.channel != Channel.VOICE
     texts = [turn.text for turn in request.turns or []]
     found = detect_turns(texts, _known_identity(session, engagement), strict=redact)
+    timed = all(turn.timed for turn in request.turns or [])
+    engagement.meta = {**(engagement.meta or {}), "timing": Timing.REAL if timed else Timing.NONE}
     for seq, turn in enumerate(request.turns or []):
         speaker = turn.speaker
         if speaker is None and engagement.channel != Channel.VOICE:
@@ -1018,8 +1021,10 @@ def complete_tus_upload(session: Session, principal: Principal, upload: TusUploa
     _link_or_copy(Path(upload.part_path), Path(staged.path))
     staged.size = upload.length
     staged.filename = (upload.upload_meta or {}).get("filename", "")[:300] or None
+    # the upload page sends through tus too (resumable) and says so in its metadata
+    source = "upload" if (upload.upload_meta or {}).get("source") == "upload" else "tus"
     request = fields_request(
-        principal, fields, source="tus", audio=staged, meta={"tus_upload_id": str(upload.id)}
+        principal, fields, source=source, audio=staged, meta={"tus_upload_id": str(upload.id)}
     )
     try:
         result = create_engagement(session, request)

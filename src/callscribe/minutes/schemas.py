@@ -65,6 +65,8 @@ class AnalysisContext(BaseModel):
     customer_name: str | None = None
     started_at: datetime | None = None  # resolves "tomorrow", "by Friday" into dates
     language: str = "en"
+    duration_s: float | None = None  # the call's length as pages and exports show it
+    times_real: bool = True  # False: turn times are a made-up clock (calls.service)
 
 
 # -- company AI and speech settings ------------------------------------------------------

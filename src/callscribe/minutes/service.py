@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, CompanySettings
 from callscribe.ai.llm import ChatClient
+from callscribe.calls import service as calls_service
 from callscribe.calls.models import ActionItem, Minutes
 from callscribe.minutes.analyzers import (
     PRESETS,
@@ -81,6 +82,8 @@ def analysis_context(
         agent_name=agent_name,
         customer_name=call.customer_name,
         started_at=call.started_at or call.created_at,
+        duration_s=call.duration_s,
+        times_real=calls_service.times_are_real(call),
     )
     if cs.outcome_labels:
         context.outcome_labels = list(cs.outcome_labels)

@@ -10,7 +10,14 @@ from sqlalchemy import delete, update
 
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls import service as calls_service
-from callscribe.calls.models import Channel, Engagement, EngagementStatus, Turn, TurnRole
+from callscribe.calls.models import (
+    Channel,
+    Engagement,
+    EngagementStatus,
+    Timing,
+    Turn,
+    TurnRole,
+)
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope, utcnow
 from callscribe.events import CALL_COMPLETED, record_event
@@ -72,7 +79,10 @@ class Transcribe:
         engine = speech.get_engine(speech_config_for(cs))
         # how this transcript was decoded, kept with it (same settings, same text)
         decoding = getattr(engine, "decoding", None) or {"engine": getattr(engine, "name", "?")}
-        ctx.meta = {**ctx.meta, "speech": decoding}
+        # word timestamps bound each turn by its first and last word; bare segments can
+        # span a pause and the other side's words, so no response time is read from them
+        timing = Timing.REAL if decoding.get("word_timestamps") else Timing.SEGMENTS
+        ctx.meta = {**ctx.meta, "speech": decoding, "timing": timing}
         with session_scope() as session:
             session.execute(delete(Turn).where(Turn.engagement_id == call_id))
             _update(session, call_id, meta=ctx.meta)

@@ -152,6 +152,7 @@ class FasterWhisperEngine:
             "seed": TEMPERATURE_SEED if any(t > 0 for t in temperatures) else None,
             "vad_filter": True,
             "condition_on_previous_text": False,
+            "word_timestamps": True,
         }
 
     def transcribe(
@@ -173,10 +174,18 @@ class FasterWhisperEngine:
             vad_filter=True,
             condition_on_previous_text=False,
             temperature=list(temperatures) if len(temperatures) > 1 else temperatures[0],
+            # a turn runs from its first word to its last: a segment's own bounds can
+            # take in seconds of silence, which read as a slow answer or a long overlap
+            word_timestamps=True,
         )
         for segment in segments:  # a lazy generator: each is decoded when asked for
             text = segment.text.strip()
-            if text:
+            if not text:
+                continue
+            words = [w for w in segment.words or [] if w.word.strip()]
+            if words:
+                yield float(words[0].start), float(words[-1].end), text
+            else:
                 yield float(segment.start), float(segment.end), text
 
 

@@ -19,6 +19,7 @@ from callscribe import __version__
 from callscribe.auth.csrf import CSRF_FIELD, csrf_token
 from callscribe.auth.permissions import Permission
 from callscribe.auth.sessions import write_session_cookie
+from callscribe.kit.timefmt import format_duration, format_moment, format_offset_ms
 from callscribe.web.flash import pop_flashes, write_flash_cookie
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -35,25 +36,13 @@ def csrf_input(ctx: Any) -> Markup:
     )
 
 
-def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(fmt)
-
-
-def format_duration(seconds: float | int | None) -> str:
-    if seconds is None:
-        return "—"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_timestamp_ms(ms: int | None) -> str:
-    return format_duration((ms or 0) / 1000)
+@pass_context
+def format_datetime(ctx: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """`{{ when | dt }}`: in the signed-in user's zone (their own, else the company's,
+    else UTC), with the zone named; `tz` in the context overrides it."""
+    user = ctx.get("user")
+    zone = ctx.get("tz") or (user.time_zone if user is not None else None)
+    return format_moment(value, zone, fmt)
 
 
 def time_ago(value: datetime | None) -> str:
@@ -88,7 +77,7 @@ templates.env.globals.update(
 templates.env.filters.update(
     dt=format_datetime,
     duration=format_duration,
-    ts=format_timestamp_ms,
+    ts=format_offset_ms,
     ago=time_ago,
     nl2br=nl2br,
 )

@@ -14,6 +14,7 @@ class ParsedTurn:
     start_ms: int = 0
     end_ms: int = 0
     speaker: str | None = None
+    timed: bool = True  # start_ms/end_ms are real (False: a made-up clock keeping the order)
 
 
 class TranscriptParser(Protocol):

@@ -53,6 +53,7 @@ class JsonMessagesParser:
             role = str(message.get("role") or "")
             if role not in ROLES:
                 raise ValidationFailed(f"Message {seq + 1}: role must be agent, customer or bot.")
+            timed = started is not None and sent_at is not None
             if started is not None and sent_at is not None:
                 start_ms = max(int((sent_at - started).total_seconds() * 1000), 0)
             else:
@@ -67,6 +68,7 @@ class JsonMessagesParser:
                     start_ms=start_ms,
                     end_ms=start_ms,
                     speaker=(author or None) and str(author)[:200],
+                    timed=timed,
                 )
             )
         return turns

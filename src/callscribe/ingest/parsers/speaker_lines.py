@@ -36,6 +36,6 @@ class SpeakerLinesParser:
             else:
                 messages.append(("customer", line))
         return [
-            ParsedTurn(role=role, text=body, start_ms=i * STEP_MS, end_ms=i * STEP_MS)
+            ParsedTurn(role=role, text=body, start_ms=i * STEP_MS, end_ms=i * STEP_MS, timed=False)
             for i, (role, body) in enumerate(messages)
         ]

@@ -46,9 +46,14 @@ def write_overview(
         text += " with " + ", ".join(parties)
     n_turns = len({s.turn for s in sentences})
     text += f": {n_turns} turn{'s' if n_turns != 1 else ''}"
-    end_ms = max((t.end_ms for t in turns), default=0)
-    if end_ms > 0:
-        text += f", {format_ms(end_ms)} long"
+    # the call's own length (the one the page and exports show); else the last turn's end,
+    # when the turn times are real (not a made-up clock)
+    if context.duration_s:
+        text += f", {format_ms(int(context.duration_s * 1000))} long"
+    elif context.times_real:
+        end_ms = max((t.end_ms for t in turns), default=0)
+        if end_ms > 0:
+            text += f", {format_ms(end_ms)} long"
     words = sum(len(s.words) for s in sentences)
     return text + f", {words} words."
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from callscribe.kit.timefmt import format_offset_ms
 from callscribe.minutes.analyzers import lexicon
 from callscribe.minutes.analyzers.base import SPACE_RE
 from callscribe.minutes.schemas import (
@@ -81,8 +82,7 @@ def capitalize(text: str) -> str:
 
 
 def format_ms(ms: int) -> str:
-    seconds = max(0, int(ms // 1000))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+    return format_offset_ms(ms)  # the one clock format (kit.timefmt), as pages and exports
 
 
 @dataclass

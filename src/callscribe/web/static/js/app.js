@@ -28,7 +28,6 @@
     close.className = "flash-close";
     close.setAttribute("aria-label", "Dismiss");
     close.textContent = "×";
-    close.onclick = function () { div.remove(); };
     div.appendChild(span);
     div.appendChild(close);
     box.appendChild(div);
@@ -60,6 +59,34 @@
     document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
       if (!d.contains(event.target)) d.removeAttribute("open");
     });
+  });
+
+  /* Behaviour declared in the markup, so the pages need no inline handlers (the CSP
+     refuses them): <form data-confirm="Sure?">, <input data-autosubmit> (submits its
+     htmx form on change), <input data-select-all> (selects its text on click), and the
+     × of a flash message. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  document.addEventListener("change", function (event) {
+    var input = event.target.closest("[data-autosubmit]");
+    if (input && input.form && window.htmx) window.htmx.trigger(input.form, "submit");
+  });
+  document.addEventListener("click", function (event) {
+    var input = event.target.closest("[data-select-all]");
+    if (input && input.select) input.select();
+    var close = event.target.closest(".flash-close");
+    if (close && close.parentElement) close.parentElement.remove();
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var header = toggle.closest(".app-header");
+      var open = header.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
   });
 
   window.callscribe = { csrfToken: csrfToken, apiFetch: apiFetch, flash: flash };

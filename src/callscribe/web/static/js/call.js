@@ -10,11 +10,12 @@
   function page() { return document.getElementById("call-page"); }
   function player() { return document.getElementById("player"); }
 
+  /* the one clock format (kit/timefmt.py format_offset_ms): mm:ss, h:mm:ss from an
+     hour on, whole seconds cut off */
   function ts(ms) {
-    var total = Math.round((ms || 0) / 1000);
+    var total = Math.max(0, Math.floor((ms || 0) / 1000));
     var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
-    var mm = h ? String(m).padStart(2, "0") : String(m);
-    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+    return (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
   }
 
   /* -- seeking and highlighting -------------------------------------------------------- */
@@ -90,7 +91,7 @@
         return;
       }
       var g = { role: t.role, label: name, start_ms: t.start_ms, end_ms: t.end_ms, turns: [t], response_ms: null };
-      if (last && last.role !== t.role && t.role !== "unknown") g.response_ms = t.start_ms - last.end_ms;
+      if (box.dataset.timesReal === "true" && last && last.role !== t.role && t.role !== "unknown") g.response_ms = t.start_ms - last.end_ms;
       groups.push(g);
     });
     var atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 30;
