@@ -13,6 +13,7 @@ from callscribe.crm import models as _crm  # noqa: F401
 from callscribe.db import Base, make_engine
 from callscribe.delivery import models as _delivery  # noqa: F401
 from callscribe.ingest import models as _ingest  # noqa: F401
+from callscribe.search import models as _search
 
 config = context.config
 if not config.get_main_option("sqlalchemy.url"):
@@ -28,6 +29,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=_search.include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -43,6 +45,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_search.include_object,  # per-dialect search objects
         )
         with context.begin_transaction():
             context.run_migrations()
