@@ -17,6 +17,7 @@ from callscribe.minutes import service as minutes_service
 from callscribe.pipeline.base import DONE, Step, StepResult, WaitFor
 from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.redaction import redact_text
+from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
 from callscribe.speech.roles import agent_channel_of, guess_agent_channel
@@ -221,6 +222,24 @@ class Analyze:
         return DONE
 
 
+class Index:
+    """Every turn into the search index (search.service.index_engagement), replacing
+    what an earlier run indexed: voice calls, chats, emails and tickets alike, after
+    Redact so no redacted PII is indexed. A failure does not fail the call (the
+    transcript and Minutes are stored): the engagement is marked and the "unindexed
+    turns" sweep indexes it again (search.indexing)."""
+
+    name = "index"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        ctx.meta = search_indexing.index_call(ctx.call_id, ctx.meta)
+        return DONE
+
+
 class Complete:
     """`completed` and the `call.completed` outbox event, in one transaction: the
     automations fire for every completed call, even when the worker dies right after."""
@@ -246,7 +265,7 @@ class Complete:
         return DONE
 
 
-STEPS: tuple[Step, ...] = (Transcribe(), Redact(), Analyze(), Complete())
+STEPS: tuple[Step, ...] = (Transcribe(), Redact(), Analyze(), Index(), Complete())
 
 
 def _update(session: Any, call_id: Any, **values: Any) -> None:
