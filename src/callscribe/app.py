@@ -36,6 +36,8 @@ from callscribe.errors import CallscribeError, ErrorCode, from_validation
 from callscribe.ingest import api as ingest_api
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.search import api as search_api
+from callscribe.search import views as search_views
 from callscribe.settings import get_settings
 from callscribe.web.errors import error_page, wants_page
 from callscribe.web.security_headers import SecurityHeadersMiddleware
@@ -53,11 +55,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     delivery_api.router,
     connectors_api.router,
     ingest_api.router,
+    search_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
     delivery_views.router,
     connectors_views.router,
+    search_views.router,
 )
 
 

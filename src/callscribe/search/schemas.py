@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from sqlalchemy import Select, select
 
 from callscribe.kit.filters import EngagementFilter
+from callscribe.kit.schemas import OutModel
 
 
 class SearchMode(StrEnum):
@@ -54,3 +59,35 @@ class TurnFilter(EngagementFilter):
             )
         return stmt
 
+
+# -- the API's answers (search.api): `GET /api/search` and `GET /api/turns/{id}/similar`
+# answer the same `{"items", "total", "took_ms"}` (the issue fixes the field names)
+
+
+class SearchEngagementOut(OutModel):
+    channel: str
+    started_at: datetime | None
+    agent_name: str | None
+    customer_id: uuid.UUID | None
+    subject: str | None
+
+
+class SearchItemOut(BaseModel):
+    turn_id: int
+    engagement_id: uuid.UUID
+    seq: int = Field(description="the turn's 0-based position in its engagement")
+    role: str
+    speaker: str | None
+    text: str
+    start_ms: int
+    score: float
+    highlight: str = Field(
+        description="the turn's text, HTML-escaped, with the matches in <mark>...</mark>"
+    )
+    engagement: SearchEngagementOut
+
+
+class SearchResultsOut(BaseModel):
+    items: list[SearchItemOut]
+    total: int = Field(ge=0, description="matching turns, counted up to the index's cap")
+    took_ms: float
