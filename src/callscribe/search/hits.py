@@ -124,7 +124,7 @@ def similar(
     found = service.similar_turns(
         session,
         scope.company_id,
-        turn.id,  # type: ignore[arg-type]  # the interface names it a UUID; turns have int ids
+        turn.id,
         limit=limit,
         only_agent_id=scope.only_agent_id,
     )
@@ -167,7 +167,7 @@ def present(
     infos = _engagements(session, engagement_ids)
     views = []
     for hit in hits:
-        turn = turns.get(hit.turn_id)  # type: ignore[call-overload]
+        turn = turns.get(hit.turn_id)
         if turn is None:
             continue
         pos = position.get(turn.id, turn.seq)
