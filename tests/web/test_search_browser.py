@@ -5,37 +5,39 @@ audio at its time); from a turn, list the similar turns of other conversations."
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import AUDIO, LiveServer, insert_text_engagement
 from tests.search.corpus_surface import PROMO, REFUND, abcd_turns, add_chat, processed, turn_ids
 from tests.web.conftest import create_user, sign_in_page
+from tests.web.test_browser import _screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def voice_call_with_audio(company_id: uuid.UUID) -> uuid.UUID:
+def voice_call_with_audio(company_id: uuid.UUID, tmp_path: Path) -> uuid.UUID:
     """The ABCD refund conversation as a voice call, one turn a second over a real
     30-second recording (so the player has somewhere to seek to)."""
+    from callscribe.calls.models import Engagement
+    from callscribe.db import session_scope
     from callscribe.storage import get_store
 
-    call_id = uuid.uuid4()
-    key = f"{company_id}/{call_id}.wav"
-    get_store().put_file(key, AUDIO / "sample.wav")
-    return processed(
-        insert_text_engagement(
-            company_id,
-            abcd_turns(REFUND),
-            turn_ms=1000,
-            id=call_id,
-            channel="voice",
-            audio_key=key,
-            audio_format="wav",
-            duration_s=30.0,
-        )
+    call_id = insert_text_engagement(
+        company_id, abcd_turns(REFUND), turn_ms=1000, channel="voice", duration_s=30.0
     )
+    key = f"{company_id}/{call_id}.wav"
+    copy = tmp_path / "sample.wav"  # put_file moves its source into the store
+    shutil.copyfile(AUDIO / "sample.wav", copy)
+    get_store().put_file(key, copy)
+    with session_scope() as s:
+        call = s.get(Engagement, call_id)
+        assert call is not None
+        call.audio_key, call.audio_format = key, "wav"
+    return processed(call_id)
 
 
 def _text_of(turn_id: int) -> str:
@@ -46,12 +48,12 @@ def _text_of(turn_id: int) -> str:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_search_page_finds_highlights_and_opens_the_call_at_the_turn(
-    live_server: LiveServer, chromium, company
+    live_server: LiveServer, chromium, company, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     create_user(company.id, "ann@acme.test", "admin")
-    call_id = voice_call_with_audio(company.id)
+    call_id = voice_call_with_audio(company.id, tmp_path)
     add_chat(company.id, PROMO)
     target = next(t for t in turn_ids(call_id) if "indicate the status" in _text_of(t))
     context = chromium.new_context(viewport={"width": 1280, "height": 720})
@@ -72,6 +74,7 @@ def test_search_page_finds_highlights_and_opens_the_call_at_the_turn(
         expect(hit.get_by_test_id("context-before")).to_have_count(1)
         expect(hit.get_by_test_id("context-after")).to_have_count(1)
         expect(page).to_have_url(re.compile(r"q=status"))  # the search is in the address
+        _screenshot(page, "search.png")
 
         hit.get_by_test_id("search-hit-link").click()
         expect(page).to_have_url(re.compile(rf"/calls/{call_id}\?turn={target}#turn-{target}$"))
@@ -128,6 +131,7 @@ def test_similar_turns_lists_other_conversations_and_opens_them(
         # a transcript's markup is shown as text, never rendered
         expect(panel.locator("b")).to_have_count(0)
         expect(to_other).to_contain_text("<b>it's late</b>")
+        _screenshot(page, "similar-turns.png")
         # the button closes the list, and opens it again
         button.click()
         expect(page.get_by_test_id("similar-panel")).to_have_count(0)
