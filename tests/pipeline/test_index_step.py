@@ -142,3 +142,20 @@ def test_a_recording_is_searchable_once_processed(
         assert any(i["engagement_id"] == call_id for i in found)
         hit = next(i for i in found if i["engagement_id"] == call_id)
         assert hit["start_ms"] in {t["start_ms"] for t in turns}
+
+
+def test_deleting_an_engagement_takes_its_turns_out_of_search(company: CompanyCtx) -> None:
+    """No page deletes engagements yet; whatever does (a delete, a company's removal)
+    deletes the row, and the entries go with it (the database cascades)."""
+    from sqlalchemy import delete
+
+    from callscribe.calls.models import Engagement
+    from callscribe.db import session_scope
+
+    gone = processed(insert_text_engagement(company.id, abcd_turns(REFUND)))
+    kept = processed(insert_text_engagement(company.id, abcd_turns(REFUND)))
+    assert _hits(company, "refund") == {gone, kept}
+    with session_scope() as s:
+        s.execute(delete(Engagement).where(Engagement.id == gone))
+    assert _entries(gone) == []
+    assert _hits(company, "refund") == {kept}
