@@ -42,9 +42,7 @@ class TurnFilter(EngagementFilter):
             stmt = stmt.where(turn.role == self.role)
         if self.team:
             stmt = stmt.where(
-                engagement.agent_id.in_(
-                    select(Agent.id).where(Agent.team == self.team)
-                )
+                engagement.agent_id.in_(select(Agent.id).where(Agent.team == self.team))
             )
         if self.outcome:
             stmt = stmt.where(
@@ -53,4 +51,3 @@ class TurnFilter(EngagementFilter):
                 )
             )
         return stmt
-
