@@ -41,7 +41,9 @@ DIALECT_COLUMNS = frozenset({("search_entries", "tsv"), ("search_entries", "embe
 DIALECT_INDEXES = frozenset({"ix_search_entries_tsv", "ix_search_entries_embedding"})
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     """For migrations/env.py: leave the per-dialect objects above out of autogenerate."""
     if type_ == "table" and name in DIALECT_TABLES:
         return False

@@ -6,7 +6,6 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-
 from sqlalchemy import Select, select
 
 from callscribe.kit.filters import EngagementFilter
@@ -47,9 +46,7 @@ class TurnFilter(EngagementFilter):
             stmt = stmt.where(turn.role == self.role)
         if self.team:
             stmt = stmt.where(
-                engagement.agent_id.in_(
-                    select(Agent.id).where(Agent.team == self.team)
-                )
+                engagement.agent_id.in_(select(Agent.id).where(Agent.team == self.team))
             )
         if self.outcome:
             stmt = stmt.where(

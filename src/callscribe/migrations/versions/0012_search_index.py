@@ -57,8 +57,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("turn_id", name=op.f("pk_search_entries")),
     )
     with op.batch_alter_table("search_entries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_search_entries_company_id"), ["company_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_search_entries_engagement_id"), ["engagement_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_search_entries_company_id"), ["company_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_search_entries_engagement_id"), ["engagement_id"], unique=False
+        )
     op.create_table(
         "search_matrices",
         sa.Column("company_id", sa.Uuid(), nullable=False),

@@ -50,7 +50,8 @@ class OpenAIEmbedder:
                 response = client.request("POST", url, json=payload, headers=headers, retries=2)
                 if response.status_code in (401, 403):
                     raise EmbeddingFailed(
-                        "The embeddings endpoint refused the API key.", code=ErrorCode.EMBEDDING_KEY_REFUSED
+                        "The embeddings endpoint refused the API key.",
+                        code=ErrorCode.EMBEDDING_KEY_REFUSED,
                     )
                 if response.status_code >= 400:
                     raise EmbeddingFailed(
@@ -65,7 +66,9 @@ class OpenAIEmbedder:
             rows = sorted(data, key=lambda d: int(d.get("index", 0)))
             vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise EmbeddingFailed("The embeddings endpoint answered something else than embeddings.") from exc
+            raise EmbeddingFailed(
+                "The embeddings endpoint answered something else than embeddings."
+            ) from exc
         if vectors.shape != (n, self.dim):
             raise EmbeddingFailed(
                 f"The embeddings endpoint answered vectors of shape {vectors.shape}, "

@@ -72,7 +72,11 @@ class SearchIndex(Protocol):
     name: str
 
     def replace_engagement(
-        self, session: Session, company_id: uuid.UUID, engagement_id: uuid.UUID, docs: list[Doc],
+        self,
+        session: Session,
+        company_id: uuid.UUID,
+        engagement_id: uuid.UUID,
+        docs: list[Doc],
         embedder: str,
     ) -> None:
         """Drop the engagement's entries (and those of `docs`' turn ids), add `docs`."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,15 @@ from callscribe.search.embedders.base import INDEX_DIM, l2_normalise
 
 MAX_TOKENS = 256  # the model's training length; longer texts are truncated (see above)
 BATCH = 32  # texts per ONNX run, after sorting by length so a batch pads little
+# vectors of recent texts: the same texts come again (a call re-indexed, a query paged
+# through, "Thank you for calling" in every call); 16k vectors are about 25 MB
+CACHE_SIZE = 16384
 TOKENIZER_PATH = Path(__file__).parent / "tokenizer.json"
 
 _lock = threading.Lock()
 _loaded: tuple[Any, Any, bool] | None = None  # (session, tokenizer, wants token_type_ids)
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def _model_path() -> str:
@@ -63,10 +69,32 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with _cache_lock:
+            for i, text in enumerate(texts):
+                hit = _cache.get(text or "")
+                if hit is not None:
+                    _cache.move_to_end(text or "")
+                    out[i] = hit
+                else:
+                    missing.setdefault(text or "", []).append(i)
+        if missing:
+            todo = list(missing)
+            vectors = self._embed(todo)
+            with _cache_lock:
+                for text, vector in zip(todo, vectors, strict=True):
+                    out[missing[text]] = vector
+                    _cache[text] = vector
+                while len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
+        return out
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         session, tokenizer, wants_types = _load()
-        encodings = tokenizer.encode_batch([t or "" for t in texts])
+        encodings = tokenizer.encode_batch(texts)
         # by length, so each batch pads to a length close to all of its texts'
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH):
