@@ -182,15 +182,10 @@ class EmbeddedIndex:
             live: dict[int, int] = {}
             for chunk in range(0, len(best), 20_000):
                 ids = [int(r) for r in best[chunk : chunk + 20_000]]
-                live.update(
-                    session.execute(
-                        scoped(
-                            entries_select(SearchEntry.vec_row, SearchEntry.turn_id), scope
-                        ).where(SearchEntry.vec_row.in_(ids))
-                    )
-                    .tuples()
-                    .all()
-                )
+                stmt = scoped(
+                    entries_select(SearchEntry.vec_row, SearchEntry.turn_id), scope
+                ).where(SearchEntry.vec_row.in_(ids))
+                live.update((int(r), int(t)) for r, t in session.execute(stmt))
             hits = [(live[int(r)], float(scores[r])) for r in best if int(r) in live]
             if len(hits) >= depth or window >= rows:
                 hits.sort(key=lambda h: (-h[1], h[0]))

@@ -21,15 +21,12 @@ import uuid
 import numpy as np
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    Table,
     case,
     cast,
     delete,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -48,16 +45,10 @@ MAX_POSITIONS_PER_LEXEME = 256
 # filters drop candidates. Chosen with bench/bench_search_scale.py (recall@10 vs exact).
 EF_SEARCH = 100
 
-# the PostgreSQL-only columns, in a metadata of their own: the models' metadata must not
-# have them (alembic check), migration 0012 creates them on PostgreSQL only
-_pg = MetaData()
-pg_entries = Table(
-    "search_entries",
-    _pg,
-    Column("turn_id", Integer, primary_key=True),
-    Column("tsv", TSVECTOR),
-    Column("embedding", Vector(INDEX_DIM)),
-)
+# the PostgreSQL-only columns of search_entries: not in the models (alembic check must not
+# see them), migration 0012 creates them on PostgreSQL only
+TSV = literal_column("search_entries.tsv", TSVECTOR)
+EMBEDDING = literal_column("search_entries.embedding", Vector(INDEX_DIM))
 
 _INSERT = text(
     "INSERT INTO search_entries "
@@ -150,7 +141,7 @@ class PostgresIndex:
             session.execute(
                 text("SELECT term, df FROM search_terms WHERE term = ANY(:terms)"),
                 {"terms": terms},
-            ).tuples()
+            ).all()
         )
         # FTS5's idf, with its floor for terms in more than half the documents
         idf = {
@@ -160,12 +151,10 @@ class PostgresIndex:
         }
         if not idf:
             return []
-        tsv = pg_entries.c.tsv
         cand = scoped(
-            select(SearchEntry.turn_id, SearchEntry.doc_len, tsv.label("tsv"))
+            select(SearchEntry.turn_id, SearchEntry.doc_len, TSV.label("tsv"))
             .select_from(SearchEntry)
-            .join(pg_entries, pg_entries.c.turn_id == SearchEntry.turn_id)
-            .where(tsv.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY))),
+            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY))),
             scope,
         ).subquery("cand")
         lexemes = (
@@ -191,14 +180,13 @@ class PostgresIndex:
     ) -> list[tuple[int, float]]:
         session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, depth)}"))
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-        distance = pg_entries.c.embedding.cosine_distance(
+        distance = EMBEDDING.cosine_distance(
             cast(literal(_vector_literal(vector)), Vector(INDEX_DIM))
         ).label("distance")
         stmt = scoped(
             select(SearchEntry.turn_id, distance)
             .select_from(SearchEntry)
-            .join(pg_entries, pg_entries.c.turn_id == SearchEntry.turn_id)
-            .where(pg_entries.c.embedding.is_not(None)),
+            .where(EMBEDDING.is_not(None)),
             scope,
         )
         stmt = stmt.order_by(distance).limit(depth)
@@ -208,9 +196,8 @@ class PostgresIndex:
 
     def vector_of(self, session: Session, company_id: uuid.UUID, turn_id: int) -> np.ndarray | None:
         value = session.scalar(
-            select(pg_entries.c.embedding)
+            select(EMBEDDING)
             .select_from(SearchEntry)
-            .join(pg_entries, pg_entries.c.turn_id == SearchEntry.turn_id)
             .where(SearchEntry.turn_id == turn_id, SearchEntry.company_id == company_id)
         )
         return None if value is None else np.asarray(value, dtype=np.float32)
