@@ -87,6 +87,7 @@ def test_each_role_sees_only_the_pages_it_may_open(
     expected = {
         "admin": [
             "/calls",
+            "/search",
             "/upload",
             "/action-items",
             "/automations",
@@ -95,9 +96,9 @@ def test_each_role_sees_only_the_pages_it_may_open(
             "/settings/users",
             "/settings/api-keys",
         ],
-        "manager": ["/calls", "/upload", "/action-items", "/integrations"],
-        "reviewer": ["/calls", "/upload", "/action-items"],
-        "agent": ["/calls", "/upload", "/action-items"],
+        "manager": ["/calls", "/search", "/upload", "/action-items", "/integrations"],
+        "reviewer": ["/calls", "/search", "/upload", "/action-items"],
+        "agent": ["/calls", "/search", "/upload", "/action-items"],
     }
     for role in expected:
         create_user(company.id, f"{role}@acme.test", role)
