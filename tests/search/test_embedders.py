@@ -98,6 +98,8 @@ class TestEmbedderContract:
         assert np.allclose(together[0], together[4])
 
     def test_more_texts_than_a_batch_keep_their_order(self, embedder: Embedder) -> None:
+        from callscribe.search.embedders.minilm import clear_cache
+
         texts = [f"customer {i} asks about order number {i * 7}" for i in range(150)]
         vectors = embedder.embed(texts)
         assert vectors.shape == (150, INDEX_DIM)
