@@ -39,6 +39,8 @@ from callscribe.journey import api as journey_api
 from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.search import api as search_api
+from callscribe.search import views as search_views
 from callscribe.settings import get_settings
 from callscribe.web.errors import error_page, wants_page
 from callscribe.web.security_headers import (
@@ -62,12 +64,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     connectors_api.router,
     ingest_api.router,
     journey_api.router,
+    search_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
     delivery_views.router,
     connectors_views.router,
     journey_views.router,
+    search_views.router,
 )
 
 

@@ -19,6 +19,8 @@ from callscribe.settings import Settings, get_settings
 app = typer.Typer(help="callscribe: calls in, transcripts and Minutes out.", no_args_is_help=True)
 admin = typer.Typer(help="Scripting helpers for administrators.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+search_app = typer.Typer(help="The search index over every turn.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
 err = Console(stderr=True)
 
 
@@ -323,6 +325,49 @@ def migrate_cmd() -> None:
     _say_data_dir()
     migrate()
     typer.echo("database is up to date")
+
+
+@search_app.command("reindex")
+def search_reindex(
+    company: str = typer.Option(None, help="Company name or id (default: every company)"),
+) -> None:
+    """Index every turn again (a backfill after an upgrade, a new embedder, a restore).
+    Replaces the entries it rebuilds; searching keeps working meanwhile."""
+    from callscribe.accounts import service
+    from callscribe.db import migrate, session_scope
+    from callscribe.errors import CallscribeError
+    from callscribe.search.service import reindex_company
+
+    _say_data_dir()
+    migrate()
+    company_id = None
+    if company:
+        try:
+            with session_scope() as session:
+                company_id = service.find_company(session, company).id
+        except CallscribeError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(1) from exc
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} engagements"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Indexing", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            turns = reindex_company(session_scope, company_id, progress=on_progress)
+        except CallscribeError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"indexed {turns} turns")
 
 
 if __name__ == "__main__":

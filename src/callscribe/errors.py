@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     CONNECTOR_DISABLED = "connector_disabled"
     CSRF_FAILED = "csrf_failed"
     EMPTY_FILE = "empty_file"
+    EMBEDDING_FAILED = "embedding_failed"
+    EMBEDDING_KEY_REFUSED = "embedding_key_refused"
     EMPTY_TRANSCRIPT = "empty_transcript"
     ERROR = "error"
     FORBIDDEN = "forbidden"

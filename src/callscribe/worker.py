@@ -24,6 +24,7 @@ from callscribe.delivery import tasks as delivery_tasks
 from callscribe.ingest import tasks as ingest_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
+from callscribe.search import tasks as search_tasks
 from callscribe.settings import get_settings
 from callscribe.storage.staging import sweep_staging
 
@@ -36,6 +37,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     delivery_tasks,
     connectors_tasks,
     ingest_tasks,
+    search_tasks,
 )
 
 # outbox event type -> consumers; each must be idempotent on the event id
@@ -73,6 +75,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("connector polling", sweep_connectors, every_s=60),
     Sweep("stale staging files", sweep_staging, every_s=600),
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
+    Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
 )
 
 

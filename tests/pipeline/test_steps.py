@@ -48,6 +48,7 @@ def test_text_engagements_and_transcribed_calls_skip_transcribe(company: Company
         "Transcribe",
         "Redact",
         "Analyze",
+        "Index",
         "Complete",
     ]
     chat = load_context(_engagement(company, "chat", {"transcript_complete": True}))

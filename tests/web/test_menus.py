@@ -88,6 +88,7 @@ def test_each_role_sees_only_the_pages_it_may_open(
         "admin": [
             "/calls",
             "/customers",
+            "/search",
             "/upload",
             "/action-items",
             "/automations",
@@ -97,9 +98,9 @@ def test_each_role_sees_only_the_pages_it_may_open(
             "/settings/api-keys",
             "/settings/company",
         ],
-        "manager": ["/calls", "/customers", "/upload", "/action-items", "/integrations"],
-        "reviewer": ["/calls", "/customers", "/upload", "/action-items"],
-        "agent": ["/calls", "/customers", "/upload", "/action-items"],
+        "manager": ["/calls", "/customers", "/search", "/upload", "/action-items", "/integrations"],
+        "reviewer": ["/calls", "/customers", "/search", "/upload", "/action-items"],
+        "agent": ["/calls", "/customers", "/search", "/upload", "/action-items"],
     }
     for role in expected:
         create_user(company.id, f"{role}@acme.test", role)

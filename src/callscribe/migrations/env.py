@@ -14,6 +14,7 @@ from callscribe.db import Base, make_engine
 from callscribe.delivery import models as _delivery  # noqa: F401
 from callscribe.ingest import models as _ingest  # noqa: F401
 from callscribe.privacy import models as _privacy  # noqa: F401
+from callscribe.search import models as _search  # noqa: F401
 
 config = context.config
 if not config.get_main_option("sqlalchemy.url"):
@@ -29,6 +30,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=_search.include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -44,6 +46,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_search.include_object,  # per-dialect search objects
         )
         with context.begin_transaction():
             context.run_migrations()

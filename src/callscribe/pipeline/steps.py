@@ -27,6 +27,7 @@ from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.detectors import KnownIdentity, detect_turns
 from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.privacy.redaction import audio_ranges_ms, silence
+from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
 from callscribe.speech.audio import decode_pcm, write_wav
@@ -289,6 +290,24 @@ class Analyze:
         return DONE
 
 
+class Index:
+    """Every turn into the search index (search.service.index_engagement), replacing
+    what an earlier run indexed: voice calls, chats, emails and tickets alike, after
+    Redact so no redacted PII is indexed. A failure does not fail the call (the
+    transcript and Minutes are stored): the engagement is marked and the "unindexed
+    turns" sweep indexes it again (search.indexing)."""
+
+    name = "index"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        ctx.meta = search_indexing.index_call(ctx.call_id, ctx.meta)
+        return DONE
+
+
 class Complete:
     """`completed` and the `call.completed` outbox event, in one transaction: the
     automations fire for every completed call, even when the worker dies right after."""
@@ -314,7 +333,7 @@ class Complete:
         return DONE
 
 
-STEPS: tuple[Step, ...] = (Transcribe(), Redact(), Analyze(), Complete())
+STEPS: tuple[Step, ...] = (Transcribe(), Redact(), Analyze(), Index(), Complete())
 
 
 def _update(session: Any, call_id: Any, **values: Any) -> None:

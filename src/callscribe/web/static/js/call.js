@@ -21,6 +21,7 @@
   /* -- seeking and highlighting -------------------------------------------------------- */
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest(".turn-similar")) return;  /* similar.js opens the list */
     var turn = event.target.closest(".turn[data-start]");
     var audio = player();
     if (!turn || !audio) return;

@@ -1,0 +1,203 @@
+"""The scaled index (PostgreSQL): `tsvector` + GIN for keyword candidates, ranked by BM25
+from term statistics the database keeps (`search_terms.df`, `search_corpus`, the entry's
+`doc_len`; kept by migration 0012's trigger, cascades included), and pgvector
+`vector(384)` with an HNSW index (cosine) for vectors.
+
+The tsvector is built here from search.tokenize (FTS5 unicode61's tokenisation: no
+stemming, no stop words), not by `to_tsvector`, and BM25 is FTS5's formula with its k1
+and b over the same statistics (every entry of the index), so keyword results come in
+the same order as the embedded index's. (A tsvector keeps at most 256 positions per
+lexeme: a term repeated more often in one turn counts 256 times.)
+
+Filters are WHERE clauses of both arms' queries. The vector arm lets pgvector scan the
+HNSW index iteratively (`hnsw.iterative_scan`) so a selective filter still fills `depth`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import numpy as np
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.orm import Session
+
+from callscribe.search.embedders.base import INDEX_DIM
+from callscribe.search.index.base import BM25_B, BM25_K1, Doc, Scope, scoped
+from callscribe.search.models import SearchEntry
+
+MAX_POSITION = 16383  # tsvector positions stop there
+MAX_POSITIONS_PER_LEXEME = 256
+# HNSW candidate list (pgvector's default is 40); iterative scans go on past it when
+# filters drop candidates. Chosen with bench/bench_search_scale.py (recall@10 vs exact).
+EF_SEARCH = 100
+
+# the PostgreSQL-only columns of search_entries: not in the models (alembic check must not
+# see them), migration 0012 creates them on PostgreSQL only
+TSV = literal_column("search_entries.tsv", TSVECTOR)
+EMBEDDING = literal_column("search_entries.embedding", Vector(INDEX_DIM))
+
+_INSERT = text(
+    "INSERT INTO search_entries "
+    "(turn_id, company_id, engagement_id, embedder, doc_len, vec_row, indexed_at, tsv, embedding) "
+    "VALUES (:turn_id, :company_id, :engagement_id, :embedder, :doc_len, NULL, now(), "
+    "CAST(:tsv AS tsvector), CAST(:embedding AS vector))"
+)
+
+
+def _quote(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(terms: list[str]) -> str:
+    """The tsvector text form of the terms with their positions: 'refund':3,7 ..."""
+    positions: dict[str, list[int]] = {}
+    for pos, term in enumerate(terms, start=1):
+        positions.setdefault(term, []).append(min(pos, MAX_POSITION))
+    return " ".join(
+        _quote(term) + ":" + ",".join(map(str, p[:MAX_POSITIONS_PER_LEXEME]))
+        for term, p in positions.items()
+    )
+
+
+def tsquery_literal(terms: list[str]) -> str:
+    """Any of the terms (each quoted: no operator of theirs is read)."""
+    return " | ".join(_quote(t) for t in terms)
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+class PostgresIndex:
+    name = "scaled"
+
+    def replace_engagement(
+        self,
+        session: Session,
+        company_id: uuid.UUID,
+        engagement_id: uuid.UUID,
+        docs: list[Doc],
+        embedder: str,
+    ) -> None:
+        self._delete(session, engagement_id, [d.turn_id for d in docs])
+        if not docs:
+            return
+        # one statement per row with tsv and embedding in it: the statistics trigger
+        # reads NEW.tsv on insert
+        session.execute(
+            _INSERT,
+            [
+                {
+                    "turn_id": d.turn_id,
+                    "company_id": company_id,
+                    "engagement_id": engagement_id,
+                    "embedder": embedder,
+                    "doc_len": len(d.terms),
+                    "tsv": tsvector_literal(d.terms),
+                    "embedding": _vector_literal(d.vector),
+                }
+                for d in docs
+            ],
+        )
+
+    def _delete(self, session: Session, engagement_id: uuid.UUID, turn_ids: list[int]) -> None:
+        cond = SearchEntry.engagement_id == engagement_id
+        if turn_ids:
+            cond = or_(cond, SearchEntry.turn_id.in_(turn_ids))
+        session.execute(
+            delete(SearchEntry).where(cond).execution_options(synchronize_session=False)
+        )
+
+    def remove_engagement(self, session: Session, engagement_id: uuid.UUID) -> None:
+        self._delete(session, engagement_id, [])
+
+    def keyword(
+        self, session: Session, scope: Scope, terms: list[str], depth: int
+    ) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        corpus = session.execute(
+            text("SELECT n_docs, total_len FROM search_corpus WHERE id = 1")
+        ).first()
+        if corpus is None or not corpus[0]:
+            return []
+        n_docs, total_len = float(corpus[0]), float(corpus[1])
+        avgdl = max(total_len / n_docs, 1e-9)
+        dfs = dict(
+            session.execute(
+                text("SELECT term, df FROM search_terms WHERE term = ANY(:terms)"),
+                {"terms": terms},
+            ).all()
+        )
+        # FTS5's idf, with its floor for terms in more than half the documents
+        idf = {
+            t: max(math.log((n_docs - df + 0.5) / (df + 0.5)), 1e-6)
+            for t, df in dfs.items()
+            if df > 0
+        }
+        if not idf:
+            return []
+        cand = scoped(
+            select(SearchEntry.turn_id, SearchEntry.doc_len, TSV.label("tsv"))
+            .select_from(SearchEntry)
+            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY))),
+            scope,
+        ).subquery("cand")
+        lexemes = (
+            func.unnest(cand.c.tsv).table_valued("lexeme", "positions", "weights").lateral("u")
+        )
+        tf = func.cardinality(lexemes.c.positions)
+        term_idf = case(idf, value=lexemes.c.lexeme, else_=0.0)
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * cand.c.doc_len / avgdl)
+        score = func.sum(term_idf * (tf * (BM25_K1 + 1)) / (tf + norm)).label("score")
+        stmt = (
+            select(cand.c.turn_id, score)
+            .select_from(cand)
+            .join(lexemes, true())
+            .where(lexemes.c.lexeme.in_(list(idf)))
+            .group_by(cand.c.turn_id)
+            .order_by(score.desc(), cand.c.turn_id)
+            .limit(depth)
+        )
+        return [(int(tid), float(s)) for tid, s in session.execute(stmt)]
+
+    def semantic(
+        self, session: Session, scope: Scope, vector: np.ndarray, depth: int
+    ) -> list[tuple[int, float]]:
+        session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, depth)}"))
+        session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        distance = EMBEDDING.cosine_distance(
+            cast(literal(_vector_literal(vector)), Vector(INDEX_DIM))
+        ).label("distance")
+        stmt = scoped(
+            select(SearchEntry.turn_id, distance)
+            .select_from(SearchEntry)
+            .where(EMBEDDING.is_not(None)),
+            scope,
+        )
+        stmt = stmt.order_by(distance).limit(depth)
+        hits = [(int(tid), 1.0 - float(d)) for tid, d in session.execute(stmt)]
+        hits.sort(key=lambda h: (-h[1], h[0]))  # relaxed order: sorted here
+        return hits
+
+    def vector_of(self, session: Session, company_id: uuid.UUID, turn_id: int) -> np.ndarray | None:
+        value = session.scalar(
+            select(EMBEDDING)
+            .select_from(SearchEntry)
+            .where(SearchEntry.turn_id == turn_id, SearchEntry.company_id == company_id)
+        )
+        return None if value is None else np.asarray(value, dtype=np.float32)

@@ -1,0 +1,49 @@
+"""The one word tokenisation of search, the same as SQLite FTS5's `unicode61` tokenizer
+(its defaults: token characters are the Unicode categories L*, N* and Co, everything else
+separates; case folded; diacritics removed), so the PostgreSQL index counts the same
+terms and lengths as FTS5 does and both rank keyword matches in the same order."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+
+@lru_cache(maxsize=4096)
+def _fold(ch: str) -> str:
+    """Lower case without diacritics ("É" -> "e"), as unicode61 remove_diacritics=1."""
+    base = unicodedata.normalize("NFD", ch.lower())
+    kept = "".join(c for c in base if not unicodedata.category(c).startswith("M"))
+    return kept or ch.lower()
+
+
+@lru_cache(maxsize=4096)
+def _is_token_char(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return cat[0] in "LN" or cat == "Co"
+
+
+_ASCII_SPLIT = re.compile(r"[0-9A-Za-z]+")
+
+
+def token_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, term) for every token of `text`, in order."""
+    if text.isascii():
+        return [(m.start(), m.end(), m.group().lower()) for m in _ASCII_SPLIT.finditer(text)]
+    spans: list[tuple[int, int, str]] = []
+    start = -1
+    for i, ch in enumerate(text):
+        if _is_token_char(ch):
+            if start < 0:
+                start = i
+        elif start >= 0:
+            spans.append((start, i, "".join(_fold(c) for c in text[start:i])))
+            start = -1
+    if start >= 0:
+        spans.append((start, len(text), "".join(_fold(c) for c in text[start:])))
+    return spans
+
+
+def tokenize(text: str) -> list[str]:
+    return [term for _s, _e, term in token_spans(text)]
