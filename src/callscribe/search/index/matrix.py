@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Matrix:
         path = self._paths[0]
         return path.stat().st_size // INDEX_DIM if path.exists() else 0
 
-    def _map(self, mode: str) -> None:
+    def _map(self, mode: Literal["r", "r+"]) -> None:
         rows = self._rows_on_disk()
         self.capacity = rows
         if rows == 0:

@@ -137,7 +137,7 @@ class PostgresIndex:
             return []
         n_docs, total_len = float(corpus[0]), float(corpus[1])
         avgdl = max(total_len / n_docs, 1e-9)
-        dfs = dict(
+        dfs: dict[str, int] = dict(
             session.execute(
                 text("SELECT term, df FROM search_terms WHERE term = ANY(:terms)"),
                 {"terms": terms},
@@ -151,12 +151,12 @@ class PostgresIndex:
         }
         if not idf:
             return []
-        cand = scoped(
+        matching = (
             select(SearchEntry.turn_id, SearchEntry.doc_len, TSV.label("tsv"))
             .select_from(SearchEntry)
-            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY))),
-            scope,
-        ).subquery("cand")
+            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY)))
+        )
+        cand = scoped(matching, scope).subquery("cand")
         lexemes = (
             func.unnest(cand.c.tsv).table_valued("lexeme", "positions", "weights").lateral("u")
         )
