@@ -45,7 +45,7 @@ def main() -> None:
     from callscribe.search.embedders import get_embedder
     from callscribe.search.index import Scope, index_for
     from callscribe.search.schemas import SearchMode
-    from callscribe.search.tokenize import tokenize
+    from callscribe.search.tokenize import query_terms
 
     migrate()
     meetings = sorted((args.testdata / "transcripts" / "qmsum").glob("*.json"))
@@ -123,7 +123,7 @@ def main() -> None:
             with session_scope() as s:
                 index = index_for(s)
                 scope = Scope(company_id)
-                terms = list(dict.fromkeys(tokenize(question)))
+                terms = query_terms(question)
                 kw = index.keyword(s, scope, terms, service.CANDIDATE_DEPTH)
                 vec = get_embedder(s, company_id).embed([question])[0]
                 sem = index.semantic(s, scope, vec, service.CANDIDATE_DEPTH)

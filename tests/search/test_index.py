@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from callscribe.calls.models import Turn
 from callscribe.search.models import SearchEntry
 from callscribe.search.schemas import SearchMode, TurnFilter
-from callscribe.search.tokenize import tokenize
+from callscribe.search.tokenize import query_terms, tokenize
 from tests.conftest import make_company
 from tests.search.corpus import (
     PRODUCT_CODE,
@@ -71,7 +71,7 @@ def reference_bm25(q: str) -> list[int]:
     docs = {tid: Counter(tokenize(text)) for tid, text in rows}
     n = len(docs)
     avgdl = sum(sum(c.values()) for c in docs.values()) / n
-    terms = list(dict.fromkeys(tokenize(q)))
+    terms = query_terms(q)
     scores: dict[int, float] = {}
     for term in terms:
         df = sum(1 for c in docs.values() if term in c)

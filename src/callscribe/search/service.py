@@ -25,7 +25,7 @@ from callscribe.search.embedders import get_embedder
 from callscribe.search.index import Doc, Scope, index_for
 from callscribe.search.models import SearchEntry
 from callscribe.search.schemas import SearchMode, TurnFilter
-from callscribe.search.tokenize import token_spans, tokenize
+from callscribe.search.tokenize import query_terms, token_spans, tokenize
 
 __all__ = [
     "SearchHit",
@@ -175,7 +175,7 @@ def search_turns(
     scope = Scope(company_id, filters or TurnFilter(), only_agent_id)
     index = index_for(session)
     depth = candidate_depth(offset, limit)
-    terms = list(dict.fromkeys(tokenize(q)))
+    terms = query_terms(q)
     keyword: list[tuple[int, float]] = []
     semantic: list[tuple[int, float]] = []
     if mode in (SearchMode.HYBRID, SearchMode.KEYWORD) and terms:
