@@ -321,6 +321,26 @@ class TestIndexContract:
             _search(corpus.company_id, q)
         assert err.value.status == 422 and err.value.message
 
+    def test_an_unknown_mode_is_refused_with_a_message(self, corpus: Corpus) -> None:
+        from callscribe.errors import ValidationFailed
+
+        with pytest.raises(ValidationFailed, match="mode must be one of"):
+            _search(corpus.company_id, "refund", "fuzzy")  # type: ignore[arg-type]
+
+    def test_a_giant_word_is_indexed_and_searched_without_error(self, corpus: Corpus) -> None:
+        """An email with a pasted blob: a 3,000-byte word (PostgreSQL's limit is 2,046)."""
+        from tests.conftest import insert_text_engagement
+
+        blob = "é" * 1500
+        eid = insert_text_engagement(corpus.company_id, [("customer", f"attachment {blob} refund")])
+        assert index_all([eid]) == 1
+        for mode in SearchMode:
+            _search(corpus.company_id, blob[:900], mode)
+        assert eid in {
+            h.engagement_id
+            for h in _search(corpus.company_id, "attachment", SearchMode.KEYWORD).hits
+        }
+
     def test_query_syntax_is_taken_as_words(self, corpus: Corpus) -> None:
         for q in (
             '"refund',

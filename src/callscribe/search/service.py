@@ -169,7 +169,11 @@ def search_turns(
     """The company's turns that best match `q`. `only_agent_id`: an agent-role principal
     sees only turns of engagements with that agent."""
     q = _check_query(q)
-    mode = SearchMode(mode)
+    try:
+        mode = SearchMode(mode)
+    except ValueError:
+        modes = ", ".join(m.value for m in SearchMode)
+        raise ValidationFailed(f"mode must be one of {modes}.") from None
     if limit < 1 or offset < 0:
         raise ValidationFailed("limit must be at least 1 and offset not negative.")
     scope = Scope(company_id, filters or TurnFilter(), only_agent_id)
