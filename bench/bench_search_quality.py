@@ -42,10 +42,10 @@ def main() -> None:
     from callscribe.calls.models import Engagement, Turn
     from callscribe.db import migrate, session_scope
     from callscribe.search import service
-    from callscribe.search.index import Scope, index_for
     from callscribe.search.embedders import get_embedder
+    from callscribe.search.index import Scope, index_for
     from callscribe.search.schemas import SearchMode
-    from callscribe.search.tokenize import tokenize
+    from callscribe.search.tokenize import query_terms
 
     migrate()
     meetings = sorted((args.testdata / "transcripts" / "qmsum").glob("*.json"))
@@ -57,14 +57,23 @@ def main() -> None:
         turns = data["meeting_transcripts"]
         with session_scope() as s:
             company = accounts.create_company(s, f"QMSum {path.stem}")
-            eng = Engagement(company_id=company.id, channel="voice", source="bench", status="completed")
+            eng = Engagement(
+                company_id=company.id, channel="voice", source="bench", status="completed"
+            )
             s.add(eng)
             s.flush()
             rows = []
             for seq, t in enumerate(turns):
-                row = Turn(company_id=company.id, engagement_id=eng.id, seq=seq, role="unknown",
-                           speaker=t["speaker"], start_ms=seq * 1000, end_ms=seq * 1000 + 900,
-                           text=t["content"])
+                row = Turn(
+                    company_id=company.id,
+                    engagement_id=eng.id,
+                    seq=seq,
+                    role="unknown",
+                    speaker=t["speaker"],
+                    start_ms=seq * 1000,
+                    end_ms=seq * 1000 + 900,
+                    text=t["content"],
+                )
                 s.add(row)
                 rows.append(row)
             s.flush()
@@ -79,7 +88,9 @@ def main() -> None:
                 relevant.update(range(int(a), int(b) + 1))
             cases.append((company_id, ids, q["query"], relevant, bm25))
     index_s = time.perf_counter() - t0
-    print(f"{len(meetings)} meetings, {n_turns} turns indexed in {index_s:.1f} s, {len(cases)} questions")
+    print(
+        f"{len(meetings)} meetings, {n_turns} turns indexed in {index_s:.1f} s, {len(cases)} questions"
+    )
 
     def p_at_10(ranked_ids: list[int], ids: list[int], relevant: set[int]) -> float:
         pos = {tid: i for i, tid in enumerate(ids)}
@@ -96,22 +107,32 @@ def main() -> None:
         for mode in (SearchMode.KEYWORD, SearchMode.SEMANTIC, SearchMode.HYBRID):
             t = time.perf_counter()
             with session_scope() as s:
-                res = service.search_turns(s, company_id, question, mode=mode, limit=10, offset=0,
-                                           filters=None, only_agent_id=None)
+                res = service.search_turns(
+                    s,
+                    company_id,
+                    question,
+                    mode=mode,
+                    limit=10,
+                    offset=0,
+                    filters=None,
+                    only_agent_id=None,
+                )
             latencies.append(time.perf_counter() - t)
             totals[mode.value] += p_at_10([h.turn_id for h in res.hits], ids, relevant)
         if args.sweep:
             with session_scope() as s:
                 index = index_for(s)
                 scope = Scope(company_id)
-                terms = list(dict.fromkeys(tokenize(question)))
+                terms = query_terms(question)
                 kw = index.keyword(s, scope, terms, service.CANDIDATE_DEPTH)
                 vec = get_embedder(s, company_id).embed([question])[0]
                 sem = index.semantic(s, scope, vec, service.CANDIDATE_DEPTH)
             arms.append((kw, sem, ids, relevant))
     n = len(cases)
-    print(f"\nP@10 over {n} QMSum questions (RRF k={service.RRF_K}, weights keyword "
-          f"{service.RRF_WEIGHT_KEYWORD} : semantic {service.RRF_WEIGHT_SEMANTIC})")
+    print(
+        f"\nP@10 over {n} QMSum questions (RRF k={service.RRF_K}, weights keyword "
+        f"{service.RRF_WEIGHT_KEYWORD} : semantic {service.RRF_WEIGHT_SEMANTIC})"
+    )
     print(f"  {'BM25 baseline (rank_bm25)':28s} {totals['bm25'] / n:.3f}")
     for mode in ("keyword", "semantic", "hybrid"):
         ratio = totals[mode] / max(totals["bm25"], 1e-9)

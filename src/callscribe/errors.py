@@ -65,7 +65,6 @@ class ErrorCode(StrEnum):
     REP_NOT_FOUND = "rep_not_found"
     REP_REQUIRED = "rep_required"
     SECRET_UNDECRYPTABLE = "secret_undecryptable"
-    SEARCH_UNAVAILABLE = "search_unavailable"  # no search index yet (journey similar turns)
     SHEET_EMPTY = "sheet_empty"
     SHEET_FINALIZED = "sheet_finalized"
     SIZE_MISMATCH = "size_mismatch"

@@ -74,8 +74,11 @@ def test_agents_see_only_their_own_engagements_of_customers_they_handled(
     bo_turn = _first_turn(bo_chat)
     assert ana.client.get(f"/api/journey/turns/{bo_turn}/similar").status_code == 404
     own = ana.client.get(f"/api/journey/turns/{_first_turn(ana_chat)}/similar")
-    assert own.status_code == 501  # until the search index is merged: said plainly
-    assert own.json()["error"]["code"] == "search_unavailable"
+    assert own.status_code == 200, own.text
+    # her own chat's turn finds turns of her engagements only (never Bo's, never itself)
+    mine_only = {hit["engagement_id"] for hit in own.json()}
+    assert str(bo_chat) not in mine_only
+    assert _first_turn(ana_chat) not in {hit["turn_id"] for hit in own.json()}
 
     mia = sign_in(api_server.url, "mia@example.com")
     assert engagements(mia, shared_id) == [ana_chat, bo_chat]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from callscribe.calls.models import Turn
 from callscribe.search.models import SearchEntry
 from callscribe.search.schemas import SearchMode, TurnFilter
-from callscribe.search.tokenize import tokenize
+from callscribe.search.tokenize import query_terms, tokenize
 from tests.conftest import make_company
 from tests.search.corpus import (
     PRODUCT_CODE,
@@ -71,7 +71,7 @@ def reference_bm25(q: str) -> list[int]:
     docs = {tid: Counter(tokenize(text)) for tid, text in rows}
     n = len(docs)
     avgdl = sum(sum(c.values()) for c in docs.values()) / n
-    terms = list(dict.fromkeys(tokenize(q)))
+    terms = query_terms(q)
     scores: dict[int, float] = {}
     for term in terms:
         df = sum(1 for c in docs.values() if term in c)
@@ -320,6 +320,26 @@ class TestIndexContract:
         with pytest.raises(ValidationFailed) as err:
             _search(corpus.company_id, q)
         assert err.value.status == 422 and err.value.message
+
+    def test_an_unknown_mode_is_refused_with_a_message(self, corpus: Corpus) -> None:
+        from callscribe.errors import ValidationFailed
+
+        with pytest.raises(ValidationFailed, match="mode must be one of"):
+            _search(corpus.company_id, "refund", "fuzzy")  # type: ignore[arg-type]
+
+    def test_a_giant_word_is_indexed_and_searched_without_error(self, corpus: Corpus) -> None:
+        """An email with a pasted blob: a 3,000-byte word (PostgreSQL's limit is 2,046)."""
+        from tests.conftest import insert_text_engagement
+
+        blob = "é" * 1500
+        eid = insert_text_engagement(corpus.company_id, [("customer", f"attachment {blob} refund")])
+        assert index_all([eid]) == 1
+        for mode in SearchMode:
+            _search(corpus.company_id, blob[:900], mode)
+        assert eid in {
+            h.engagement_id
+            for h in _search(corpus.company_id, "attachment", SearchMode.KEYWORD).hits
+        }
 
     def test_query_syntax_is_taken_as_words(self, corpus: Corpus) -> None:
         for q in (

@@ -74,7 +74,7 @@ def ask(engagement_id: str, body: AskIn, principal: CurrentPrincipal, session: D
 
 @router.get(
     "/journey/turns/{turn_id}/similar",
-    responses={**ERRORS, 501: {"description": "No search index in this installation yet"}},
+    responses=ERRORS,
     summary="Turns like this one (the journey's action pane; answered by search)",
     response_model=list[SimilarTurnOut],
 )

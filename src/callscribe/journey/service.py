@@ -31,7 +31,7 @@ from callscribe.calls.models import Channel, Engagement, Minutes, Turn, TurnRole
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
 from callscribe.db import utcnow
-from callscribe.errors import CallscribeError, ErrorCode, NotFound
+from callscribe.errors import NotFound
 from callscribe.journey.schemas import (
     AskOut,
     HandledBy,
@@ -43,6 +43,7 @@ from callscribe.journey.schemas import (
     SimilarTurnOut,
 )
 from callscribe.minutes import service as minutes
+from callscribe.search import service as search
 
 log = logging.getLogger(__name__)
 
@@ -355,24 +356,29 @@ def _engagement_out(
 
 
 def similar_turns(session: Session, principal: Principal, turn_id: int) -> list[SimilarTurnOut]:
-    """Turns like this one, for the action pane. The seam for the search domain (issue
-    10, branch search-core), not merged here: its migration and this one both follow
-    0009 until the integrator re-chains them. Once merged, the body is
-
-        found = search.similar_turns(
-            session, principal.company_id, turn_id, limit=10,
-            only_agent_id=principal.agent_id if principal.sees_only_own_calls else None,
-        )
-        return [SimilarTurnOut(turn_id=h.turn_id, engagement_id=h.engagement_id,
-                               score=h.score, highlight=h.highlight) for h in found.hits]
-
-    Until then there is no index to ask, and the pane says so (501)."""
+    """Turns like this one, for the action pane (the search index; other engagements
+    first, never the turn itself), scoped like the journey: an agent, their own calls."""
     _visible_turn(session, principal, turn_id)
-    raise CallscribeError(
-        "Similar turns need the search index, which this installation does not have yet.",
-        code=ErrorCode.SEARCH_UNAVAILABLE,
-        status=501,
+    found = search.similar_turns(
+        session,
+        principal.company_id,
+        turn_id,
+        limit=10,
+        only_agent_id=_only_agent(principal),
     )
+    return [
+        SimilarTurnOut(
+            turn_id=h.turn_id, engagement_id=h.engagement_id, score=h.score, highlight=h.highlight
+        )
+        for h in found.hits
+    ]
+
+
+def _only_agent(principal: Principal) -> uuid.UUID | None:
+    if not principal.sees_only_own_calls:
+        return None
+    # an agent user linked to no agent record sees no one's turns
+    return principal.agent_id or uuid.UUID(int=0)
 
 
 def _visible_turn(session: Session, principal: Principal, turn_id: int) -> Turn:

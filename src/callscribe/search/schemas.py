@@ -3,13 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.schemas import OutModel
+
+S = TypeVar("S", bound=Select)
 
 
 class SearchMode(StrEnum):
@@ -35,7 +37,7 @@ class TurnFilter(EngagementFilter):
     def engagement_filter(self) -> EngagementFilter:
         return EngagementFilter(**self.model_dump(include=set(EngagementFilter.model_fields)))
 
-    def apply_turns(self, stmt: Select[Any], turn: Any, engagement: Any) -> Select[Any]:
+    def apply_turns(self, stmt: S, turn: Any, engagement: Any) -> S:
         """`stmt` (which already has `turn` joined to `engagement`) narrowed to the
         matching turns. Company scoping is the caller's (always given)."""
         from callscribe.accounts.models import Agent

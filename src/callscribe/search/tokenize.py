@@ -12,7 +12,11 @@ from functools import lru_cache
 
 @lru_cache(maxsize=4096)
 def _fold(ch: str) -> str:
-    """Lower case without diacritics ("É" -> "e"), as unicode61 remove_diacritics=1."""
+    """Lower case without diacritics ("É" -> "e"), as unicode61 remove_diacritics=1, which
+    folds Latin letters only (Greek "ά" and Cyrillic "й" keep theirs)."""
+    code = ord(ch)
+    if not (code < 0x0250 or 0x1E00 <= code <= 0x1EFF):
+        return ch.lower()
     base = unicodedata.normalize("NFD", ch.lower())
     kept = "".join(c for c in base if not unicodedata.category(c).startswith("M"))
     return kept or ch.lower()
@@ -47,3 +51,82 @@ def token_spans(text: str) -> list[tuple[int, int, str]]:
 
 def tokenize(text: str) -> list[str]:
     return [term for _s, _e, term in token_spans(text)]
+
+
+# Words a query drops before the keyword arm (documents keep them, so their lengths are
+# FTS5's): in almost every turn, they rank nothing and make an any-of-the-words query
+# touch most of the index (bench/bench_search_scale.py). A query of nothing else keeps
+# them. English only, as the bundled embedder is.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+
+
+def query_terms(q: str) -> list[str]:
+    """The distinct terms of a query the keyword arm looks for, in order."""
+    terms = list(dict.fromkeys(tokenize(q)))
+    kept = [t for t in terms if t not in STOPWORDS]
+    return kept or terms

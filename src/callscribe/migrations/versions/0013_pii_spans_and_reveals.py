@@ -1,7 +1,7 @@
 """turns.pii_spans (the PII found in each turn) and pii_reveals (the reveal audit log)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01 12:20:00
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import callscribe.db
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

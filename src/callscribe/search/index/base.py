@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from sqlalchemy import Select, and_, select
@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from callscribe.calls.models import Engagement, Turn
 from callscribe.search.models import SearchEntry
 from callscribe.search.schemas import TurnFilter
+
+S = TypeVar("S", bound=Select)
 
 # BM25 parameters: FTS5's bm25() defaults, which the PostgreSQL arm computes the same way
 BM25_K1 = 1.2
@@ -48,7 +50,7 @@ class Scope:
         )
 
 
-def scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+def scoped(stmt: S, scope: Scope) -> S:
     """`stmt` over SearchEntry, joined to its live turn and engagement, narrowed to the
     scope. The turn is joined on id AND engagement: an entry whose turn was replaced (a
     re-processed call) matches nothing until it is re-indexed."""

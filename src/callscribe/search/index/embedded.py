@@ -11,6 +11,8 @@ Both give the exact filtered top-k.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, literal_column, or_, select, table, update
@@ -129,7 +131,7 @@ class EmbeddedIndex:
         )
         stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
         # bm25() is negative, lower is better: answered as higher-is-better
-        return [(int(tid), -float(r)) for tid, r in session.execute(stmt)]
+        return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
 
     def semantic(
         self, session: Session, scope: Scope, vector: np.ndarray, depth: int
@@ -153,7 +155,7 @@ class EmbeddedIndex:
 
     @staticmethod
     def _mask(
-        matrix: matrices.Matrix, vector: np.ndarray, allowed: list, depth: int
+        matrix: matrices.Matrix, vector: np.ndarray, allowed: Sequence[Any], depth: int
     ) -> list[tuple[int, float]]:
         if not allowed:
             return []

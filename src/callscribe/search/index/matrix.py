@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -53,27 +54,35 @@ class Matrix:
         return d / "vectors.i8", d / "scales.f4", d / "turns.i8"
 
     def _rows_on_disk(self) -> int:
-        path = self._paths[0]
-        return path.stat().st_size // INDEX_DIM if path.exists() else 0
+        """Rows all three files hold (a writer grows them one after the other)."""
+        rows = []
+        for path, width in zip(self._paths, (INDEX_DIM, 4, 8), strict=True):
+            rows.append(path.stat().st_size // width if path.exists() else 0)
+        return min(rows)
 
-    def _map(self, mode: str) -> None:
+    def _map(self, mode: Literal["r", "r+"]) -> None:
         rows = self._rows_on_disk()
-        self.capacity = rows
         if rows == 0:
             return
         vec_p, sc_p, tu_p = self._paths
-        self.vectors = np.memmap(vec_p, dtype=np.int8, mode=mode, shape=(rows, INDEX_DIM))
-        self.scales = np.memmap(sc_p, dtype=np.float32, mode=mode, shape=(rows,))
-        self.turns = np.memmap(tu_p, dtype=np.int64, mode=mode, shape=(rows,))
+        vectors = np.memmap(vec_p, dtype=np.int8, mode=mode, shape=(rows, INDEX_DIM))
+        scales = np.memmap(sc_p, dtype=np.float32, mode=mode, shape=(rows,))
+        turns = np.memmap(tu_p, dtype=np.int64, mode=mode, shape=(rows,))
+        # the maps first, the capacity last: a query in another thread that reads the new
+        # capacity finds maps at least that large (old and new maps show the same files)
+        self.vectors, self.scales, self.turns = vectors, scales, turns
+        self.capacity = rows
 
     def ensure_readable(self, rows: int) -> bool:
         """Map at least `rows` rows (re-mapping when the files grew); False if they are not
         on disk (a writer that has not flushed: the caller treats it as empty)."""
         if rows <= self.capacity:
             return True
-        if self._rows_on_disk() < rows:
-            return False
-        self._map("r")
+        with _lock:
+            if rows > self.capacity:
+                if self._rows_on_disk() < rows:
+                    return False
+                self._map("r")
         return rows <= self.capacity
 
     def write(self, start: int, vectors: np.ndarray, turn_ids: list[int]) -> None:

@@ -41,6 +41,7 @@ from callscribe.search.models import SearchEntry
 
 MAX_POSITION = 16383  # tsvector positions stop there
 MAX_POSITIONS_PER_LEXEME = 256
+MAX_LEXEME_BYTES = 2046  # PostgreSQL refuses longer words; such a term is not indexed here
 # HNSW candidate list (pgvector's default is 40); iterative scans go on past it when
 # filters drop candidates. Chosen with bench/bench_search_scale.py (recall@10 vs exact).
 EF_SEARCH = 100
@@ -66,11 +67,16 @@ def tsvector_literal(terms: list[str]) -> str:
     """The tsvector text form of the terms with their positions: 'refund':3,7 ..."""
     positions: dict[str, list[int]] = {}
     for pos, term in enumerate(terms, start=1):
-        positions.setdefault(term, []).append(min(pos, MAX_POSITION))
+        if _fits(term):
+            positions.setdefault(term, []).append(min(pos, MAX_POSITION))
     return " ".join(
         _quote(term) + ":" + ",".join(map(str, p[:MAX_POSITIONS_PER_LEXEME]))
         for term, p in positions.items()
     )
+
+
+def _fits(term: str) -> bool:
+    return len(term.encode()) <= MAX_LEXEME_BYTES
 
 
 def tsquery_literal(terms: list[str]) -> str:
@@ -128,6 +134,7 @@ class PostgresIndex:
     def keyword(
         self, session: Session, scope: Scope, terms: list[str], depth: int
     ) -> list[tuple[int, float]]:
+        terms = [t for t in terms if _fits(t)]
         if not terms:
             return []
         corpus = session.execute(
@@ -137,7 +144,7 @@ class PostgresIndex:
             return []
         n_docs, total_len = float(corpus[0]), float(corpus[1])
         avgdl = max(total_len / n_docs, 1e-9)
-        dfs = dict(
+        dfs: dict[str, int] = dict(
             session.execute(
                 text("SELECT term, df FROM search_terms WHERE term = ANY(:terms)"),
                 {"terms": terms},
@@ -151,12 +158,12 @@ class PostgresIndex:
         }
         if not idf:
             return []
-        cand = scoped(
+        matching = (
             select(SearchEntry.turn_id, SearchEntry.doc_len, TSV.label("tsv"))
             .select_from(SearchEntry)
-            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY))),
-            scope,
-        ).subquery("cand")
+            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY)))
+        )
+        cand = scoped(matching, scope).subquery("cand")
         lexemes = (
             func.unnest(cand.c.tsv).table_valued("lexeme", "positions", "weights").lateral("u")
         )
