@@ -83,6 +83,7 @@ PAGE_ROUTES = {
     "/action-items",
     "/customers",
     "/customers/{customer_id}/journey",
+    "/search",
     "/settings/privacy/reveals",
     "/api/docs",
     "/api/redoc",
@@ -212,6 +213,8 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
             "/settings/company",
             "/profile",
             "/customers",
+            "/search",
+            "/search?q=card+blocked",
             "/settings/privacy/reveals",
         ]:
             visit(path, path)
