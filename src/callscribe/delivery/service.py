@@ -49,7 +49,7 @@ from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, 
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
-from callscribe.security.outbound import check_url
+from callscribe.security.outbound import check_host, check_url
 from callscribe.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -716,7 +716,8 @@ def update_smtp_settings(session: Session, company_id: uuid.UUID, data: SmtpSett
     if row is None:
         row = SmtpSettings(company_id=company_id)
         session.add(row)
-    row.host = data.host.strip()
+    # the SSRF guard at save time too (and again on every connection: email._PinnedSMTP)
+    row.host = check_host(data.host, data.port)
     row.port = data.port
     row.tls_mode = data.tls_mode
     row.username = (data.username or "").strip() or None

@@ -6,6 +6,7 @@ to the address it checked."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -105,6 +106,50 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
     if allow_private_default(allow_private):
         return
     resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$"
+)
+
+
+def check_host(host: str, port: int, *, allow_private: bool | None = None) -> str:
+    """For a bare host a user gives us (an SMTP server): it must be a host name or an IP
+    literal, and, unless private addresses are allowed, resolve only to public addresses.
+    Returns the host as it should be stored. Connecting goes through connect_tcp."""
+    host = host.strip()
+    literal = host.strip("[]")
+    try:
+        ipaddress.ip_address(literal)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise UnsafeURL(f"{host[:100]!r} is not a host name or an IP address.") from None
+    else:
+        host = literal
+    if not allow_private_default(allow_private):
+        resolve(host, port, allow_private=False)
+    return host
+
+
+def connect_tcp(
+    host: str,
+    port: int,
+    *,
+    timeout: float | None,
+    allow_private: bool | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A TCP connection for a protocol other than HTTP (SMTP): `host` resolved ONCE, every
+    address checked, the socket connected to a checked address; the caller keeps the host
+    name for TLS (SNI, certificate) and anything it says to the server."""
+    error: OSError | None = None
+    for address in resolve(host, port, allow_private=allow_private):
+        try:
+            return socket.create_connection((str(address), port), timeout, source_address)
+        except OSError as exc:
+            error = exc  # the next checked address, in the resolver's order
+    assert error is not None
+    raise error
 
 
 def redact_url(url: str) -> str:
