@@ -85,7 +85,11 @@ def private_file(path: Path) -> None:
     SQLite database and the queue hold the same secrets as the key file. SQLite gives
     its -wal and -shm files the database file's mode."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if not path.exists():
+        # never open (and close) a database file that exists: closing any descriptor of
+        # it drops every POSIX lock this process holds on it, SQLite's included, and
+        # another process then resets the WAL under this one's connections (writes lost)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.chmod(path, 0o600)
     for extra in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         if extra.exists():

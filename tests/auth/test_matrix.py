@@ -14,8 +14,7 @@ import pytest
 
 from callscribe.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     create_user,
     insert_transcribed_call,
     sign_in,

@@ -11,11 +11,13 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from callscribe.auth import ratelimit
 from callscribe.auth.api_keys import API_KEY_PREFIX, authenticate_api_key
 from callscribe.auth.csrf import verify_csrf
 from callscribe.auth.oauth import OAUTH_TOKEN_PREFIX, authenticate_oauth_token
 from callscribe.auth.permissions import Permission, Role
 from callscribe.auth.principal import Principal
+from callscribe.auth.sessions import client_ip
 from callscribe.auth.users import CurrentUser, UserLoader, cookie_principal, current_user
 from callscribe.db import get_sessionmaker, session_scope
 from callscribe.errors import Forbidden, Unauthorized
@@ -47,8 +49,26 @@ def bearer_token(request: Request) -> str | None:
 
 def resolve_principal(request: Request, session: Session, api_key: str | None = None) -> Principal:
     """API key (bearer or the `api_key` form field), else OAuth access token, else the
-    session cookie."""
+    session cookie. A credential that fails counts against the caller's address; past
+    BAD_CREDENTIALS_MAX in the window every credential from it gets 429 (issue 17 #12)."""
     token = bearer_token(request)
+    if not (token or api_key):
+        principal = cookie_principal(request, session)
+        if principal is not None:
+            return principal
+        raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
+    limits = ratelimit.credential_limits(client_ip(request))
+    ratelimit.raise_if_limited(limits, "Too many requests with a bad API key or token.")
+    try:
+        return _principal_from_credentials(request, session, token, api_key)
+    except Unauthorized:
+        ratelimit.record_failure(limits)
+        raise
+
+
+def _principal_from_credentials(
+    request: Request, session: Session, token: str | None, api_key: str | None
+) -> Principal:
     if token and token.startswith(API_KEY_PREFIX):
         return authenticate_api_key(session, token)
     if api_key:
@@ -58,9 +78,7 @@ def resolve_principal(request: Request, session: Session, api_key: str | None = 
     principal = cookie_principal(request, session)
     if principal is not None:
         return principal
-    if token:
-        return authenticate_api_key(session, token)
-    raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
+    return authenticate_api_key(session, token)
 
 
 def require_principal(request: Request) -> Principal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 from callscribe.errors import BadRequest, ErrorCode, UpstreamError
@@ -137,7 +138,7 @@ def connect_tcp(
     *,
     timeout: float | None,
     allow_private: bool | None = None,
-    source_address: tuple[str, int] | None = None,
+    source_address: Any = None,  # smtplib's (host, port) or None
 ) -> socket.socket:
     """A TCP connection for a protocol other than HTTP (SMTP): `host` resolved ONCE, every
     address checked, the socket connected to a checked address; the caller keeps the host
