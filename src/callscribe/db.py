@@ -108,7 +108,25 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, **_pool_options())
+    engine = create_engine(url, pool_pre_ping=True, **_pool_options())
+    event.listen(engine, "handle_error", _hide_server_detail)
+    return engine
+
+
+def _hide_server_detail(context: Any) -> None:
+    """PostgreSQL's error text carries DETAIL (and CONTEXT) lines that quote row values,
+    e.g. `Key (email)=(jane@example.org) already exists.`: PII in every logged traceback
+    (issue 17 #20). Keep the first line, on the driver's error and on SQLAlchemy's; the
+    detail stays readable in code as `exc.orig.diag.message_detail`."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is None or not error.args or not isinstance(error.args[0], str):
+            continue
+        text = error.args[0]
+        cut = min(
+            (i for i in (text.find("\nDETAIL:"), text.find("\nCONTEXT:")) if i >= 0), default=-1
+        )
+        if cut >= 0:
+            error.args = (text[:cut] + "\n(server detail hidden: it may quote row values)",)
 
 
 def _pool_options() -> dict[str, Any]:
