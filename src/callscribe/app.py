@@ -155,6 +155,7 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    auth.release_sessions_before_serialization(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyIdleTimeout)
     trusted = get_settings().trusted_proxies

@@ -4,11 +4,15 @@ and permission checks."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from callscribe.auth import ratelimit
@@ -37,6 +41,46 @@ def get_session() -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+
+
+def _released_after(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call`, committing and closing the request's session as soon as it returns: FastAPI
+    serializes the answer (and closes yield dependencies) only after that, and a session
+    held through serialization is a pool connection held by a threadpool thread (issue 17
+    #3: 40 threads exhausted the pool). Answers are built from loaded attributes
+    (expire_on_commit=False). On an exception get_session rolls back, as before."""
+
+    def release(values: dict[str, Any]) -> None:
+        for value in values.values():
+            if isinstance(value, Session):
+                value.commit()
+                value.close()  # get_session's own commit/close are then no-ops
+
+    if inspect.iscoroutinefunction(call):
+
+        @functools.wraps(call)
+        async def run_async(**values: Any) -> Any:
+            result = await call(**values)
+            await run_in_threadpool(release, values)
+            return result
+
+        return run_async
+
+    @functools.wraps(call)
+    def run(**values: Any) -> Any:
+        result = call(**values)
+        release(values)
+        return result
+
+    return run
+
+
+def release_sessions_before_serialization(app: FastAPI) -> None:
+    """Wrap every API route's endpoint with _released_after. Called by the app shell once
+    its routers are included."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.dependant.call is not None:
+            route.dependant.call = _released_after(route.dependant.call)
 
 
 def bearer_token(request: Request) -> str | None:
