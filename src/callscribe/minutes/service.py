@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
-from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.accounts.models import Agent, Company, CompanySettings
 from callscribe.calls.models import ActionItem, Minutes
 from callscribe.minutes.analyzers import (
     Analyzer,
@@ -168,8 +168,10 @@ def export_doc(session: Session, principal, call_id: str):  # type: ignore[no-un
     call = calls.get_call(session, principal, call_id)
     minutes = session.get(Minutes, call.id)
     agent = session.get(Agent, call.agent_id) if call.agent_id else None
+    company = session.get(Company, call.company_id)
     return ExportDoc(
         call_id=str(call.id),
+        company_name=company.name if company else None,
         title=minutes.subject if minutes else f"Call {str(call.id)[:8]}",
         started_at=call.started_at or call.created_at,
         duration_s=call.duration_s,
