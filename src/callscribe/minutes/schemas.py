@@ -85,6 +85,8 @@ class AISettingsOut(BaseModel):
     outcome_labels: list[str]
     channel_roles: dict[str, dict[str, str]]
     redact_pii: bool
+    # an unreachable AI endpoint: Minutes from the built-in analyzer instead of a failed call
+    ai_fallback_local: bool = False
 
 
 class AISettingsIn(BaseModel):
@@ -107,3 +109,4 @@ class AISettingsIn(BaseModel):
         dict[str, dict[Literal["0", "1"], Literal["agent", "customer", "bot"]]] | None
     ) = None
     redact_pii: bool | None = None
+    ai_fallback_local: bool | None = None

@@ -16,10 +16,12 @@ from callscribe.minutes.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AnalyzerKeyMissing,
+    AnalyzerUnreachable,
     get_analyzer,
 )
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
-from callscribe.minutes.settings import ai_key
+from callscribe.minutes.settings import ai_fallback_local, ai_key
+from callscribe.security.outbound import redact_url
 from callscribe.settings import get_settings
 
 if TYPE_CHECKING:
@@ -113,6 +115,44 @@ def analyze_turns(
     (the pipeline reads them once per run)."""
     draft = analyzer.analyze(turn_inputs(turns), context)
     return store_minutes(session, call, draft, analyzer.name)
+
+
+AI_SETTINGS_PATH = "/settings/ai"
+
+
+def fall_back_to_local(
+    session: Session,
+    call: Engagement,
+    cs: CompanySettings,
+    turns: Iterable[Turn],
+    context: AnalysisContext,
+    failure: AnalyzerUnreachable,
+) -> Minutes:
+    """The AI endpoint could not be reached (issue 18). With the company's fallback on:
+    Minutes from the built-in analyzer, with a note saying so at the top of the notes and
+    in the call's metadata. Off: the call fails with an error that names the AI settings
+    page where the endpoint or the fallback is set."""
+    endpoint = redact_url(cs.ai_base_url) if cs.ai_base_url else "The AI endpoint"
+    if not ai_fallback_local(cs):
+        raise AnalyzerUnreachable(
+            f"{failure.message}. Check the endpoint, or turn on the fallback to the built-in "
+            f"analyzer, in AI settings: {get_settings().public_url}{AI_SETTINGS_PATH}"
+        ) from failure
+    from callscribe.minutes.analyzers.local import LocalAnalyzer
+
+    minutes = analyze_turns(session, call, LocalAnalyzer(), turns, context)
+    note = f"Minutes by the built-in analyzer: {endpoint} was unreachable"
+    minutes.notes = [note, *(minutes.notes or [])]
+    call.meta = {
+        **(call.meta or {}),
+        "analysis_fallback": {
+            "analyzer": minutes.analyzer,
+            "note": note,
+            "reason": failure.message,
+        },
+    }
+    session.flush()
+    return minutes
 
 
 def store_minutes(
