@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,6 +34,7 @@ from callscribe.errors import (
     NotFound,
 )
 from callscribe.kit.pagination import PageNumber, PageSize
+from callscribe.kit.schemas import InstantIn
 from callscribe.storage import get_store
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -86,8 +86,8 @@ def list_calls(
     agent_id: uuid.UUID | None = None,
     direction: str | None = Query(None, pattern=f"^({'|'.join(Direction)})$"),
     channel: str | None = Query(None, pattern=f"^({'|'.join(Channel)})$"),
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: InstantIn | None = None,
+    date_to: InstantIn | None = None,
     customer: str | None = Query(None, max_length=200),
     sort: str = Query("-created_at", pattern="^-?(created_at|started_at|duration|status)$"),
     page: PageNumber = 1,

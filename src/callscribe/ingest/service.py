@@ -51,6 +51,7 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
+from callscribe.kit.schemas import parse_instant
 from callscribe.privacy.redaction import redact_text
 from callscribe.security import http
 from callscribe.security.crypto import sign, verify_signature
@@ -1053,9 +1054,9 @@ def process_sheet_row(
     text = value("text")
     if audio_url:
         try:
-            started = datetime.fromisoformat(value("started_at")) if value("started_at") else None  # type: ignore[arg-type]
+            started = parse_instant(value("started_at")) if value("started_at") else None
         except ValueError as exc:
-            raise ValidationFailed("started_at is not an ISO date-time.") from exc
+            raise ValidationFailed(f"started_at: {exc}.") from exc
         direction = value("direction")
         if direction not in (None, "inbound", "outbound", "internal"):
             raise ValidationFailed("direction must be inbound, outbound or internal.")
