@@ -148,6 +148,14 @@ ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
         200,
         403,
     ),
+    "set the private delivery targets": (
+        Permission.AUTOMATIONS_MANAGE,
+        lambda w, c: c.request(
+            "PUT", "/api/settings/private-targets", json={"hosts": ["10.20.0.0/16"]}
+        ),
+        200,
+        403,
+    ),
     "change the AI settings": (
         Permission.SETTINGS_AI_WRITE,
         lambda w, c: c.request(

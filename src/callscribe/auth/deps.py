@@ -94,19 +94,23 @@ def bearer_token(request: Request) -> str | None:
 def resolve_principal(request: Request, session: Session, api_key: str | None = None) -> Principal:
     """API key (bearer or the `api_key` form field), else OAuth access token, else the
     session cookie. A credential that fails counts against the caller's address; past
-    BAD_CREDENTIALS_MAX in the window every credential from it gets 429 (issue 17 #12)."""
+    BAD_CREDENTIALS_MAX in the window a bad one gets 429, not 401 (issue 17 #12)."""
     token = bearer_token(request)
     if not (token or api_key):
         principal = cookie_principal(request, session)
         if principal is not None:
             return principal
         raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
-    limits = ratelimit.credential_limits(client_ip(request))
-    ratelimit.raise_if_limited(limits, "Too many requests with a bad API key or token.")
     try:
         return _principal_from_credentials(request, session, token, api_key)
     except Unauthorized:
+        # counted only when it fails: a good key costs no counter lookup, and one address
+        # sending bad keys never locks out a good key sent from behind the same NAT
+        limits = ratelimit.credential_limits(client_ip(request))
         ratelimit.record_failure(limits)
+        ratelimit.raise_if_limited(
+            limits, "Too many requests with a bad API key or token.", past=True
+        )
         raise
 
 

@@ -137,15 +137,16 @@ class Limit:
 Check = tuple[Limit, tuple[str, ...]]
 
 
-def retry_after(checks: list[Check], now: float | None = None) -> int:
+def retry_after(checks: list[Check], now: float | None = None, *, past: bool = False) -> int:
     """Seconds until the first of `checks` that is exhausted allows another attempt; 0
-    when every one allows it now."""
+    when every one allows it now. `past`: exhausted only beyond the limit (asked right
+    after recording the failure being judged)."""
     now = time.time() if now is None else now
     store = counter_store()
     waits = []
     for limit, subject in checks:
         start, end = limit.window(now)
-        if store.hits(limit.key(*subject), start) >= limit.max_hits:
+        if store.hits(limit.key(*subject), start) >= limit.max_hits + (1 if past else 0):
             waits.append(max(1, int(end - now) + 1))
     return max(waits, default=0)
 
@@ -162,8 +163,8 @@ def clear(limit: Limit, *subject: str) -> None:
     counter_store().clear(limit.key(*subject))
 
 
-def raise_if_limited(checks: list[Check], message: str) -> None:
-    wait = retry_after(checks)
+def raise_if_limited(checks: list[Check], message: str, *, past: bool = False) -> None:
+    wait = retry_after(checks, past=past)
     if wait:
         raise TooManyAttempts(f"{message} Try again in {wait} s.", retry_after_s=wait)
 
