@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from callscribe.accounts.models import Company
@@ -68,3 +70,42 @@ def test_database_queue_and_data_dir_are_private_to_the_owner(app_env: dict[str,
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     assert stat.S_IMODE(settings.DATA_DIR.stat().st_mode) == 0o700
+
+
+def test_opening_another_engine_on_a_database_corrupts_no_other_process_write(
+    tmp_path: Path,
+) -> None:
+    """GIVEN this process holds a connection to a SQLite database WHEN it makes another
+    engine on the same file (db.make_engine -> private_file, as every `migrate()` in a
+    lifespan does) and another process then writes THEN every write survives. Before,
+    private_file opened and closed the file, which drops every POSIX lock this process
+    held on it, SQLite's included: the other process's WAL writes were lost, or the file
+    came out 'malformed'."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from callscribe.db import make_engine, private_file
+
+    path = tmp_path / "shared.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE t (v TEXT)"))
+    held = engine.connect()
+    held.execute(text("SELECT count(*) FROM t")).scalar()
+    held.commit()
+    private_file(path)
+    child = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "[c.execute(\"INSERT INTO t VALUES ('child')\") for _ in range(3)]; c.commit()"
+    )
+    subprocess.run([sys.executable, "-c", child, str(path)], check=True)
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO t VALUES ('parent')"))
+    held.execute(text("SELECT count(*) FROM t")).scalar()
+    held.close()
+    engine.dispose()
+    rows = sqlite3.connect(path).execute("SELECT v FROM t").fetchall()
+    assert sorted(rows) == [("child",)] * 3 + [("parent",)]

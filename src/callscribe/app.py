@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import threading
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from callscribe import __version__
 from callscribe.accounts import api as accounts_api
@@ -113,8 +115,13 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     @app.exception_handler(CallscribeError)
     async def callscribe_error(request: Request, exc: CallscribeError) -> Response:
         if wants_page(request):
-            return error_page(request, exc.status, exc.message)
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+            response = error_page(request, exc.status, exc.message)
+        else:
+            response = JSONResponse(exc.to_dict(), status_code=exc.status)
+        retry_after = getattr(exc, "retry_after_s", None)  # 429 rate limits, 503 busy
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
@@ -174,8 +181,14 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    auth.release_sessions_before_serialization(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyIdleTimeout)
+    trusted = get_settings().trusted_proxies
+    if trusted:
+        # X-Forwarded-For / -Proto only from the configured proxies (issue 17 #12); the
+        # server itself runs with proxy_headers off, so this setting alone decides
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # around every route, static files and the error handlers
     app.add_middleware(SecurityHeadersMiddleware)
     return app

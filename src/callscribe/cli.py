@@ -63,7 +63,8 @@ def serve(
         "host": settings.HOST,
         "port": settings.PORT,
         "log_level": "warning",
-        "proxy_headers": True,
+        # X-Forwarded-* are applied by the app, from CALLSCRIBE_TRUSTED_PROXIES only
+        "proxy_headers": False,
         # h11, not httptools: only h11 bounds the request head (httptools took 32 MB)
         "http": "h11",
         "h11_max_incomplete_event_size": settings.MAX_HEADER_BYTES,

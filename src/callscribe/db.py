@@ -3,6 +3,7 @@ the transaction: it opens `session_scope()`, services only flush()."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -85,7 +86,11 @@ def private_file(path: Path) -> None:
     SQLite database and the queue hold the same secrets as the key file. SQLite gives
     its -wal and -shm files the database file's mode."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if not path.exists():
+        # never open (and close) a database file that exists: closing any descriptor of
+        # it drops every POSIX lock this process holds on it, SQLite's included, and
+        # another process then resets the WAL under this one's connections (writes lost)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.chmod(path, 0o600)
     for extra in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         if extra.exists():
@@ -101,13 +106,60 @@ def make_engine(url: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **_pool_options()
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _strip_nul_parameters, retval=True)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, **_pool_options())
+    engine = create_engine(url, pool_pre_ping=True, **_pool_options())
+    event.listen(engine, "handle_error", _hide_server_detail)
+    event.listen(engine, "before_cursor_execute", _strip_nul_parameters, retval=True)
+    return engine
 
 
-def _pool_options() -> dict[str, Any]:
+# NUL (U+0000) in text: PostgreSQL cannot store it in text or JSONB (a DataError, a 500 on
+# every endpoint that stores text), and it means nothing in a transcript, a name or a
+# label. Decision (issue 17 #11): removed from every value written, on both databases,
+# so SQLite and PostgreSQL store the same text and no request fails for it.
+
+
+def strip_nul(value: Any) -> Any:
+    """`value` with NUL removed from every string in it (dicts and lists walked)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(strip_nul(v) for v in value)
+    return value
+
+
+def _json_without_nul(value: Any) -> str:
+    return json.dumps(strip_nul(value))
+
+
+def _strip_nul_parameters(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    return statement, strip_nul(parameters)
+
+
+def _hide_server_detail(context: Any) -> None:
+    """PostgreSQL's error text carries DETAIL (and CONTEXT) lines that quote row values,
+    e.g. `Key (email)=(jane@example.org) already exists.`: PII in every logged traceback
+    (issue 17 #20). Keep the first line, on the driver's error and on SQLAlchemy's; the
+    detail stays readable in code as `exc.orig.diag.message_detail`."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is None or not error.args or not isinstance(error.args[0], str):
+            continue
+        text = error.args[0]
+        cut = min(
+            (i for i in (text.find("\nDETAIL:"), text.find("\nCONTEXT:")) if i >= 0), default=-1
+        )
+        if cut >= 0:
+            error.args = (text[:cut] + "\n(server detail hidden: it may quote row values)",)
+
+
+def _pool_options() -> dict[str, Any]:  # shared by both databases
     """One connection for every thread that can hold one (issue 17 #3: 5+10 connections
     for 40 web threads deadlocked), and a short wait for one: a request that gets none
     is answered 503 + Retry-After (app.py) instead of hanging 30 s."""
@@ -118,6 +170,7 @@ def _pool_options() -> dict[str, Any]:
         "pool_timeout": settings.DB_POOL_TIMEOUT_S,
         # SQL errors are logged without their parameters: they carry PII (issue 17 #20)
         "hide_parameters": True,
+        "json_serializer": _json_without_nul,
     }
 
 

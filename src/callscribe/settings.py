@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default
     PASSWORD_HASH_CONCURRENCY: int = 4  # argon2 hashes at once; each takes 64 MiB
     PASSWORD_HASH_WAIT_S: float = 10  # a sign-in waits this long for a slot, then 503
+    # rate limits on credential checks, counted per fixed window (in the database, or in
+    # Redis when REDIS_URL is set, so every process shares them)
+    RATE_LIMIT_WINDOW_S: int = 300
+    LOGIN_MAX_FAILURES: int = 10  # per address and email (x5 per address); OAuth per client
+    BAD_CREDENTIALS_MAX: int = 100  # bad API keys / tokens / client secrets per address
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs
+    # or CIDRs ("10.0.0.0/8, 127.0.0.1"); default none: the TCP peer is the client
+    TRUSTED_PROXIES: str = ""
     ALLOW_PRIVATE_URLS: bool = False  # let audio URLs/automations reach private addresses
     URL_TIMEOUT_S: float = 30  # connect/read timeout when fetching an audio URL
     URL_MAX_REDIRECTS: int = 5
@@ -88,6 +96,14 @@ class Settings(BaseSettings):
     @property
     def public_url(self) -> str:
         return (self.PUBLIC_URL or f"http://{self.HOST}:{self.PORT}").rstrip("/")
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """TRUSTED_PROXIES as a list of networks (raises ValueError on a bad entry)."""
+        import ipaddress
+
+        entries = [e.strip() for e in self.TRUSTED_PROXIES.replace(";", ",").split(",")]
+        return [str(ipaddress.ip_network(e, strict=False)) for e in entries if e]
 
     @property
     def max_upload_bytes(self) -> int:

@@ -8,9 +8,8 @@ import re
 import httpx
 
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
+from tests.web.conftest import (
     PASSWORD,
-    _fresh_login_limiter,
     create_user,
     csrf_from,
     sign_in,

@@ -8,8 +8,7 @@ import html
 import re
 
 from tests.conftest import CompanyCtx, LiveServer, make_company
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     create_user,
     sign_in,
 )

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     create_user,
     csrf_from,
 )

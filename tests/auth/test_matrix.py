@@ -14,8 +14,7 @@ import pytest
 
 from callscribe.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests.conftest import CompanyCtx, LiveServer
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     create_user,
     insert_transcribed_call,
     sign_in,
@@ -162,6 +161,14 @@ ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
     "list the automations": (
         Permission.AUTOMATIONS_MANAGE,
         lambda w, c: c.request("GET", "/api/automations"),
+        200,
+        403,
+    ),
+    "set the private delivery targets": (
+        Permission.AUTOMATIONS_MANAGE,
+        lambda w, c: c.request(
+            "PUT", "/api/settings/private-targets", json={"hosts": ["10.20.0.0/16"]}
+        ),
         200,
         403,
     ),

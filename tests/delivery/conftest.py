@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CompanyCtx
+from tests.security.conftest import network  # noqa: F401  (the DNS stub fixture, for SMTP)
 
 TURNS = [
     ("agent", "Thank you for calling Northwind billing, this is Dana. How can I help you today?"),

@@ -17,6 +17,7 @@ from tests.delivery.conftest import (
     processed_call,
 )
 from tests.delivery.smtp_server import SmtpSink, start_smtp
+from tests.security.conftest import PUBLIC_IP, Network
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -174,3 +175,149 @@ def test_email_without_smtp_settings_fails_with_a_readable_error(company: Compan
     delivery = deliver_one(automation_id)
     (attempt,) = attempts_of(delivery.id)  # type: ignore[attr-defined]
     assert "No SMTP server" in attempt.error
+
+
+# -- the SSRF guard on the SMTP host (issue 17 #5) ---------------------------------------
+
+
+@pytest.fixture
+def refuse_private(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production default: private, loopback and link-local addresses refused."""
+    from callscribe.settings import reset_settings
+
+    monkeypatch.setenv("CALLSCRIBE_ALLOW_PRIVATE_URLS", "false")
+    reset_settings()
+
+
+def store_smtp_row(company: CompanyCtx, host: str, port: int) -> None:
+    """SMTP settings written past the save-time check (saved while private hosts were
+    allowed, or a name that resolved to a public address then)."""
+    from callscribe.db import session_scope
+    from callscribe.delivery.models import SmtpSettings
+    from callscribe.security.crypto import encrypt_secret
+
+    with session_scope() as s:
+        s.add(
+            SmtpSettings(
+                company_id=company.id,
+                host=host,
+                port=port,
+                tls_mode="none",
+                username="mailer",
+                password_enc=encrypt_secret(PASSWORD),
+                from_address="minutes@acme.example",
+            )
+        )
+
+
+def test_a_loopback_smtp_host_is_refused_when_saved(
+    smtp: tuple[SmtpSink, int], company: CompanyCtx, refuse_private: None
+) -> None:
+    from callscribe.security.outbound import UnsafeURL
+
+    _sink, port = smtp
+    for host in ("127.0.0.1", "localhost", "[::1]", "169.254.169.254", "10.0.0.8"):
+        with pytest.raises(UnsafeURL):
+            set_smtp_host(company, host, port)
+    with pytest.raises(UnsafeURL, match="not a host name"):
+        set_smtp_host(company, "smtp.example.com/x", port)
+
+
+def test_the_smtp_settings_api_refuses_a_private_host_with_a_message(
+    smtp: tuple[SmtpSink, int],
+    company: CompanyCtx,
+    refuse_private: None,
+    api_server: LiveServer,
+) -> None:
+    _sink, port = smtp
+    body = {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls_mode": "none",
+        "from_address": "minutes@acme.example",
+    }
+    with api_server.client(headers=company.headers) as api:
+        refused = api.put("/api/settings/smtp", json=body)
+        assert refused.status_code == 400, refused.text
+        assert "127.0.0.1" in refused.json()["error"]["message"]
+        assert api.get("/api/settings/smtp").json()["configured"] is False
+
+
+def test_a_private_smtp_host_is_refused_at_send_time_and_nothing_is_relayed(
+    smtp: tuple[SmtpSink, int], company: CompanyCtx, refuse_private: None
+) -> None:
+    sink, port = smtp
+    store_smtp_row(company, "127.0.0.1", port)
+    automation_id = add_automation(company, kind="email", recipients=["a@acme.example"])
+    processed_call(company)
+    delivery = deliver_one(automation_id)
+    (attempt,) = attempts_of(delivery.id)  # type: ignore[attr-defined]
+    assert not attempt.ok and "127.0.0.1" in attempt.error
+    assert deliveries_of(automation_id)[0].status == "failed"  # final: not retried
+    assert sink.messages == []
+
+
+def set_smtp_host(company: CompanyCtx, host: str, port: int) -> None:
+    from callscribe.db import session_scope
+    from callscribe.delivery import service
+    from callscribe.delivery.schemas import SmtpSettingsIn
+
+    with session_scope() as s:
+        service.update_smtp_settings(
+            s,
+            company.id,
+            SmtpSettingsIn(
+                host=host,
+                port=port,
+                tls_mode="none",
+                username="mailer",
+                password=PASSWORD,
+                from_address="minutes@acme.example",
+            ),
+        )
+
+
+def test_an_smtp_name_rebinding_to_loopback_after_the_save_never_reaches_it(
+    smtp: tuple[SmtpSink, int],
+    company: CompanyCtx,
+    refuse_private: None,
+    network: Network,
+) -> None:
+    """GIVEN a name that answers a public address when the settings are saved and
+    127.0.0.1 on every later lookup, and a real SMTP server on 127.0.0.1
+    WHEN an email automation delivers through it
+    THEN the send resolves the name again, refuses 127.0.0.1, and the server sees nothing."""
+    sink, port = smtp
+    network.answers["mail.rebind.test"] = [[PUBLIC_IP], ["127.0.0.1"]]
+    set_smtp_host(company, "mail.rebind.test", port)  # the check sees the public address
+    automation_id = add_automation(company, kind="email", recipients=["a@acme.example"])
+    processed_call(company)
+    delivery = deliver_one(automation_id)
+    (attempt,) = attempts_of(delivery.id)  # type: ignore[attr-defined]
+    assert not attempt.ok and "127.0.0.1" in attempt.error
+    assert network.connects == [] and sink.messages == []
+
+
+def test_an_smtp_connection_dials_the_address_that_was_checked(
+    smtp: tuple[SmtpSink, int],
+    company: CompanyCtx,
+    refuse_private: None,
+    network: Network,
+) -> None:
+    """One lookup per connection: a name that answers public then loopback is dialled on
+    the public address it was checked on (here NATed to the local server), never on a
+    second answer; the message arrives."""
+    sink, port = smtp
+    network.answers["mail.public.test"] = [[PUBLIC_IP]]
+    set_smtp_host(company, "mail.public.test", port)
+    network.answers["mail.public.test"] = [[PUBLIC_IP], ["127.0.0.1"]]
+    network.nat[PUBLIC_IP] = "127.0.0.1"  # the "public" mail server is our local one
+    network.lookups.clear()
+    automation_id = add_automation(company, kind="email", recipients=["a@acme.example"])
+    processed_call(company)
+    delivery = deliver_one(automation_id)
+    (attempt,) = attempts_of(delivery.id)  # type: ignore[attr-defined]
+    assert attempt.ok, attempt.error
+    assert network.lookups == ["mail.public.test"]
+    assert network.connects == [(PUBLIC_IP, port)]
+    assert len(sink.messages) == 1

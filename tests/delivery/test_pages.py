@@ -11,7 +11,6 @@ from tests.conftest import CompanyCtx, LiveServer
 from tests.delivery.conftest import Receiver, Reply
 from tests.web.conftest import PASSWORD as USER_PASSWORD
 from tests.web.conftest import (  # noqa: F401  (fixtures: the browser, a fresh login limiter)
-    _fresh_login_limiter,
     create_user,
     sign_in,
 )

@@ -326,3 +326,12 @@ def test_filename_is_safe_for_hostile_titles(big_doc: ExportDoc, title: str) -> 
 def test_filename_rejects_unknown_format(big_doc: ExportDoc) -> None:
     with pytest.raises(BadRequest):
         export_filename(big_doc, "exe")
+
+
+def test_docx_author_is_the_company_not_python_docx(big_doc: ExportDoc) -> None:
+    named = Document(io.BytesIO(render_docx(big_doc.model_copy(update={"company_name": "Acme"}))))
+    assert named.core_properties.author == "Acme"
+    assert named.core_properties.last_modified_by == "Acme"
+    plain = Document(io.BytesIO(render_docx(big_doc.model_copy(update={"company_name": None}))))
+    assert plain.core_properties.author == "callscribe"
+    assert "python-docx" not in (plain.core_properties.comments or "")

@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import AUDIO, CompanyCtx, LiveServer
 from tests.httpservers import send_bytes, serve
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     create_user,
     sign_in,
 )

@@ -436,3 +436,47 @@ def test_hours_long_meeting_is_still_summarized() -> None:
     draft = analyze(turns)
     assert draft.summary and 2 <= len(draft.sections[0].bullets) <= 5
     assert "remote" in (draft.subject + " ".join(draft.tags)).lower()
+
+
+# --------------------------------------------------------------- text fixes (issue 18)
+
+
+def test_a_time_written_with_a_dot_stays_whole_in_the_notes() -> None:
+    draft = analyze(
+        [
+            agent("Thanks for calling, how can I help?"),
+            customer("Can you call me back at 3.30 pm tomorrow about my order?"),
+            agent("Sure, I will call you at 4:15 p.m. then."),
+        ]
+    )
+    times = [n for n in draft.notes if n.startswith("Time")]
+    assert any(": 3.30 pm —" in n for n in times), draft.notes
+    assert any(": 4:15 p.m. —" in n for n in times), draft.notes
+    assert not any(": 30 pm" in n for n in times), draft.notes
+
+
+def test_the_subject_keeps_the_capitals_of_names_in_the_transcript() -> None:
+    """GIVEN a meeting whose topics are a place name ("New Jersey") WHEN the subject is
+    built from its (lowercased) tags THEN the place keeps its capitals."""
+    draft = analyze(
+        [
+            agent("Welcome everyone, today we review the New Jersey office move."),
+            agent("The New Jersey lease ends in March and the New Jersey team needs desks."),
+            agent("We also discuss the budget for the New Jersey office."),
+        ],
+        channel="meeting",
+    )
+    assert "New Jersey" in draft.subject, draft.subject
+    assert "jersey" not in draft.subject
+
+
+def test_the_outcome_is_the_company_label_as_written() -> None:
+    draft = analyze(
+        [
+            agent("Thanks for calling, how can I help?"),
+            customer("My router keeps dropping the connection."),
+            agent("I will send a technician on Monday and call you back after that."),
+        ],
+        outcome_labels=["Fixed", "Follow-up needed", "Sent to tier 2"],
+    )
+    assert draft.outcome == "Follow-up needed"

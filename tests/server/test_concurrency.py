@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from callscribe.auth.deps import DbSession, release_sessions_before_serialization
+
 pytestmark = pytest.mark.slow
 
 PATHS = (
@@ -69,3 +71,42 @@ def test_an_exhausted_pool_sheds_load_with_503_and_retry_after(
     assert all(r.headers.get("retry-after") for r in shed)
     assert all(r.json()["error"]["code"] == "busy" for r in shed)
     assert all(s < 500 or s == 503 for s in statuses), statuses
+
+
+def test_the_request_session_is_released_before_the_answer_is_serialized(app_env) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN an endpoint on the request boundary's DbSession whose answer records, while
+    FastAPI serializes it, how many pool connections are checked out
+    THEN none is: the session was committed and closed when the endpoint returned."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from pydantic import BaseModel, field_serializer
+    from sqlalchemy import text
+
+    from callscribe.db import get_engine
+
+    seen: list[int] = []
+
+    class Answer(BaseModel):
+        value: int
+
+        @field_serializer("value")
+        def _record(self, value: int) -> int:
+            seen.append(get_engine().pool.checkedout())  # type: ignore[attr-defined]
+            return value
+
+    app = FastAPI()
+
+    @app.get("/probe", response_model=Answer)
+    def probe(session: DbSession) -> Answer:
+        return Answer(value=session.execute(text("SELECT 1")).scalar_one())
+
+    @app.get("/probe-async", response_model=Answer)
+    async def probe_async(session: DbSession) -> Answer:
+        return Answer(value=session.execute(text("SELECT 2")).scalar_one())
+
+    release_sessions_before_serialization(app)  # as create_app does
+
+    with TestClient(app) as client:
+        assert client.get("/probe").json() == {"value": 1}
+        assert client.get("/probe-async").json() == {"value": 2}
+    assert seen == [0, 0]

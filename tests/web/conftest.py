@@ -6,25 +6,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, DATA  # noqa: F401  (browser: tests/conftest.py)
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_login_limiter() -> Iterator[None]:
-    from callscribe.auth.ratelimit import login_limiter
-
-    login_limiter.reset()
-    yield
-    login_limiter.reset()
 
 
 def csrf_from(html: str) -> str:

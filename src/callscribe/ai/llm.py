@@ -39,6 +39,11 @@ class LLMKeyRefused(LLMFailed):
     code = ErrorCode.LLM_KEY_REFUSED
 
 
+class LLMUnreachable(LLMFailed):
+    """Every attempt failed to reach a working endpoint: no connection, a timeout, or
+    HTTP 429/5xx. (Malformed answers and 4xx refusals are LLMFailed: the endpoint works.)"""
+
+
 class InvalidAnswer(ValueError):
     """Raised by a `parse` callback: the content does not fit; the message says why."""
 
@@ -101,7 +106,9 @@ class ChatClient:
         ]
         attempts = self.max_retries + 1
         last_problem = "no answer"
+        unreachable = False  # the last attempt's failure was reaching the endpoint
         for attempt in range(attempts):
+            unreachable = True
             payload = {
                 "model": self.model,
                 "messages": messages,
@@ -144,6 +151,7 @@ class ChatClient:
                     f"AI endpoint rejected the request (HTTP {status})"
                     + (f": {self._scrub(detail)}" if detail else "")
                 )
+            unreachable = False
             content, problem = _content(response)
             if content is None:
                 last_problem = problem
@@ -164,7 +172,8 @@ class ChatClient:
                     "Reply again with only one JSON object that matches the schema exactly.",
                 },
             ]
-        raise LLMFailed(f"{last_problem} ({attempts} attempt{'s' if attempts != 1 else ''})")
+        failure = LLMUnreachable if unreachable else LLMFailed
+        raise failure(f"{last_problem} ({attempts} attempt{'s' if attempts != 1 else ''})")
 
     def _wait(self, attempt: int, attempts: int, problem: str, retry_after: str | None) -> None:
         log.warning("llm: %s (attempt %d/%d)", problem, attempt + 1, attempts)

@@ -4,18 +4,24 @@ and permission checks."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from callscribe.auth import ratelimit
 from callscribe.auth.api_keys import API_KEY_PREFIX, authenticate_api_key
 from callscribe.auth.csrf import verify_csrf
 from callscribe.auth.oauth import OAUTH_TOKEN_PREFIX, authenticate_oauth_token
 from callscribe.auth.permissions import Permission, Role
 from callscribe.auth.principal import Principal
+from callscribe.auth.sessions import client_ip
 from callscribe.auth.users import CurrentUser, UserLoader, cookie_principal, current_user
 from callscribe.db import get_sessionmaker, session_scope
 from callscribe.errors import Forbidden, Unauthorized
@@ -37,6 +43,46 @@ def get_session() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def _released_after(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call`, committing and closing the request's session as soon as it returns: FastAPI
+    serializes the answer (and closes yield dependencies) only after that, and a session
+    held through serialization is a pool connection held by a threadpool thread (issue 17
+    #3: 40 threads exhausted the pool). Answers are built from loaded attributes
+    (expire_on_commit=False). On an exception get_session rolls back, as before."""
+
+    def release(values: dict[str, Any]) -> None:
+        for value in values.values():
+            if isinstance(value, Session):
+                value.commit()
+                value.close()  # get_session's own commit/close are then no-ops
+
+    if inspect.iscoroutinefunction(call):
+
+        @functools.wraps(call)
+        async def run_async(**values: Any) -> Any:
+            result = await call(**values)
+            await run_in_threadpool(release, values)
+            return result
+
+        return run_async
+
+    @functools.wraps(call)
+    def run(**values: Any) -> Any:
+        result = call(**values)
+        release(values)
+        return result
+
+    return run
+
+
+def release_sessions_before_serialization(app: FastAPI) -> None:
+    """Wrap every API route's endpoint with _released_after. Called by the app shell once
+    its routers are included."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.dependant.call is not None:
+            route.dependant.call = _released_after(route.dependant.call)
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -47,8 +93,30 @@ def bearer_token(request: Request) -> str | None:
 
 def resolve_principal(request: Request, session: Session, api_key: str | None = None) -> Principal:
     """API key (bearer or the `api_key` form field), else OAuth access token, else the
-    session cookie."""
+    session cookie. A credential that fails counts against the caller's address; past
+    BAD_CREDENTIALS_MAX in the window a bad one gets 429, not 401 (issue 17 #12)."""
     token = bearer_token(request)
+    if not (token or api_key):
+        principal = cookie_principal(request, session)
+        if principal is not None:
+            return principal
+        raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
+    try:
+        return _principal_from_credentials(request, session, token, api_key)
+    except Unauthorized:
+        # counted only when it fails: a good key costs no counter lookup, and one address
+        # sending bad keys never locks out a good key sent from behind the same NAT
+        limits = ratelimit.credential_limits(client_ip(request))
+        ratelimit.record_failure(limits)
+        ratelimit.raise_if_limited(
+            limits, "Too many requests with a bad API key or token.", past=True
+        )
+        raise
+
+
+def _principal_from_credentials(
+    request: Request, session: Session, token: str | None, api_key: str | None
+) -> Principal:
     if token and token.startswith(API_KEY_PREFIX):
         return authenticate_api_key(session, token)
     if api_key:
@@ -58,9 +126,7 @@ def resolve_principal(request: Request, session: Session, api_key: str | None = 
     principal = cookie_principal(request, session)
     if principal is not None:
         return principal
-    if token:
-        return authenticate_api_key(session, token)
-    raise Unauthorized("Authentication required: send Authorization: Bearer <API key>.")
+    return authenticate_api_key(session, token)
 
 
 def require_principal(request: Request) -> Principal:

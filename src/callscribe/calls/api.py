@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,7 +47,7 @@ from callscribe.errors import (
     NotFound,
 )
 from callscribe.kit.pagination import PageNumber, PageSize
-from callscribe.kit.schemas import Page
+from callscribe.kit.schemas import InstantIn, Page
 from callscribe.privacy import audit
 from callscribe.privacy.detectors import KnownIdentity
 from callscribe.storage import get_store
@@ -123,8 +122,8 @@ def list_calls(
     agent_id: uuid.UUID | None = None,
     direction: str | None = Query(None, pattern=f"^({'|'.join(Direction)})$"),
     channel: str | None = Query(None, pattern=f"^({'|'.join(Channel)})$"),
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: InstantIn | None = None,
+    date_to: InstantIn | None = None,
     customer: str | None = Query(None, max_length=200),
     sort: str = Query("-created_at", pattern="^-?(created_at|started_at|duration|status)$"),
     page: PageNumber = 1,

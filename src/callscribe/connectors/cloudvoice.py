@@ -24,6 +24,7 @@ from callscribe.connectors.base import (
     Recording,
 )
 from callscribe.errors import ErrorCode
+from callscribe.kit.schemas import parse_instant
 from callscribe.security import http
 
 PAGE_LIMIT = 100
@@ -45,10 +46,9 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return parse_instant(value)
+    except ValueError:  # unreadable or out of range: no time
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def iso(value: datetime) -> str:

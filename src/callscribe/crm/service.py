@@ -198,7 +198,7 @@ def coerce_custom_fields(values: dict[str, Any], defs: dict[str, CustomFieldDef]
         if d.type == "number":
             try:
                 number = float(value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:  # a 400-digit integer
                 raise ValidationFailed(f"Custom field {key!r} needs a number.") from exc
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValidationFailed(f"Custom field {key!r} needs a finite number.")

@@ -22,6 +22,7 @@ from callscribe.delivery.schemas import (
     AutomationPatch,
     DeliveryOut,
     DeliveryPage,
+    PrivateTargets,
     SmtpSettingsIn,
     SmtpSettingsOut,
 )
@@ -166,3 +167,29 @@ def put_smtp(
     service.update_smtp_settings(session, principal.company_id, body)
     session.commit()
     return service.smtp_view(session, principal.company_id)
+
+
+@router.get("/settings/private-targets", response_model=PrivateTargets)
+def get_private_targets(session: DbSession, principal: AutomationsAdmin) -> PrivateTargets:
+    return PrivateTargets(hosts=service.private_targets(session, principal.company_id))
+
+
+@router.put("/settings/private-targets", response_model=PrivateTargets)
+def put_private_targets(
+    body: PrivateTargets, session: DbSession, principal: AutomationsAdmin
+) -> PrivateTargets:
+    """Private destinations this company's webhook and Slack automations may reach; each
+    change is written to the technical log."""
+    hosts = service.set_private_targets(
+        session, principal.company_id, body.hosts, changed_by=principal_name(principal)
+    )
+    session.commit()
+    return PrivateTargets(hosts=hosts)
+
+
+def principal_name(principal: Principal) -> str:
+    if principal.user_id is not None:
+        return f"user {principal.user_id}"
+    if principal.api_key_id is not None:
+        return f"API key {principal.api_key_id}"
+    return f"OAuth app {principal.oauth_app_id}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -16,6 +17,9 @@ from typing import Any
 from callscribe.delivery.models import AutomationKind, TlsMode
 from callscribe.delivery.senders import AttemptResult, Message, SmtpConfig, Target, truncate
 from callscribe.delivery.slack import duration_text
+from callscribe.errors import UpstreamError
+from callscribe.security import outbound
+from callscribe.security.outbound import UnsafeURL
 
 TIMEOUT_S = 30.0
 
@@ -107,12 +111,26 @@ def build_email(
     return msg
 
 
+class _PinnedSMTP(smtplib.SMTP):
+    """smtplib's client with its TCP connection made by the SSRF guard: the host is
+    resolved once, every address checked, and the socket dials a checked address.
+    smtplib keeps the host name (`_host`) for STARTTLS / SMTPS, so SNI and the certificate
+    check are on the name; EHLO names this machine, as before."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return outbound.connect_tcp(host, port, timeout=timeout, source_address=self.source_address)
+
+
+class _PinnedSMTPS(smtplib.SMTP_SSL, _PinnedSMTP):
+    """SMTPS: SMTP_SSL wraps the socket _PinnedSMTP opened, with server_hostname=host."""
+
+
 def _connect(cfg: SmtpConfig) -> smtplib.SMTP:
     if cfg.tls_mode == TlsMode.SSL:
-        return smtplib.SMTP_SSL(
+        return _PinnedSMTPS(
             cfg.host, cfg.port, timeout=TIMEOUT_S, context=ssl.create_default_context()
         )
-    smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=TIMEOUT_S)
+    smtp = _PinnedSMTP(cfg.host, cfg.port, timeout=TIMEOUT_S)
     smtp.ehlo()
     if cfg.tls_mode == TlsMode.STARTTLS:
         smtp.starttls(context=ssl.create_default_context())
@@ -145,6 +163,14 @@ class EmailSender:
         msg = build_email(message.body, message.context, cfg.from_address, to)
         try:
             smtp = _connect(cfg)
+        except UnsafeURL as exc:  # the host resolves to an address the guard refuses
+            return AttemptResult(
+                ok=False, retryable=False, error=f"SMTP server refused: {exc.message}"
+            )
+        except UpstreamError as exc:  # the name does not resolve (now): try again later
+            return AttemptResult(
+                ok=False, retryable=True, error=f"SMTP connection failed: {exc.message}"
+            )
         except (OSError, smtplib.SMTPException) as exc:
             return AttemptResult(ok=False, retryable=True, error=f"SMTP connection failed: {exc}")
         try:

@@ -132,3 +132,11 @@ class SmtpSettingsOut(OutModel):
     username: str | None = None
     password_set: bool = False
     from_address: str | None = None
+
+
+class PrivateTargets(BaseModel):
+    """Private hosts, IPs or CIDRs webhook and Slack deliveries may reach (e.g.
+    "10.20.0.0/16", "127.0.0.1", "crm.internal"). Link-local and metadata addresses
+    (169.254.0.0/16, fd00:ec2::254, ...) are refused even when listed."""
+
+    hosts: list[str] = Field(default_factory=list, max_length=50)

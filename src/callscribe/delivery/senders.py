@@ -17,6 +17,7 @@ import httpx
 
 from callscribe.errors import CallscribeError, ErrorCode
 from callscribe.security import http
+from callscribe.security.outbound import PrivateAllowList
 
 RESPONSE_LOG_CHARS = 1000  # what the delivery log keeps of a receiver's answer
 RESPONSE_READ_BYTES = 16 * 1024  # never read more of an answer than this
@@ -44,6 +45,8 @@ class Target:
     options: dict[str, Any] = field(default_factory=dict)
     recipients: tuple[str, ...] = ()  # email: resolved addresses
     smtp: SmtpConfig | None = None
+    # private hosts/CIDRs the company's admin allowed for deliveries (webhook, Slack)
+    private_allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,12 @@ def truncate(text: str | None, limit: int = RESPONSE_LOG_CHARS) -> str | None:
 
 
 def http_attempt(
-    method: str, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    private_allow: tuple[str, ...] = (),
 ) -> AttemptResult:
     """One request through the guarded client. Network errors, timeouts, 408, 429 and 5xx
     are retryable (by the service: a sender makes one attempt); redirects are not
@@ -115,7 +123,9 @@ def http_attempt(
     deadline = time.monotonic() + timeout_s
     try:
         with (
-            http.OutboundClient(timeout=timeout_s) as client,
+            http.OutboundClient(
+                timeout=timeout_s, allow_list=PrivateAllowList.parse(list(private_allow))
+            ) as client,
             client.stream(method, url, content=body, headers=headers) as response,
         ):
             raw = b""

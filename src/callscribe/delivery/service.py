@@ -49,7 +49,12 @@ from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, 
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
-from callscribe.security.outbound import check_url
+from callscribe.security.outbound import (
+    PrivateAllowList,
+    check_allow_entry,
+    check_host,
+    check_url,
+)
 from callscribe.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -77,9 +82,11 @@ def _check_email(address: str) -> str:
     return address
 
 
-def _set_url(automation: Automation, url: str) -> None:
+def _set_url(session: Session, automation: Automation, url: str) -> None:
     url = url.strip()
-    check_url(url)
+    check_url(
+        url, allow_list=PrivateAllowList.parse(private_targets(session, automation.company_id))
+    )
     automation.url_enc = encrypt_secret(url)
     automation.target_hint = url_hint(url)
 
@@ -126,7 +133,7 @@ def create_automation(
     if data.kind in (AutomationKind.SLACK, AutomationKind.WEBHOOK):
         if not data.url:
             raise ValidationFailed(f"A {data.kind} automation needs a URL.")
-        _set_url(automation, data.url)
+        _set_url(session, automation, data.url)
     if data.kind == AutomationKind.WEBHOOK:
         automation.options = {"method": data.method, "timeout_s": data.timeout_s}
         whsec = _set_secret(automation, data.secret)
@@ -157,7 +164,7 @@ def update_automation(
         elif key == "url" and value:
             if automation.kind == AutomationKind.EMAIL:
                 raise ValidationFailed("An email automation has no URL.")
-            _set_url(automation, value)
+            _set_url(session, automation, value)
         elif key == "secret" and value is not None and automation.kind == AutomationKind.WEBHOOK:
             whsec = _set_secret(automation, value or None)
         elif (
@@ -571,6 +578,7 @@ def target_for(session: Session, automation: Automation, context: dict[str, Any]
         options=options,
         recipients=tuple(recipients),
         smtp=smtp,
+        private_allow=tuple(private_targets(session, automation.company_id)),
     )
 
 
@@ -719,7 +727,8 @@ def update_smtp_settings(session: Session, company_id: uuid.UUID, data: SmtpSett
     if row is None:
         row = SmtpSettings(company_id=company_id)
         session.add(row)
-    row.host = data.host.strip()
+    # the SSRF guard at save time too (and again on every connection: email._PinnedSMTP)
+    row.host = check_host(data.host, data.port)
     row.port = data.port
     row.tls_mode = data.tls_mode
     row.username = (data.username or "").strip() or None
@@ -727,3 +736,44 @@ def update_smtp_settings(session: Session, company_id: uuid.UUID, data: SmtpSett
         row.password_enc = encrypt_secret(data.password) if data.password else None
     row.from_address = _check_email(data.from_address)
     session.flush()
+
+
+# -- private delivery targets ------------------------------------------------------------
+
+PRIVATE_TARGETS_KEY = "delivery_private_hosts"  # in company_settings.extra
+MAX_PRIVATE_TARGETS = 50
+
+
+def private_targets(session: Session, company_id: uuid.UUID) -> list[str]:
+    """Hosts and CIDRs on private networks this company's webhook and Slack deliveries
+    may reach (issue 18): an internal CRM on 10.x or 127.0.0.1, without a restart."""
+    cs = accounts.get_company_settings(session, company_id)
+    return list((cs.extra or {}).get(PRIVATE_TARGETS_KEY) or [])
+
+
+def set_private_targets(
+    session: Session, company_id: uuid.UUID, entries: list[str], *, changed_by: str
+) -> list[str]:
+    """Replace the allow-list; every change goes to the technical log. Link-local and
+    cloud-metadata addresses are refused here and stay refused by the guard."""
+    cleaned = list(dict.fromkeys(check_allow_entry(e) for e in entries if e.strip()))
+    if len(cleaned) > MAX_PRIVATE_TARGETS:
+        raise ValidationFailed(f"At most {MAX_PRIVATE_TARGETS} private targets.")
+    cs = accounts.get_company_settings(session, company_id)
+    before = list((cs.extra or {}).get(PRIVATE_TARGETS_KEY) or [])
+    if cleaned == before:
+        return cleaned
+    cs.extra = {**(cs.extra or {}), PRIVATE_TARGETS_KEY: cleaned}
+    added = [e for e in cleaned if e not in before]
+    removed = [e for e in before if e not in cleaned]
+    accounts.log_technical(
+        session,
+        company_id,
+        "automations",
+        f"Private delivery targets changed by {changed_by}: "
+        f"added {', '.join(added) or 'none'}; removed {', '.join(removed) or 'none'}; "
+        f"now {', '.join(cleaned) or 'none'}.",
+        level="info",
+    )
+    session.flush()
+    return cleaned

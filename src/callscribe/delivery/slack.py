@@ -145,4 +145,4 @@ class SlackSender:
         payload = build_message(message.body, message.context)
         raw = json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        return http_attempt("POST", target.url, raw, headers, TIMEOUT_S)
+        return http_attempt("POST", target.url, raw, headers, TIMEOUT_S, target.private_allow)

@@ -140,6 +140,8 @@ def _list_page(
     *,
     error: str | None = None,
     smtp_error: str | None = None,
+    private_error: str | None = None,
+    private_form: list[str] | None = None,
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -151,6 +153,9 @@ def _list_page(
         smtp=service.smtp_view(session, user.company_id),
         error=error,
         smtp_error=smtp_error,
+        private_targets=service.private_targets(session, user.company_id),
+        private_error=private_error,
+        private_form=private_form,
         form=form or {},
         **_common(session, user),
     )
@@ -401,5 +406,38 @@ def _save_smtp(request: Request, user: CurrentUser, form: dict[str, str]) -> Res
             return _list_page(request, session, user, smtp_error=_form_error(exc), status_code=400)
         flash(request, "Email settings saved.", "success")
         return redirect(request, "/automations#email-settings")
+    finally:
+        session.close()
+
+
+@router.post("/automations-private-targets")
+async def save_private_targets(request: Request, user: AdminUser) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_save_private_targets, request, user, form)
+
+
+def _save_private_targets(request: Request, user: CurrentUser, form: dict[str, str]) -> Response:
+    from callscribe.db import get_sessionmaker
+
+    entries = [line.strip() for line in (form.get("hosts") or "").splitlines() if line.strip()]
+    session = get_sessionmaker()()
+    try:
+        try:
+            service.set_private_targets(
+                session, user.company_id, entries, changed_by=f"{user.name} <{user.email}>"
+            )
+            session.commit()
+        except CallscribeError as exc:
+            session.rollback()
+            return _list_page(
+                request,
+                session,
+                user,
+                private_error=exc.message,
+                private_form=entries,
+                status_code=400,
+            )
+        flash(request, "Private webhook targets saved.", "success")
+        return redirect(request, "/automations#private-targets")
     finally:
         session.close()

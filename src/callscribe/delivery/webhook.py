@@ -86,4 +86,11 @@ class WebhookSender:
         method = str(target.options.get("method") or "POST").upper()
         timeout = float(target.options.get("timeout_s") or MAX_TIMEOUT_S)
         timeout = min(max(timeout, MIN_TIMEOUT_S), MAX_TIMEOUT_S)
-        return http_attempt(method, target.url, raw, signed_headers(target, message, raw), timeout)
+        return http_attempt(
+            method,
+            target.url,
+            raw,
+            signed_headers(target, message, raw),
+            timeout,
+            target.private_allow,
+        )

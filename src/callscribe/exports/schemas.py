@@ -31,6 +31,7 @@ class ExportActionItem(BaseModel):
 
 class ExportDoc(BaseModel):
     call_id: str
+    company_name: str | None = None  # the documents' author (DOCX core properties)
     title: str  # the minutes subject, or "Call <short id>" when no minutes yet
     started_at: datetime | None = None
     duration_s: float | None = None

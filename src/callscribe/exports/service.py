@@ -277,6 +277,11 @@ def render_docx(doc: ExportDoc) -> bytes:
     title = _one_line(doc.title) or "Call"
     document.core_properties.title = title[:255]
     document.core_properties.subject = "Call minutes"
+    # python-docx's template says "python-docx" otherwise (issue 18)
+    author = (_one_line(doc.company_name) or "callscribe")[:255]
+    document.core_properties.author = author
+    document.core_properties.last_modified_by = author
+    document.core_properties.comments = ""
 
     section = document.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4

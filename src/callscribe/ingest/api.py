@@ -19,15 +19,17 @@ from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callscribe.auth import oauth
+from callscribe.auth import oauth, ratelimit
 from callscribe.auth.deps import CurrentPrincipal, DbSession, resolve_principal
 from callscribe.auth.principal import check_attribution
+from callscribe.auth.sessions import client_ip
 from callscribe.calls import service as calls
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope
 from callscribe.errors import (
     BadRequest,
     PayloadTooLarge,
+    Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
     from_validation,
@@ -361,10 +363,18 @@ async def oauth_token(request: Request) -> JSONResponse:
     if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id:
         raise BadRequest("Send client_id and client_secret.", code="invalid_request")
 
+    limits = ratelimit.oauth_client_limits(client_ip(request), client_id)
+
     def issue() -> str:
-        with session_scope() as session:
-            _token, plain = oauth.issue_oauth_token(session, client_id, client_secret)
-            return plain
+        # failed client checks per address and client id (issue 17 #12): 429 past the limit
+        ratelimit.raise_if_limited(limits, "Too many failed token requests.")
+        try:
+            with session_scope() as session:
+                _token, plain = oauth.issue_oauth_token(session, client_id, client_secret)
+                return plain
+        except Unauthorized:
+            ratelimit.record_failure(limits)
+            raise
 
     plain = await run_in_threadpool(issue)
     body = OAuthTokenOut(access_token=plain, expires_in=oauth.OAUTH_TOKEN_TTL_S)

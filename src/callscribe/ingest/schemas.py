@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from callscribe.kit.schemas import InstantIn
+
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -33,7 +35,7 @@ class CallFields(BaseModel):
         None, max_length=200, description="Your reference; the same one again is the same call"
     )
     direction: Literal["inbound", "outbound", "internal"] | None = None
-    started_at: datetime | None = None
+    started_at: InstantIn | None = None
     conversation_id: str | None = Field(
         None,
         max_length=200,
@@ -168,7 +170,7 @@ class RecordingV2In(StrictModel):
         validation_alias=AliasChoices("downloadUrl", "download_url"),
         description="The downloadUrl from step 1 (after the PUT of step 2).",
     )
-    date_created: datetime = Field(
+    date_created: InstantIn = Field(
         ...,
         validation_alias=AliasChoices("dateCreated", "date_created"),
         description="When the call really took place; kept as its start.",
@@ -252,7 +254,7 @@ class RecordingV2Out(BaseModel):
 class MessageIn(StrictModel):
     role: Literal["agent", "customer", "bot"]
     text: str = Field(..., min_length=1, max_length=100_000)
-    sent_at: datetime | None = None
+    sent_at: InstantIn | None = None
     author: str | None = Field(None, max_length=200)
 
 

@@ -59,6 +59,7 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
+from callscribe.kit.schemas import parse_instant
 from callscribe.privacy.detectors import KnownIdentity, detect_turns
 from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.security import http
@@ -1214,9 +1215,9 @@ def process_sheet_row(
     text = value("text")
     if audio_url:
         try:
-            started = datetime.fromisoformat(value("started_at")) if value("started_at") else None  # type: ignore[arg-type]
+            started = parse_instant(value("started_at")) if value("started_at") else None
         except ValueError as exc:
-            raise ValidationFailed("started_at is not an ISO date-time.") from exc
+            raise ValidationFailed(f"started_at: {exc}.") from exc
         direction = value("direction")
         if direction not in (None, "inbound", "outbound", "internal"):
             raise ValidationFailed("direction must be inbound, outbound or internal.")

@@ -9,11 +9,12 @@ owner of the entity adds what the principal may see (an agent: only their own ca
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Select, func, or_
+
+from callscribe.kit.schemas import InstantIn
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -31,8 +32,8 @@ class EngagementFilter(BaseModel):
     direction: str | None = None
     channel: str | None = None
     source: str | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    date_from: InstantIn | None = None
+    date_to: InstantIn | None = None
     customer: str | None = None  # the boundary limits its length (the API: 200)
 
     @field_validator("status", mode="before")

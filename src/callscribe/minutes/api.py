@@ -4,7 +4,6 @@ AI and speech settings."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +18,7 @@ from callscribe.calls.schemas import ActionItemOut, ActionItemPage, ActionItemPa
 from callscribe.errors import NotFound
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.pagination import PageNumber, PageSize
+from callscribe.kit.schemas import InstantIn
 from callscribe.minutes import service
 from callscribe.minutes import settings as ai_settings
 from callscribe.minutes.schemas import AISettingsIn, AISettingsOut
@@ -39,8 +39,8 @@ def list_action_items(
     status: str | None = Query(None, pattern=f"^({'|'.join(ActionItemStatus)})$"),
     priority: str | None = Query(None, pattern=f"^({'|'.join(Priority)})$"),
     agent_id: uuid.UUID | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: InstantIn | None = None,
+    date_to: InstantIn | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> ActionItemPage:

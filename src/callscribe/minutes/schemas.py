@@ -88,6 +88,8 @@ class AISettingsOut(BaseModel):
     channel_roles: dict[str, dict[str, str]]
     redact_pii: bool
     conversation_window_min: int = 30
+    # an unreachable AI endpoint: Minutes from the built-in analyzer instead of a failed call
+    ai_fallback_local: bool = False
 
 
 class AISettingsIn(BaseModel):
@@ -117,3 +119,4 @@ class AISettingsIn(BaseModel):
         description="Minutes: a transfer or callback this soon after the last engagement "
         "with the same customer and source joins its conversation",
     )
+    ai_fallback_local: bool | None = None

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
-from callscribe.accounts.models import Agent, CompanySettings
+from callscribe.accounts.models import Agent, Company, CompanySettings
 from callscribe.ai.llm import ChatClient
 from callscribe.calls import service as calls_service
 from callscribe.calls.models import ActionItem, Minutes
@@ -19,11 +19,13 @@ from callscribe.minutes.analyzers import (
     Analyzer,
     AnalyzerConfig,
     AnalyzerKeyMissing,
+    AnalyzerUnreachable,
     get_analyzer,
 )
 from callscribe.minutes.analyzers.base import DEFAULT_MODELS
 from callscribe.minutes.schemas import AnalysisContext, MinutesDraft, TurnIn
-from callscribe.minutes.settings import ai_key
+from callscribe.minutes.settings import ai_fallback_local, ai_key
+from callscribe.security.outbound import redact_url
 from callscribe.settings import get_settings
 
 if TYPE_CHECKING:
@@ -143,6 +145,44 @@ def analyze_turns(
     return store_minutes(session, call, draft, analyzer.name)
 
 
+AI_SETTINGS_PATH = "/settings/ai"
+
+
+def fall_back_to_local(
+    session: Session,
+    call: Engagement,
+    cs: CompanySettings,
+    turns: Iterable[Turn],
+    context: AnalysisContext,
+    failure: AnalyzerUnreachable,
+) -> Minutes:
+    """The AI endpoint could not be reached (issue 18). With the company's fallback on:
+    Minutes from the built-in analyzer, with a note saying so at the top of the notes and
+    in the call's metadata. Off: the call fails with an error that names the AI settings
+    page where the endpoint or the fallback is set."""
+    endpoint = redact_url(cs.ai_base_url) if cs.ai_base_url else "The AI endpoint"
+    if not ai_fallback_local(cs):
+        raise AnalyzerUnreachable(
+            f"{failure.message}. Check the endpoint, or turn on the fallback to the built-in "
+            f"analyzer, in AI settings: {get_settings().public_url}{AI_SETTINGS_PATH}"
+        ) from failure
+    from callscribe.minutes.analyzers.local import LocalAnalyzer
+
+    minutes = analyze_turns(session, call, LocalAnalyzer(), turns, context)
+    note = f"Minutes by the built-in analyzer: {endpoint} was unreachable"
+    minutes.notes = [note, *(minutes.notes or [])]
+    call.meta = {
+        **(call.meta or {}),
+        "analysis_fallback": {
+            "analyzer": minutes.analyzer,
+            "note": note,
+            "reason": failure.message,
+        },
+    }
+    session.flush()
+    return minutes
+
+
 def store_minutes(
     session: Session, call: Engagement, draft: MinutesDraft, analyzer_name: str
 ) -> Minutes:
@@ -199,8 +239,10 @@ def export_doc(session: Session, principal, call_id: str):  # type: ignore[no-un
     # an export leaves the app: PII is masked in it as on every surface
     known = calls.known_identity(call)
     masked = calls.masked_minutes(minutes, known) if minutes else {}
+    company = session.get(Company, call.company_id)
     return ExportDoc(
         call_id=str(call.id),
+        company_name=company.name if company else None,
         title=masked["subject"] if minutes else f"Call {str(call.id)[:8]}",
         started_at=call.started_at or call.created_at,
         duration_s=call.duration_s,

@@ -49,7 +49,14 @@ def ai_settings_view(cs: CompanySettings) -> dict[str, Any]:
         "conversation_window_min": cs.conversation_window_min
         if cs.conversation_window_min is not None
         else 30,
+        "ai_fallback_local": ai_fallback_local(cs),
     }
+
+
+def ai_fallback_local(cs: CompanySettings) -> bool:
+    """When the AI endpoint cannot be reached, make the Minutes with the built-in analyzer
+    (kept in company_settings.extra: no column of its own)."""
+    return bool((cs.extra or {}).get("ai_fallback_local", False))
 
 
 def update_ai_settings(cs: CompanySettings, changes: dict[str, Any]) -> bool:
@@ -69,6 +76,9 @@ def update_ai_settings(cs: CompanySettings, changes: dict[str, Any]) -> bool:
         elif key == "speech_api_key":
             set_speech_key(cs, value or None)
             resume = True
+        elif key == "ai_fallback_local":
+            if value is not None:
+                cs.extra = {**(cs.extra or {}), "ai_fallback_local": bool(value)}
         elif key == "outcome_labels" and value is not None:
             labels = [str(v).strip()[:MAX_ATTRIBUTE_LEN] for v in value if str(v).strip()]
             if not labels:

@@ -257,6 +257,7 @@ def _ai_changes(form: dict[str, Any], cs_view: dict[str, Any]) -> dict[str, Any]
     )
     changes["channel_roles"] = roles
     changes["redact_pii"] = bool(form.get("redact_pii"))
+    changes["ai_fallback_local"] = bool(form.get("ai_fallback_local"))
     return changes
 
 

@@ -286,7 +286,10 @@ class Analyze:
             call = session.get(Engagement, ctx.call_id)
             assert call is not None
             context = minutes_service.analysis_context(call, ctx.settings, ctx.agent_name)
-            minutes_service.analyze_turns(session, call, analyzer, turns, context)
+            try:
+                minutes_service.analyze_turns(session, call, analyzer, turns, context)
+            except minutes_service.AnalyzerUnreachable as exc:
+                minutes_service.fall_back_to_local(session, call, ctx.settings, turns, context, exc)
         return DONE
 
 

@@ -85,9 +85,12 @@ class _PinnedBackend(httpcore.NetworkBackend):
     (SNI and certificate checks on the name, not the IP), and the Host header is built
     from the URL, so pinning changes nothing the server sees."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(
+        self, allow_private: bool, allow_list: outbound.PrivateAllowList | None = None
+    ) -> None:
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
+        self._allow_list = allow_list
 
     def connect_tcp(
         self,
@@ -97,7 +100,9 @@ class _PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = outbound.resolve(host, port, allow_private=self._allow_private)
+        addresses = outbound.resolve(
+            host, port, allow_private=self._allow_private, allow_list=self._allow_list
+        )
         error: Exception | None = None
         for address in addresses:
             try:
@@ -121,7 +126,13 @@ class _PinnedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the pinned backend under its connection pool."""
 
-    def __init__(self, *, allow_private: bool, verify: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        verify: bool = True,
+        allow_list: outbound.PrivateAllowList | None = None,
+    ) -> None:
         super().__init__(verify=verify)
         # an admin's CA bundle (SSL_CERT_FILE, as httpx honours it) or Mozilla's
         context = ssl.create_default_context(
@@ -135,7 +146,7 @@ class GuardedTransport(httpx.HTTPTransport):
             ssl_context=context,
             max_connections=10,
             max_keepalive_connections=5,
-            network_backend=_PinnedBackend(allow_private),
+            network_backend=_PinnedBackend(allow_private, allow_list),
         )
 
 
@@ -208,7 +219,9 @@ class OutboundClient:
         max_redirects: int | None = None,
         backoff_cap_s: float = 30.0,
         headers: dict[str, str] | None = None,
+        allow_list: outbound.PrivateAllowList | None = None,
     ) -> None:
+        """`allow_list`: a company's private destinations, for its deliveries only."""
         settings = get_settings()
         self.timeout = timeout or settings.URL_TIMEOUT_S
         self.max_redirects = settings.URL_MAX_REDIRECTS if max_redirects is None else max_redirects
@@ -216,7 +229,7 @@ class OutboundClient:
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         allow = outbound.allow_private_default(allow_private)
         self._http = httpx.Client(
-            transport=GuardedTransport(allow_private=allow),
+            transport=GuardedTransport(allow_private=allow, allow_list=allow_list),
             timeout=self._timeout(self.timeout),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, **(headers or {})},

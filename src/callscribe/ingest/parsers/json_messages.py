@@ -10,6 +10,7 @@ from typing import Any
 
 from callscribe.errors import ValidationFailed
 from callscribe.ingest.parsers.base import ParsedTurn
+from callscribe.kit.schemas import parse_instant
 
 MAX_TURN_MS = 2**31 - 1  # turns.start_ms is a 32-bit integer: threads longer than ~24 days
 # keep their order, later messages share the last representable offset
@@ -17,12 +18,12 @@ ROLES = ("agent", "customer", "bot")
 
 
 def _when(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if value is None:
+        return None
+    try:  # naive and aware times mixed in one chat: all aware UTC, so they subtract
+        return parse_instant(value)
     except ValueError as exc:
-        raise ValidationFailed(f"sent_at {value!r} is not an ISO date-time.") from exc
+        raise ValidationFailed(f"sent_at {str(value)[:60]!r}: {exc}.") from exc
 
 
 class JsonMessagesParser:

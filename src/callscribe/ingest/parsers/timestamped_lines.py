@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from callscribe.ingest.parsers.base import ParsedTurn
+from callscribe.kit.schemas import parse_instant
 
 _LINE = re.compile(r"^\[(?P<ts>[^\]]+)\]\s*(?P<who>[A-Za-z_ -]+?)\s*:\s?(?P<text>.*)$")
 ROLES = {
@@ -20,10 +21,9 @@ MS_PER_WORD = 350  # about 170 words a minute: the length of a last turn with no
 
 def parse_time(value: str) -> datetime | None:
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parse_instant(value)
+    except ValueError:  # not a time (or out of range): the line has none
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class TimestampedLinesParser:

@@ -14,6 +14,7 @@ from callscribe.minutes.analyzers.base import (
     AnalyzerFailed,
     AnalyzerKeyMissing,
     AnalyzerKeyRefused,
+    AnalyzerUnreachable,
     get_analyzer,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "AnalyzerFailed",
     "AnalyzerKeyMissing",
     "AnalyzerKeyRefused",
+    "AnalyzerUnreachable",
     "get_analyzer",
 ]

@@ -55,6 +55,10 @@ class AnalyzerFailed(CallscribeError):
     code, status = "analysis_failed", 502
 
 
+class AnalyzerUnreachable(AnalyzerFailed):
+    """The AI endpoint could not be reached (down, timed out, 429/5xx on every try)."""
+
+
 class AnalyzerKeyRefused(AnalyzerFailed):
     """The AI endpoint answered 401/403: the key is wrong, revoked or lacks access."""
 

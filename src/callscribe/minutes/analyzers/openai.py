@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from callscribe.ai.llm import ChatClient, InvalidAnswer, LLMFailed, LLMKeyRefused
+from callscribe.ai.llm import ChatClient, InvalidAnswer, LLMFailed, LLMKeyRefused, LLMUnreachable
 from callscribe.minutes.analyzers.base import (
     DEFAULT_MODELS,
     PRESETS,
@@ -20,6 +20,7 @@ from callscribe.minutes.analyzers.base import (
     AnalyzerFailed,
     AnalyzerKeyMissing,
     AnalyzerKeyRefused,
+    AnalyzerUnreachable,
     finalize_draft,
 )
 from callscribe.minutes.analyzers.local import LocalAnalyzer
@@ -274,6 +275,8 @@ class OpenAIAnalyzer:
             )
         except LLMKeyRefused as exc:
             raise AnalyzerKeyRefused(exc.message) from exc
+        except LLMUnreachable as exc:
+            raise AnalyzerUnreachable(exc.message) from exc
         except LLMFailed as exc:
             raise AnalyzerFailed(exc.message) from exc
 

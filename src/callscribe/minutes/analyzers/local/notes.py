@@ -41,7 +41,11 @@ _NOTE_PATTERNS = [
             re.I,
         ),
     ),
-    ("Time", re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)", re.I)),
+    # "3.30 pm" and "3:30 pm" whole: never starting inside a number ("30 pm")
+    (
+        "Time",
+        re.compile(r"(?<![\d.:])\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?![a-z])", re.I),
+    ),
     (
         "Reference",
         re.compile(

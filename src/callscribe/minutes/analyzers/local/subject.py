@@ -83,6 +83,27 @@ def subject_from(sentence: str) -> str | None:
 
 
 def pick_subject(sentences: list[Sentence], tags: list[str]) -> str:
+    return restore_case(_pick_subject(sentences, tags), sentences)
+
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def restore_case(subject: str, sentences: list[Sentence]) -> str:
+    """Words the transcript capitalises inside a sentence (names, places: "New Jersey")
+    keep that case in the subject, which may come from lowercased tags ("New jersey")."""
+    proper: dict[str, str] = {}
+    for s in sentences:
+        for i, m in enumerate(_WORD_RE.finditer(s.text)):
+            word = m.group(0)
+            if i > 0 and word[:1].isupper() and word.lower() != "i":
+                proper.setdefault(word.lower(), word)
+    if not proper:
+        return subject
+    return _WORD_RE.sub(lambda m: proper.get(m.group(0).lower(), m.group(0)), subject)
+
+
+def _pick_subject(sentences: list[Sentence], tags: list[str]) -> str:
     customer = [s for s in sentences if s.role == "customer"]
     if not customer and tags:  # a meeting or a monologue: name its topics
         return truncate(capitalize(", ".join(tags[:3])), SUBJECT_MAX)
