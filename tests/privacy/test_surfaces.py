@@ -16,9 +16,8 @@ import pytest
 
 from tests.conftest import CompanyCtx, LiveServer, wait_for_status
 from tests.delivery.conftest import Receiver
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
+from tests.web.conftest import (
     WebClient,
-    _fresh_login_limiter,
     create_user,
     sign_in,
     sign_in_page,

@@ -22,8 +22,7 @@ from tests.search.corpus_surface import (
     turn_ids,
     turn_text,
 )
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     agent_of,
     create_user,
     insert_transcribed_call,

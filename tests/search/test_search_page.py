@@ -7,8 +7,7 @@ import pytest
 
 from tests.conftest import CompanyCtx, LiveServer, insert_text_engagement
 from tests.search.corpus_surface import PROMO, REFUND, add_chat, processed
-from tests.web.conftest import (  # noqa: F401  (the fixture resets the login limit)
-    _fresh_login_limiter,
+from tests.web.conftest import (
     agent_of,
     create_user,
     sign_in,
