@@ -1,5 +1,6 @@
 """The embedded index (SQLite): FTS5 `bm25()` for words, the company's memory-mapped int8
-matrix (index/matrix.py) searched exactly with NumPy for vectors.
+matrix (index/matrix.py, transposed blocks) searched exactly with onnxruntime's
+MatMulInteger for vectors.
 
 Filters are applied inside the vector arm: when the scope is narrowed (filters, agent)
 the allowed rows come from SQL first and only those are scored (a mask over the matrix);
@@ -206,7 +207,7 @@ class EmbeddedIndex:
         matrix = matrices.reader(company_id)
         if not matrix.ensure_readable(state.next_row):
             return None
-        return matrix.vectors[row].astype(np.float32) * matrix.scales[row]
+        return matrix.vector(row)
 
 
 def _top(scores: np.ndarray, turn_ids: np.ndarray, depth: int) -> list[tuple[int, float]]:
