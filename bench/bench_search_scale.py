@@ -3,7 +3,7 @@
 HNSW against exact search.
 
     PYTHONPATH=src python bench/bench_search_scale.py [--turns 1000000] [--pg] [--queries 60]
-        [--float-baseline]
+        [--float-baseline] [--reuse DATA_DIR]
 
 Data: `--turns` turns in ONE company, made by repeating the real transcripts of
 testdata (QMSum meetings, ABCD chats) with variation (a word dropped or one added, a
@@ -195,10 +195,16 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--skip-embedded", action="store_true")
     ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="the data dir of an earlier run with the same --turns: query it, load nothing",
+    )
+    ap.add_argument(
         "--float-baseline", action="store_true", help="also a float32 NumPy scan (4x the RAM)"
     )
     args = ap.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="cs-bench-scale-"))
+    data_dir = args.reuse or Path(tempfile.mkdtemp(prefix="cs-bench-scale-"))
     os.environ["CALLSCRIBE_DATA_DIR"] = str(data_dir)
 
     from callscribe import db
@@ -220,7 +226,16 @@ def main() -> None:
         url = f"sqlite:///{data_dir / 'callscribe.db'}"
         os.environ["CALLSCRIBE_DATABASE_URL"] = url
         reset_settings()
-        company_id = load(args, url, base_texts, base_vecs)
+        if args.reuse:
+            from sqlalchemy import select
+
+            from callscribe.db import session_scope
+            from callscribe.search.models import SearchMatrix
+
+            with session_scope() as s:
+                company_id = s.scalars(select(SearchMatrix.company_id)).one()
+        else:
+            company_id = load(args, url, base_texts, base_vecs)
         db.dispose_engines()
         rss0 = rss_mb()
         bench_queries(company_id, questions[:3])  # maps the matrix, warms the caches

@@ -161,6 +161,16 @@ class Matrix:
         block, col = self.blocks[row // BLOCK_ROWS], row % BLOCK_ROWS
         return block.vectors[:, col].astype(np.float32) * block.scales[col]
 
+    def turn_ids(self, rows: np.ndarray) -> np.ndarray:
+        """The turn id written at each of `rows` (int64; mapped rows only)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.int64)
+        ks = rows // BLOCK_ROWS
+        for k in np.unique(ks):
+            pick = np.nonzero(ks == k)[0]
+            out[pick] = self.blocks[int(k)].turns[rows[pick] - int(k) * BLOCK_ROWS]
+        return out
+
     def rows_int8(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows [0, rows) as a row-major int8 copy and their scales (benchmarks, tests)."""
         vecs = np.empty((rows, INDEX_DIM), dtype=np.int8)
