@@ -95,6 +95,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests (real audio, whole servers, the browser) run once, on SQLite: what they
+    add over the fast tests is the audio, the processes or the page, not the database,
+    and every database path they take has a fast test on both. A slow test whose point
+    is the database (concurrency, recovery after a crash) is marked `both_databases`."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("db_url") == "postgresql"
+        if (
+            on_pg
+            and item.get_closest_marker("slow")
+            and not item.get_closest_marker("both_databases")
+        ):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated database of each kind for this test."""

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import AUDIO, wait_for_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
 
 @pytest.fixture(params=["sqlite-queue", "redis-queue"])

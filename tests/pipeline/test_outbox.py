@@ -147,6 +147,7 @@ def wait_until(check, timeout: float, what: str, log: Path) -> None:  # type: ig
 
 
 @pytest.mark.slow
+@pytest.mark.both_databases
 def test_worker_killed_after_completed_commits_fires_the_automation_once_on_restart(
     app_env: dict[str, str],
     company: CompanyCtx,

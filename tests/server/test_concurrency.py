@@ -12,7 +12,7 @@ import pytest
 
 from callscribe.auth.deps import DbSession, release_sessions_before_serialization
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
 PATHS = (
     "/api/calls",
