@@ -59,7 +59,7 @@ from callscribe.ingest.request import (
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
-from callscribe.kit.schemas import parse_instant
+from callscribe.kit.schemas import as_utc, parse_instant
 from callscribe.privacy.detectors import KnownIdentity, detect_turns
 from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.security import http
@@ -467,10 +467,12 @@ def _join(
     conversation: Conversation, engagement: Engagement, start: datetime, end: datetime
 ) -> None:
     engagement.conversation_id = conversation.id
-    if conversation.started_at is None or start < conversation.started_at:
+    # SQLite hands stored times back naive, a request's are aware: compare both in UTC
+    start, end = as_utc(start), as_utc(end)
+    if conversation.started_at is None or start < as_utc(conversation.started_at):
         conversation.started_at = start
         conversation.direction = engagement.direction
-    if conversation.last_at is None or end > conversation.last_at:
+    if conversation.last_at is None or end > as_utc(conversation.last_at):
         conversation.last_at = end
     if conversation.customer_id is None:
         conversation.customer_id = engagement.customer_id
