@@ -160,6 +160,9 @@ def app_env(
         "CALLSCRIBE_DATABASE_URL": db_url,
         "CALLSCRIBE_ALLOW_PRIVATE_URLS": "true",  # test servers live on 127.0.0.1
         "CALLSCRIBE_SWEEP_INTERVAL_S": "1",
+        # rate limits count in fixed windows: one window for the whole run (the next edge
+        # is in 2033), so a test's failures never straddle two and count half each
+        "CALLSCRIBE_RATE_LIMIT_WINDOW_S": "1000000000",
         "CALLSCRIBE_STALE_AFTER_S": "30",
         "CALLSCRIBE_QUEUE_WORKERS": "2",
         "CALLSCRIBE_SPEECH_WINDOW_S": "600",

@@ -268,7 +268,7 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         # PII is masked on the page; a user with pii.reveal clicks a value to see it
         "minutes": _masked_minutes(minutes, known) if minutes else None,
         "action_items": service.list_call_action_items(session, call.id),
-        "mask": lambda text: service.mask(text, known),
+        "mask": lambda text, *_: service.mask(text, known),
         "pii_pieces": lambda turn: pieces(turn.text, service.turn_spans(turn, known)),
         "can_reveal": user.can(Permission.PII_REVEAL),
         "groups": group_turns(turns, call, agent, times_real=times_real),

@@ -13,7 +13,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -401,8 +401,8 @@ def group_into_conversation(
                 Conversation.customer_id == engagement.customer_id,
                 Conversation.source == engagement.source,
                 Conversation.kind == ConversationKind.WINDOW,
-                Conversation.last_at >= start - window,
-                Conversation.started_at <= end + window,
+                Conversation.last_at >= _shifted(start, -window),
+                Conversation.started_at <= _shifted(end, window),
             )
             .order_by(Conversation.last_at.desc())
             .limit(1)
@@ -423,6 +423,15 @@ def group_into_conversation(
     _join(conversation, engagement, start, end)
     session.flush()
     return conversation
+
+
+def _shifted(moment: datetime, by: timedelta) -> datetime:
+    """`moment + by`, held at the ends of the calendar (a chat sent at 0001-01-01 is
+    valid input; its window must not overflow)."""
+    try:
+        return moment + by
+    except OverflowError:
+        return (datetime.min if by < timedelta(0) else datetime.max).replace(tzinfo=UTC)
 
 
 def _conversation_by_pid(

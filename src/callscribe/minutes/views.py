@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time as clock
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -118,7 +119,7 @@ def action_items_page(
         "page": page,
         "pages": pages,
         "qs": qs,
-        "mask": calls.mask,
+        "mask": _masker(session, items),
     }
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "items-table":
         return render(request, "minutes/_items_table.html", **ctx)
@@ -158,9 +159,24 @@ def toggle_action_item(
             "minutes/_item_row.html",
             item=item,
             info=_call_info(session, [item]),
-            mask=calls.mask,
+            mask=_masker(session, [item]),
         )
-    return render(request, "minutes/_action_item.html", item=item, mask=calls.mask)
+    return render(request, "minutes/_action_item.html", item=item, mask=_masker(session, [item]))
+
+
+def _masker(session: DbSession, items: list[ActionItem]) -> Callable[..., str]:
+    """`mask(text, engagement_id)` for the templates: masked with what each item's call
+    knows of its customer, as on the call page (the customer's name is PII there too)."""
+    known = {}
+    for engagement_id in {i.engagement_id for i in items}:
+        call = session.get(Engagement, engagement_id)
+        if call is not None:
+            known[engagement_id] = calls.known_identity(call)
+
+    def mask(text: str | None, engagement_id: uuid.UUID | None = None) -> str:
+        return calls.mask(text, known.get(engagement_id) if engagement_id else None)
+
+    return mask
 
 
 # -- Settings -> AI and speech -----------------------------------------------------------
