@@ -280,3 +280,18 @@ def test_any_text_gives_sorted_spans_inside_it_and_never_fails(parts: list[str],
     spans = detect(text, KnownIdentity(name="Pat Minh", phones=("4155550198",)), previous=prev)
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
     assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_the_customers_whole_name_is_found_in_any_case_but_one_word_only_as_written() -> None:
+    """Speech-to-text writes "my name is patricia brown" in lower case: the whole name is
+    the customer's in any case; a single word stays a name only capitalised ("bill")."""
+    from callscribe.privacy.detectors import KnownIdentity, PiiKind, detect
+
+    known = KnownIdentity(name="Patricia Brown", phones=(), emails=())
+    text = "hi my name is patricia  brown and i lost my card, brown is my favourite colour"
+    found = [(text[s.start : s.end], s.kind) for s in detect(text, known)]
+    assert ("patricia  brown", PiiKind.NAME) in found
+    assert all(t != "brown" for t, _ in found)
+    bill = KnownIdentity(name="Bill", phones=(), emails=())
+    assert detect("the bill is due", bill) == []
+    assert [(s.start, s.end) for s in detect("Bill called", bill)] == [(0, 4)]

@@ -454,8 +454,13 @@ def _known(text: str, known: KnownIdentity) -> list[Span]:
         parts = [p for p in re.split(r"[\s,]+", known.name.strip()) if len(p) >= 2]
         names = [known.name.strip()] + parts
         for name in sorted(set(names), key=len, reverse=True):
-            # names are matched as written (capitalised): "Bill" is a name, "bill" a bill
-            for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            # one word is matched as written (capitalised): "Bill" is a name, "bill" a bill;
+            # the whole name of several words is one in any case ("patricia brown", as
+            # speech-to-text writes it), with any run of spaces between its words
+            whole = " " in name
+            pattern = r"\s+".join(re.escape(w) for w in name.split()) if whole else re.escape(name)
+            flags = re.IGNORECASE if whole else 0
+            for m in re.finditer(rf"(?<!\w){pattern}(?!\w)", text, flags):
                 spans.append(Span(m.start(), m.end(), PiiKind.NAME))
     lowered = text.lower()
     for email in known.emails:
