@@ -44,6 +44,7 @@ from callscribe.journey.schemas import (
 )
 from callscribe.minutes import service as minutes
 from callscribe.search import service as search
+from callscribe.search.tokenize import STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -500,77 +501,13 @@ def _ask_local(
     return AskOut(answer=f"{note}\n{quoted}", engine="local", sources=[turns[i].id for i in chosen])
 
 
-# Semantic retrieval: the search domain's embedder (issue 10) replaces this TF-IDF once
-# merged (`search.embedders.get_embedder(session, company_id).embed(texts)`, cosine).
+# Retrieval for the local engine: TF-IDF cosine, with search's stop words. The search
+# embedder (`search.embedders.get_embedder(session, company_id).embed`) is to replace it.
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOP = frozenset(
-    (
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "they",
-        "this",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    )
-)
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
 def rank_turns(prompt: str, texts: Sequence[str]) -> list[float]:
