@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -371,3 +373,24 @@ def chromium():  # type: ignore[no-untyped-def]
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def start_serve(env: dict[str, str], port: int, log: Path, *extra: str) -> subprocess.Popen:
+    """A real `callscribe serve` process on `port` (extra CLI arguments after), once it
+    answers /api/health; its output goes to `log`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callscribe.cli", "serve", "--port", str(port), *extra],
+        env={**os.environ, **env, "CALLSCRIBE_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.time() < deadline, "serve did not start"
+        time.sleep(0.1)

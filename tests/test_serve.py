@@ -4,11 +4,8 @@ whose body stops arriving (issue 17 #14)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,30 +13,11 @@ import httpx
 import pytest
 
 from tests.calls.test_worker_recovery import long_recording
-from tests.conftest import free_port, wait_for_status
+from tests.conftest import free_port, start_serve, wait_for_status
 
 pytestmark = pytest.mark.slow
 
 GRACE_S = 3
-
-
-def start_serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "callscribe.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env, "CALLSCRIBE_PUBLIC_URL": f"http://127.0.0.1:{port}"},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()[-3000:]
-        assert time.time() < deadline, "serve did not start"
-        time.sleep(0.1)
 
 
 @pytest.fixture

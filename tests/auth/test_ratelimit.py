@@ -5,9 +5,6 @@ limited like sign-ins (429 with Retry-After)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,7 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CompanyCtx, LiveServer, free_port, start_uvicorn, stop_uvicorn
+from tests.conftest import (
+    CompanyCtx,
+    LiveServer,
+    free_port,
+    start_serve,
+    start_uvicorn,
+    stop_uvicorn,
+)
 from tests.web.conftest import PASSWORD, create_user, csrf_from
 
 StartServer = Callable[..., LiveServer]
@@ -100,25 +104,6 @@ def test_a_trusted_proxys_forwarded_address_is_the_client(
     assert ips == ["203.0.113.6"]
 
 
-def _serve_process(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "callscribe.cli", "serve", "--no-worker", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()[-3000:]
-        assert time.time() < deadline, "serve did not start"
-        time.sleep(0.1)
-
-
 def test_two_server_processes_share_the_login_counter(
     start_server: StartServer, app_env: dict[str, str], company: CompanyCtx, tmp_path: Path
 ) -> None:
@@ -127,7 +112,7 @@ def test_two_server_processes_share_the_login_counter(
     create_user(company.id, "ann@acme.test", "admin")
     here = start_server()
     port = free_port()
-    proc = _serve_process(app_env, port, tmp_path / "serve.log")
+    proc = start_serve(app_env, port, tmp_path / "serve.log", "--no-worker")
     try:
         with (
             httpx.Client(base_url=here.url, follow_redirects=False) as a,
