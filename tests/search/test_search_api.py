@@ -224,3 +224,26 @@ def test_similar_of_an_unknown_or_malformed_turn_is_a_clear_4xx(world: World) ->
 def test_search_needs_a_principal(world: World) -> None:
     with world.server.client() as anonymous:
         assert anonymous.get("/api/search", params={"q": "refund"}).status_code == 401
+
+
+def test_results_show_the_masked_text_never_the_pii(world: World) -> None:
+    """GIVEN a chat whose customer writes an email address and a card number WHEN it is
+    found by search THEN text, highlight and index hold the masks, not the values."""
+    chat = processed(
+        insert_text_engagement(
+            world.company.id,
+            [
+                ("customer", "Please mail the receipt to dana.smith@example.com today."),
+                ("agent", "Sure, and the card on file ending 4111 1111 1111 1111 is charged."),
+            ],
+        )
+    )
+    items = search(world.api, "receipt mail card charged", mode="keyword")["items"]
+    mine = [i for i in items if i["engagement_id"] == str(chat)]
+    assert len(mine) == 2
+    for item in mine:
+        for field in ("text", "highlight"):
+            assert "dana.smith@example.com" not in item[field]
+            assert "4111 1111 1111 1111" not in item[field]
+    assert any("[email]" in i["text"] for i in mine)
+    assert any("[card]" in i["text"] for i in mine)

@@ -16,7 +16,7 @@ from callscribe.kit.pagination import PageNumber
 from callscribe.search import hits
 from callscribe.search.hits import MAX_QUERY_CHARS, MAX_RESULTS, HitsPage, HitView
 from callscribe.search.schemas import SearchEngagementOut, SearchItemOut, SearchResultsOut
-from callscribe.search.service import SearchMode, TurnFilter
+from callscribe.search.service import SearchMode, TurnFilter, shown_text
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -36,7 +36,7 @@ def item_out(view: HitView) -> SearchItemOut:
         seq=view.seq,
         role=turn.role,
         speaker=turn.speaker,
-        text=turn.text,
+        text=shown_text(turn),
         start_ms=turn.start_ms,
         score=view.score,
         highlight=view.highlight,

@@ -68,9 +68,10 @@ class SearchResults:
     total: int  # matching turns, counted up to the arms' candidate depth (see module doc)
 
 
-def _indexable_text(turn: Turn) -> str:
+def shown_text(turn: Turn) -> str:
     """The text of a turn that goes into the index (and is highlighted): the masked text
-    (privacy), so no PII reaches the index, its embeddings or a search result."""
+    (privacy), so no PII reaches the index, its embeddings or a search result (the API's
+    `text` and the page's context turns show the same)."""
     return calls_service.masked_turn_text(turn) if turn.text else ""
 
 
@@ -86,7 +87,7 @@ def index_engagement(session: Session, engagement_id: uuid.UUID) -> int:
     turns = list(
         session.scalars(select(Turn).where(Turn.engagement_id == engagement_id).order_by(Turn.seq))
     )
-    texts = [_indexable_text(t) for t in turns]
+    texts = [shown_text(t) for t in turns]
     kept = [(t, text) for t, text in zip(turns, texts, strict=True) if text.strip()]
     embedder = get_embedder(session, engagement.company_id)
     vectors = embedder.embed([text for _t, text in kept])
@@ -258,6 +259,6 @@ def _hits(session: Session, ranked: list[tuple[int, float]], terms: set[str]) ->
         turn = turns.get(turn_id)
         if turn is None:  # deleted between the arms' queries and this one
             continue
-        text = _indexable_text(turn)
+        text = shown_text(turn)
         hits.append(SearchHit(turn_id, turn.engagement_id, float(score), highlight(text, terms)))
     return hits

@@ -22,7 +22,7 @@ from callscribe.calls.models import Channel, Direction, TurnRole
 from callscribe.errors import CallscribeError
 from callscribe.search import hits
 from callscribe.search.hits import MAX_QUERY_CHARS, MAX_RESULTS
-from callscribe.search.service import SearchMode, TurnFilter
+from callscribe.search.service import SearchMode, TurnFilter, shown_text
 from callscribe.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -110,6 +110,7 @@ def search_page(request: Request, user: PageUser, session: DbSession, page: int 
     form = {k: params.get(k, "").strip() for k in FILTER_KEYS if params.get(k, "").strip()}
     page = max(1, page)
     ctx: dict[str, Any] = {
+        "shown_text": shown_text,
         "q": q,
         "mode": mode,
         "modes": list(SearchMode),
