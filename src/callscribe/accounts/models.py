@@ -4,7 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callscribe.auth.permissions import Role
@@ -83,6 +95,7 @@ class Agent(Base):
     __table_args__ = (
         Index("ix_agents_company_extension", "company_id", "extension_id"),
         Index("ix_agents_company_external", "company_id", "source", "external_id", unique=True),
+        UniqueConstraint("company_id", "pid", name="uq_agents_pid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -99,6 +112,60 @@ class Agent(Base):
     department: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(100))
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    # UUIDv5(company, source, "agents", external id) for agents that came from outside
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # `Type = Technical`: a queue, IVR or test line rather than a person; filterable
+    is_technical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExternalAgent(Base):
+    """Someone acting for another company in a conversation (a partner's agent, a
+    carrier's operator): named in engagements, never a user of ours."""
+
+    __tablename__ = "external_agents"
+    __table_args__ = (UniqueConstraint("company_id", "pid", name="uq_external_agents_pid"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Activity(Base):
+    """One span of an agent's status (available, on a call, wrap-up, break, offline...)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("company_id", "pid", name="uq_activities_pid"),
+        Index("ix_activities_agent_started", "company_id", "agent_id", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -114,4 +181,8 @@ class TechnicalLog(Base):
     level: Mapped[str] = mapped_column(String(10), default="warning")
     source: Mapped[str] = mapped_column(String(60))
     message: Mapped[str] = mapped_column(Text)
+    # which data set the message is about (agents, engagements, turns...), when one is
+    data_set: Mapped[str | None] = mapped_column(String(40))
+    # what produced it beyond `source`: an ingest batch id, a connector id...
+    ref: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

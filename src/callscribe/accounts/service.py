@@ -421,10 +421,26 @@ def list_agents(session: Session, company_id: uuid.UUID, q: str | None = None) -
 
 
 def log_technical(
-    session: Session, company_id: uuid.UUID | None, source: str, message: str, level="warning"
+    session: Session,
+    company_id: uuid.UUID | None,
+    source: str,
+    message: str,
+    level: str = "warning",
+    *,
+    data_set: str | None = None,
+    ref: str | None = None,
 ) -> None:
+    """One line of the company's technical log; `data_set` says which data set it is
+    about (agents, engagements, turns...), `ref` what produced it (a batch id...)."""
     session.add(
-        TechnicalLog(company_id=company_id, source=source, message=message[:4000], level=level)
+        TechnicalLog(
+            company_id=company_id,
+            source=source,
+            message=message[:4000],
+            level=level,
+            data_set=data_set,
+            ref=ref[:100] if ref else None,
+        )
     )
 
 

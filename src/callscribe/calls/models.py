@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -152,6 +154,28 @@ class Engagement(Base):
     pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     direction: Mapped[str | None] = mapped_column(String(10))
     queue: Mapped[str | None] = mapped_column(String(100))
+    # the logical model's engagement (DESIGN.md): where and for whom it happened, as the
+    # source system says; `outcome` is the source's (a sale, resolved...), the Minutes
+    # have the analyzer's own
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(100))
+    # the agent's team and department when it happened (an agent may move later)
+    engaged_team: Mapped[str | None] = mapped_column(String(100))
+    engaged_department: Mapped[str | None] = mapped_column(String(100))
+    # seconds; talk is also measured from the turns once a recording is transcribed
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    hold_s: Mapped[float | None] = mapped_column(Float)
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    wrapup_s: Mapped[float | None] = mapped_column(Float)
+    # `Type = Technical`: a test call, an IVR-only contact; filterable, kept out by default
+    is_technical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # name -> value (at most 100 characters) and name -> number
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=sql_text("'{}'")
+    )
+    facts: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=sql_text("'{}'")
+    )
     # the seed API's `order_id`, stored and returned as `worker_id`: that name is the
     # documented contract of our developer API, keep it
     worker_id: Mapped[str | None] = mapped_column(String(100))

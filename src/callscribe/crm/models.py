@@ -127,3 +127,62 @@ class CustomFieldDef(Base):
     label: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(10))  # text | number | date | choice
     choices: Mapped[list[str] | None] = mapped_column(JSONType)
+
+
+class Service(Base):
+    """Something the company sells or provides (a plan, a product, a support tier);
+    transactions and engagements may name one."""
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("company_id", "pid", name="uq_services_pid"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Transaction(Base):
+    """Money that moved: a sale, a refund, a renewal; revenue and cost are facts
+    (numbers in the company's currency), the rest attributes."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint("company_id", "pid", name="uq_transactions_pid"),
+        Index("ix_transactions_company_occurred", "company_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("engagements.id", ondelete="SET NULL"), index=True
+    )
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    service_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("services.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str | None] = mapped_column(String(100))  # sale, refund, renewal...
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revenue: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
