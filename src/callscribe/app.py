@@ -26,9 +26,9 @@ from callscribe import __version__
 from callscribe.accounts import api as accounts_api
 from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
-from callscribe.auth import deps as auth
 from callscribe.analytics import api as analytics_api
 from callscribe.analytics import views as analytics_views
+from callscribe.auth import deps as auth
 from callscribe.calls import api as calls_api
 from callscribe.calls import views as calls_views
 from callscribe.connectors import api as connectors_api

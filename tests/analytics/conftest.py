@@ -4,12 +4,13 @@ ABCD dialogues, one technical call that must stay out, Minutes on three of them,
 transactions on two. Every expected figure in the tests is worked out by hand from
 this table (and the transcript file), never read back from the code under test.
 
-| eng | channel | agent | customer | started (UTC)    | talk | hold | wait | wrap | dur | outcome (eng / minutes) | sentiment | facts.score | region |
-| E1  | voice   | Dana  | C1       | Mon 2026-11-02   | 120  | 10   | 5    | 30   |     | sale / -                | positive  | 1           |        |
-| E2  | chat    | Sam   | C1       | Thu 2026-11-05   |      |      |      |      | 300 | - / unresolved          | negative  |             |        |
-| E3  | chat    | Sam   | C2       | Fri 2026-11-20   |      | 0    |      |      | 200 | resolved / escalated    | neutral   | 4           | north  |
-| E4  | voice   | Dana  | C2       | Mon 2026-11-30   | 60   | 20   | 15   | 0    |     | - / -                   |           | 8           | south  |
-| E5  | voice (technical) Dana C1  | Fri 2026-11-06   | 999  |      |      |      |     | sale                    |           | 100         |        |
+| eng | channel | agent | cust | started    | talk hold wait wrap dur | outcome eng/min | sentim. |
+| E1  | voice   | Dana  | C1   | 2026-11-02 | 120  10   5    30   -   | sale / -        | positive |
+| E2  | chat    | Sam   | C1   | 2026-11-05 | -    -    -    -    300 | - / unresolved  | negative |
+| E3  | chat    | Sam   | C2   | 2026-11-20 | -    0    -    -    200 | resolved / esc. | neutral  |
+| E4  | voice   | Dana  | C2   | 2026-11-30 | 60   20   15   0    -   | - / -           | -        |
+| E5  | voice, technical: Dana, C1, 2026-11-06, talk 999, outcome sale (must stay out)       |
+facts.score: E1 1, E3 4, E4 8, E5 100; attributes.region: E3 north, E4 south.
 E1 and E2 share a conversation. Transactions: E1 100.0 and 50.5, E3 20.0, and 1000.0
 linked to no engagement.
 """
@@ -204,3 +205,30 @@ def client(app_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
     with TestClient(create_app(embedded_worker=False)) as c:
         yield c
+
+
+def signed_in(app, email: str):  # type: ignore[no-untyped-def]
+    """A TestClient signed in as `email` (created before), sending the CSRF header."""
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import PASSWORD, csrf_from
+
+    c = TestClient(app, follow_redirects=False)
+    token = csrf_from(c.get("/login").text)
+    r = c.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    assert r.status_code == 303, r.text[:300]
+    page = c.get("/analytics").text
+    marker = 'name="csrf-token" content="'
+    c.headers["X-CSRF-Token"] = page.split(marker, 1)[1].split('"', 1)[0]
+    return c
+
+
+@pytest.fixture
+def app(app_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from callscribe.app import create_app
+
+    application = create_app(embedded_worker=False)
+    with TestClient(application):  # runs the lifespan (migrations, task wiring)
+        yield application

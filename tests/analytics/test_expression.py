@@ -43,7 +43,10 @@ def test_valid_expressions_compute_the_hand_computed_value(
     r = _create(client, world, name, expression)
     assert r.status_code == 201, r.text
     assert r.json() == {
-        "name": name, "label": name.title(), "unit": "number", "builtin": False,
+        "name": name,
+        "label": name.title(),
+        "unit": "number",
+        "builtin": False,
         "expression": expression,
     }
     value = _value(client, world, name)
@@ -51,12 +54,20 @@ def test_valid_expressions_compute_the_hand_computed_value(
 
 
 def test_a_metric_can_use_another_custom_metric(client, world: World) -> None:
-    assert _create(client, world, "sales", 'COUNT(engagement WHERE outcome = "sale")').status_code == 201
+    assert (
+        _create(client, world, "sales", 'COUNT(engagement WHERE outcome = "sale")').status_code
+        == 201
+    )
     assert _create(client, world, "sales_per_customer", "sales / customers").status_code == 201
     assert _value(client, world, "sales_per_customer") == pytest.approx(0.5)
     listed = client.get("/api/metrics", headers=world.company.headers).json()["items"]
-    assert {"name": "sales", "label": "Sales", "unit": "number", "builtin": False,
-            "expression": 'COUNT(engagement WHERE outcome = "sale")'} in listed
+    assert {
+        "name": "sales",
+        "label": "Sales",
+        "unit": "number",
+        "builtin": False,
+        "expression": 'COUNT(engagement WHERE outcome = "sale")',
+    } in listed
     # in use: cannot be deleted from under its dependent
     assert client.delete("/api/metrics/sales", headers=world.company.headers).status_code == 409
 
@@ -94,7 +105,9 @@ def test_invalid_expressions_answer_422_at_the_position(
     assert body["error"]["code"] == "invalid_expression"
     assert words in body["error"]["message"]
     assert body["error"]["position"] == position
-    names = {i["name"] for i in client.get("/api/metrics", headers=world.company.headers).json()["items"]}
+    names = {
+        i["name"] for i in client.get("/api/metrics", headers=world.company.headers).json()["items"]
+    }
     assert name not in names
 
 

@@ -64,9 +64,7 @@ def test_catalog_lists_every_builtin_with_unit_and_description(client, world: Wo
 
 def test_each_builtin_metric_equals_the_hand_computed_value(client, world: World) -> None:
     names = list(EXPECTED)
-    r = client.post(
-        "/api/metrics/query", json={"metrics": names}, headers=world.company.headers
-    )
+    r = client.post("/api/metrics/query", json={"metrics": names}, headers=world.company.headers)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["columns"] == names
@@ -75,9 +73,7 @@ def test_each_builtin_metric_equals_the_hand_computed_value(client, world: World
         assert value == pytest.approx(EXPECTED[name], abs=1e-6), name
 
 
-def test_group_by_agent_and_week_puts_groups_first_and_names_agents(
-    client, world: World
-) -> None:
+def test_group_by_agent_and_week_puts_groups_first_and_names_agents(client, world: World) -> None:
     r = client.post(
         "/api/metrics/query",
         json={"metrics": ["engagements", "avg_hold_time_s"], "group_by": ["agent", "date:week"]},
@@ -124,9 +120,7 @@ def test_agents_see_only_their_own_numbers(world: World, session) -> None:  # ty
     )
     assert result.rows == [["Dana Agent", 2, 150.5]]
     nobody = Principal(company_id=world.company.id, role=Role.AGENT)
-    assert service.run_query(session, nobody, ["engagements"], [], EngagementFilter()).rows == [
-        [0]
-    ]
+    assert service.run_query(session, nobody, ["engagements"], [], EngagementFilter()).rows == [[0]]
 
 
 def test_unknown_metric_or_group_is_a_422(client, world: World) -> None:

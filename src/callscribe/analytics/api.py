@@ -344,7 +344,9 @@ def get_selection(
 
 
 @router.delete("/selections/{selection_id}", status_code=204, responses=ERRORS)
-def delete_selection(selection_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
+def delete_selection(
+    selection_id: str, principal: CurrentPrincipal, session: DbSession
+) -> Response:
     service.delete_selection(session, principal, selection_id)
     session.commit()
     return Response(status_code=204)

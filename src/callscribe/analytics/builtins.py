@@ -36,10 +36,18 @@ VISUALIZATIONS: tuple[BuiltinVisualization, ...] = (
         "number",
         ("avg_handle_time_s", "avg_talk_time_s", "avg_hold_time_s", "avg_wait_time_s"),
     ),
-    BuiltinVisualization("ov-by-week", "Engagements by week", "line", ("engagements",), ("date:week",)),
-    BuiltinVisualization("ov-by-channel", "Engagements by channel", "bar", ("engagements",), ("channel",)),
     BuiltinVisualization(
-        "ov-by-agent", "Engagements by agent", "bar", ("engagements", "avg_handle_time_s"), ("agent",)
+        "ov-by-week", "Engagements by week", "line", ("engagements",), ("date:week",)
+    ),
+    BuiltinVisualization(
+        "ov-by-channel", "Engagements by channel", "bar", ("engagements",), ("channel",)
+    ),
+    BuiltinVisualization(
+        "ov-by-agent",
+        "Engagements by agent",
+        "bar",
+        ("engagements", "avg_handle_time_s"),
+        ("agent",),
     ),
     BuiltinVisualization("ov-outcomes", "Outcomes", "pie", ("engagements",), ("outcome",)),
     BuiltinVisualization(
@@ -56,7 +64,9 @@ VISUALIZATIONS: tuple[BuiltinVisualization, ...] = (
         ),
         ("agent",),
     ),
-    BuiltinVisualization("ag-talk", "Talk ratio by agent", "bar", ("talk_ratio_agent",), ("agent",)),
+    BuiltinVisualization(
+        "ag-talk", "Talk ratio by agent", "bar", ("talk_ratio_agent",), ("agent",)
+    ),
     BuiltinVisualization(
         "qa-sentiment-agent",
         "Sentiment by agent",

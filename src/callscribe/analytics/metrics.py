@@ -75,9 +75,7 @@ class Frame:
                 select(
                     Turn.engagement_id.label("engagement_id"),
                     func.sum(case((Turn.role == "agent", span), else_=0)).label("agent_ms"),
-                    func.sum(case((Turn.role == "customer", span), else_=0)).label(
-                        "customer_ms"
-                    ),
+                    func.sum(case((Turn.role == "customer", span), else_=0)).label("customer_ms"),
                     func.sum(span).label("speech_ms"),
                     (func.max(Turn.end_ms) - func.min(Turn.start_ms)).label("span_ms"),
                 )
@@ -119,7 +117,7 @@ class Frame:
         return stmt
 
     # -- names of the expression language ------------------------------------------
-    def field(self, name: str) -> tuple[Kind, ColumnElement[Any]] | None:
+    def field(self, name: str) -> tuple[Kind, Any] | None:
         if name.startswith("facts."):
             return Kind.NUMBER, Engagement.facts[name[6:]].as_float()
         if name.startswith("attributes."):
@@ -261,56 +259,76 @@ def _transactions(frame: Frame) -> ColumnElement[Any]:
 
 BUILTINS: tuple[BuiltinMetric, ...] = (
     BuiltinMetric(
-        "engagements", "Engagements", Unit.COUNT,
+        "engagements",
+        "Engagements",
+        Unit.COUNT,
         "Engagements (calls, chats, emails, tickets) in the filter.",
         expression="COUNT(engagement)",
     ),
     BuiltinMetric(
-        "conversations", "Conversations", Unit.COUNT,
+        "conversations",
+        "Conversations",
+        Unit.COUNT,
         "Distinct conversations the engagements belong to (a transfer or callback is one).",
         expression="COUNT_DISTINCT(conversation)",
     ),
     BuiltinMetric(
-        "customers", "Customers", Unit.COUNT,
+        "customers",
+        "Customers",
+        Unit.COUNT,
         "Distinct customers the engagements were with.",
         expression="COUNT_DISTINCT(customer)",
     ),
     BuiltinMetric(
-        "avg_handle_time_s", "Average handle time", Unit.SECONDS,
+        "avg_handle_time_s",
+        "Average handle time",
+        Unit.SECONDS,
         "Talk (the source's talk time, else the duration) + hold + wrap-up, averaged over "
         "engagements that have a talk time or a duration.",
         compute=_handle,
     ),
     BuiltinMetric(
-        "avg_talk_time_s", "Average talk time", Unit.SECONDS,
+        "avg_talk_time_s",
+        "Average talk time",
+        Unit.SECONDS,
         "The source's talk time, averaged over engagements that have one.",
         expression="AVG(talk_s)",
     ),
     BuiltinMetric(
-        "avg_hold_time_s", "Average hold time", Unit.SECONDS,
+        "avg_hold_time_s",
+        "Average hold time",
+        Unit.SECONDS,
         "Hold time, averaged over engagements that have one.",
         expression="AVG(hold_s)",
     ),
     BuiltinMetric(
-        "avg_wait_time_s", "Average wait time", Unit.SECONDS,
+        "avg_wait_time_s",
+        "Average wait time",
+        Unit.SECONDS,
         "Time in queue before an agent answered, averaged over engagements that have one.",
         expression="AVG(wait_s)",
     ),
     BuiltinMetric(
-        "talk_ratio_agent", "Talk ratio (agent)", Unit.RATIO,
+        "talk_ratio_agent",
+        "Talk ratio (agent)",
+        Unit.RATIO,
         "The agent's share of agent + customer speaking time, from the turns' start and "
         "end (voice engagements; pooled over the group).",
         compute=_talk_ratio,
     ),
     BuiltinMetric(
-        "silence_share", "Silence share", Unit.RATIO,
+        "silence_share",
+        "Silence share",
+        Unit.RATIO,
         "Share of the span from the first turn's start to the last turn's end not covered "
         "by turns (span minus summed turn times, at least 0; voice engagements, pooled).",
         compute=_silence_share,
     ),
     *(
         BuiltinMetric(
-            f"sentiment_{s}_share", f"{s.capitalize()} sentiment", Unit.RATIO,
+            f"sentiment_{s}_share",
+            f"{s.capitalize()} sentiment",
+            Unit.RATIO,
             f"Share of analysed engagements whose Minutes' sentiment is {s}.",
             compute=_sentiment_share(s),
         )
@@ -318,7 +336,9 @@ BUILTINS: tuple[BuiltinMetric, ...] = (
     ),
     *(
         BuiltinMetric(
-            f"{key}_rate", f"{label} rate", Unit.RATIO,
+            f"{key}_rate",
+            f"{label} rate",
+            Unit.RATIO,
             f"Share of engagements with an outcome whose outcome is '{value}' (the "
             "source's outcome, else the Minutes').",
             compute=_outcome_rate(value),
@@ -332,24 +352,32 @@ BUILTINS: tuple[BuiltinMetric, ...] = (
         )
     ),
     BuiltinMetric(
-        "first_contact_resolution", "First-contact resolution", Unit.RATIO,
+        "first_contact_resolution",
+        "First-contact resolution",
+        Unit.RATIO,
         "Share of engagements with a known customer after which that customer had no "
         "other engagement within 7 days.",
         compute=_fcr,
     ),
     BuiltinMetric(
-        "repeat_contact_rate", "Repeat-contact rate", Unit.RATIO,
+        "repeat_contact_rate",
+        "Repeat-contact rate",
+        Unit.RATIO,
         "Share of engagements with a known customer who had another engagement in the 7 "
         "days before.",
         compute=_repeat,
     ),
     BuiltinMetric(
-        "revenue", "Revenue", Unit.MONEY,
+        "revenue",
+        "Revenue",
+        Unit.MONEY,
         "Sum of the revenue of the transactions linked to the engagements.",
         compute=_revenue,
     ),
     BuiltinMetric(
-        "transactions", "Transactions", Unit.COUNT,
+        "transactions",
+        "Transactions",
+        Unit.COUNT,
         "Transactions linked to the engagements.",
         compute=_transactions,
     ),

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, String, cast, func, select, true
+from sqlalchemy import Select, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -110,9 +110,7 @@ def metric_catalog(session: Session, company_id: uuid.UUID) -> list[MetricInfo]:
         .where(CustomMetric.company_id == company_id)
         .order_by(CustomMetric.name)
     )
-    items += [
-        MetricInfo(r.name, r.label, r.unit, False, r.expression, r.description) for r in rows
-    ]
+    items += [MetricInfo(r.name, r.label, r.unit, False, r.expression, r.description) for r in rows]
     return items
 
 
@@ -131,7 +129,7 @@ class _Registry:
         self.custom.update(extra or {})
         self._compiling: list[str] = []
 
-    def field(self, name: str) -> tuple[nodes.Kind, ColumnElement[Any]] | None:
+    def field(self, name: str) -> tuple[nodes.Kind, Any] | None:
         return self.frame.field(name)
 
     def is_metric(self, name: str) -> bool:
@@ -153,7 +151,9 @@ class _Registry:
             try:
                 tree = parse(self.custom[name])
             except nodes.ExpressionError as exc:
-                raise nodes.ExpressionError(f"Metric '{name}' is invalid: {exc.message}", pos)
+                raise nodes.ExpressionError(
+                    f"Metric '{name}' is invalid: {exc.message}", pos
+                ) from None
             return compile_value(tree, self)
         finally:
             self._compiling.pop()
@@ -256,11 +256,11 @@ class QueryResult:
     keys: list[dict[str, Any]]  # per row: the group values a drill-down filters on
 
 
-def _group(frame: Frame, name: str) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def _group(frame: Frame, name: str) -> tuple[Any, Any]:
     """(the value shown, the value a drill-down filters on) of one group-by name."""
     if name == "agent":
         agent = frame.agent()
-        return agent.name, cast(Engagement.agent_id, String)
+        return agent.name, Engagement.agent_id
     if name in SIMPLE_GROUPS:
         col = getattr(Engagement, name)
         return col, col
@@ -276,9 +276,7 @@ def _group(frame: Frame, name: str) -> tuple[ColumnElement[Any], ColumnElement[A
     if ATTRIBUTE_GROUP.match(name):
         col = Engagement.attributes[name[11:]].as_string()
         return col, col
-    raise ValidationFailed(
-        f"group_by: unknown attribute '{name[:60]}'; one of {', '.join(GROUPS)}"
-    )
+    raise ValidationFailed(f"group_by: unknown attribute '{name[:60]}'; one of {', '.join(GROUPS)}")
 
 
 def scoped(frame: Frame, principal: Principal, flt: EngagementFilter) -> Select[Any]:
@@ -318,7 +316,7 @@ def run_query(
         raise ValidationFailed(f"At most {MAX_METRICS} metrics and 3 group-by attributes.")
     frame = Frame(principal.company_id)
     registry = _Registry(session, frame)
-    metric_cols = []
+    metric_cols: list[Any] = []
     for name in metrics:
         if not registry.is_metric(name):
             raise ValidationFailed(f"metrics: unknown metric '{name[:60]}'")
@@ -343,13 +341,17 @@ def run_query(
     for row in fetched:
         values = list(row)
         rows.append([*values[:n], *(_number(v) for v in values[2 * n :])])
-        row_keys.append({g: values[n + i] for i, g in enumerate(group_by)})
+        row_keys.append({g: _key(values[n + i]) for i, g in enumerate(group_by)})
     order = sorted(range(len(rows)), key=lambda i: tuple(_sort_key(v) for v in rows[i][:n]))
     return QueryResult(
         columns=[*group_by, *metrics],
         rows=[rows[i] for i in order],
         keys=[row_keys[i] for i in order],
     )
+
+
+def _key(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def _number(value: Any) -> Any:
@@ -399,7 +401,15 @@ def engagements_behind(
     stmt = scoped(frame, principal, flt)
     for name, value in segment.items():
         _shown, key = _group(frame, str(name))
-        stmt = stmt.where(key.is_(None) if value in (None, "") else key == str(value))
+        if value in (None, ""):
+            stmt = stmt.where(key.is_(None))
+        elif name == "agent":
+            agent_id = _as_uuid(str(value))
+            if agent_id is None:
+                raise ValidationFailed("segment.agent: an agent id")
+            stmt = stmt.where(key == agent_id)
+        else:
+            stmt = stmt.where(key == str(value))
     agent = frame.agent()
     stmt = frame.join(
         stmt.add_columns(
@@ -439,7 +449,9 @@ def ask_engagements(
         "engine": "local",
         "answer": "\n".join(f"- {turns[i].role}: {' '.join(texts[i].split())}" for i in best)
         or "No turn of these engagements matches the prompt.",
-        "sources": [{"engagement_id": str(turns[i].engagement_id), "turn_id": turns[i].id} for i in best],
+        "sources": [
+            {"engagement_id": str(turns[i].engagement_id), "turn_id": turns[i].id} for i in best
+        ],
     }
 
 
@@ -478,11 +490,23 @@ class VisualizationInfo:
 def _vis_info(v: Any, favorites: set[str]) -> VisualizationInfo:
     if isinstance(v, builtins.BuiltinVisualization):
         return VisualizationInfo(
-            v.key, v.name, v.chart, list(v.metrics), list(v.group_by), dict(v.filters), True,
+            v.key,
+            v.name,
+            v.chart,
+            list(v.metrics),
+            list(v.group_by),
+            dict(v.filters),
+            True,
             v.key in favorites,
         )
     return VisualizationInfo(
-        str(v.id), v.name, v.chart, list(v.metrics), list(v.group_by), dict(v.filters), False,
+        str(v.id),
+        v.name,
+        v.chart,
+        list(v.metrics),
+        list(v.group_by),
+        dict(v.filters),
+        False,
         str(v.id) in favorites,
     )
 
@@ -604,7 +628,9 @@ def set_favorite(session: Session, principal: Principal, vis_id: str, on: bool) 
         select(Favorite).where(Favorite.user_id == user_id, Favorite.visualization == vis_id)
     )
     if on and row is None:
-        session.add(Favorite(company_id=principal.company_id, user_id=user_id, visualization=vis_id))
+        session.add(
+            Favorite(company_id=principal.company_id, user_id=user_id, visualization=vis_id)
+        )
     elif not on and row is not None:
         session.delete(row)
     session.flush()
@@ -641,14 +667,22 @@ def _dash_info(d: Any) -> DashboardInfo:
         ]
         return DashboardInfo(d.key, d.name, d.description, True, items, dict(d.filters), {}, {})
     return DashboardInfo(
-        str(d.id), d.name, "", False, list(d.items), dict(d.filters),
-        dict(d.hidden_filters), dict(d.locked_filters),
+        str(d.id),
+        d.name,
+        "",
+        False,
+        list(d.items),
+        dict(d.filters),
+        dict(d.hidden_filters),
+        dict(d.locked_filters),
     )
 
 
 def list_dashboards(session: Session, principal: Principal) -> list[DashboardInfo]:
     rows = session.scalars(
-        select(Dashboard).where(Dashboard.company_id == principal.company_id).order_by(Dashboard.name)
+        select(Dashboard)
+        .where(Dashboard.company_id == principal.company_id)
+        .order_by(Dashboard.name)
     )
     return [*(_dash_info(d) for d in builtins.DASHBOARDS), *(_dash_info(r) for r in rows)]
 

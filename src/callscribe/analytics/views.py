@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -100,36 +100,32 @@ def visualizations_page(
     )
 
 
-@router.get("/analytics/visualizations/{vis_id}")
-def visualization_page(
+@router.get("/analytics/visualizations/{vis_id}.csv")
+def visualization_csv(
     request: Request, user: PageUser, session: DbSession, vis_id: str
 ) -> Response:
     vis = service.get_visualization(session, user.principal, vis_id)
-    result = service.query_visualization(
-        session, user.principal, vis, _filter_from_query(request)
-    )
-    return render(request, "analytics/visualization.html", vis=vis, result=result)
-
-
-@router.get("/analytics/visualizations/{vis_id}.csv")
-def visualization_csv(request: Request, user: PageUser, session: DbSession, vis_id: str) -> Response:
-    vis = service.get_visualization(session, user.principal, vis_id)
-    result = service.query_visualization(
-        session, user.principal, vis, _filter_from_query(request)
-    )
+    result = service.query_visualization(session, user.principal, vis, _filter_from_query(request))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(result.columns)
     for row in result.rows:
         # a cell starting with = + - @ is text to a spreadsheet, never a formula
-        writer.writerow(
-            [f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row]
-        )
+        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
     return Response(
         out.getvalue(),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{vis.id}.csv"'},
     )
+
+
+@router.get("/analytics/visualizations/{vis_id}")
+def visualization_page(
+    request: Request, user: PageUser, session: DbSession, vis_id: str
+) -> Response:
+    vis = service.get_visualization(session, user.principal, vis_id)
+    result = service.query_visualization(session, user.principal, vis, _filter_from_query(request))
+    return render(request, "analytics/visualization.html", vis=vis, result=result)
 
 
 @router.get("/analytics/metrics")
@@ -177,9 +173,7 @@ def agent_page(request: Request, user: PageUser, session: DbSession, agent_id: s
     ]
     result = service.run_query(session, user.principal, names, [], flt)
     recent = service.engagements_behind(session, user.principal, flt, {}, limit=20)
-    return render(
-        request, "analytics/agent.html", agent=agent, result=result, recent=recent
-    )
+    return render(request, "analytics/agent.html", agent=agent, result=result, recent=recent)
 
 
 @router.get("/settings/technical-log")

@@ -17,7 +17,7 @@ class Scope(Protocol):
     """What names mean where the expression runs (analytics.metrics.Frame and the
     metric registry)."""
 
-    def field(self, name: str) -> tuple[n.Kind, ColumnElement[Any]] | None: ...
+    def field(self, name: str) -> tuple[n.Kind, Any] | None: ...
 
     def is_metric(self, name: str) -> bool: ...
 
@@ -119,9 +119,7 @@ def _compare(node: n.Compare, scope: Scope) -> ColumnElement[bool]:
     left_kind, left = _operand_kind(node.left, scope)
     right_kind, right = _operand_kind(node.right, scope)
     if left_kind is n.Kind.ENTITY:
-        raise n.ExpressionError(
-            f"'{node.left.name}' can be counted, not compared", node.left.pos
-        )
+        raise n.ExpressionError(f"'{node.left.name}' can be counted, not compared", node.left.pos)
     if left_kind is not right_kind:
         raise n.ExpressionError(
             f"Type error: '{node.left.name}' is {left_kind.value}, compared with "

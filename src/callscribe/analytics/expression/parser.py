@@ -129,7 +129,7 @@ def parse(text: str) -> n.Value:
         tree = _parser.parse(text)
     except UnexpectedCharacters as exc:
         raise n.ExpressionError(
-            f"Unexpected character {text[exc.pos_in_stream]!r}", exc.column
+            f"Unexpected character {text[exc.pos_in_stream or 0]!r}", exc.column
         ) from None
     except UnexpectedEOF as exc:
         raise n.ExpressionError(

@@ -94,4 +94,3 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     """MEDIAN for SQLite: an aggregate over the group's values (interpolating between
     the two middle ones, as PostgreSQL's percentile_cont(0.5) does)."""
     dbapi_connection.create_aggregate("cs_median", 1, _Median)
-
