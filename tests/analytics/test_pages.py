@@ -69,3 +69,26 @@ def test_technical_log_is_for_admins(app, world: World) -> None:
     html = signed_in(app, "root@example.com").get("/settings/technical-log").text
     assert "agent name trimmed" in html and "batch-7" in html and ">agents<" in html
     assert signed_in(app, "boss@example.com").get("/settings/technical-log").status_code == 403
+
+
+def test_hidden_filters_are_not_shown_but_apply_to_the_drill_down(app, world: World) -> None:
+    create_user(world.company.id, "ida@example.com", "manager")
+    web = signed_in(app, "ida@example.com")
+    dash = web.post(
+        "/api/dashboards",
+        json={
+            "name": "Sam's",
+            "items": [{"visualization": "ov-by-channel"}],
+            "hidden_filters": {"agent_id": str(world.sam)},
+        },
+    ).json()
+    html = web.get(f"/analytics/dashboards/{dash['id']}").text
+    # neither chosen in the filter bar nor carried by the links
+    assert f'value="{world.sam}" selected' not in html and f"agent_id={world.sam}" not in html
+    link = html.split('data-testid="segment-link"', 1)[0].rsplit('href="', 1)[1].split('"')[0]
+    listing = web.get(link.replace("&amp;", "&"))
+    assert listing.status_code == 200, (link, listing.text[:500])
+    assert listing.status_code == 200
+    assert listing.text.count('data-testid="engagement-link"') == 2  # E2, E3: Sam's chats
+    assert f"engagement={world.e['E3']}" in listing.text
+    assert f"engagement={world.e['E1']}" not in listing.text

@@ -39,6 +39,16 @@ FILTER_FIELDS = (
 )
 
 
+def _requested(request: Request, session: Any, user: Any, dashboard: str) -> dict[str, Any]:
+    """The query string's filter, under a dashboard's hidden and locked filters when
+    the link came from one."""
+    flt = _filter_from_query(request)
+    if dashboard:
+        dash = service.get_dashboard(session, user.principal, dashboard[:60])
+        flt = service.effective_filter(dash, flt)
+    return flt
+
+
 def _filter_from_query(request: Request) -> dict[str, Any]:
     return {
         k: v[:200]
@@ -81,7 +91,12 @@ def dashboard_page(
         agents=agents,
         filter_fields=FILTER_FIELDS,
         filter_json=json.dumps(service.shown_filters(dash, flt)),
-        filter_qs="".join(f"&{quote(k)}={quote(str(v))}" for k, v in flt.items()),
+        # drill-down links carry the shown filters and the dashboard, whose hidden and
+        # locked filters the engagements page applies again
+        filter_qs="".join(
+            f"&{quote(k)}={quote(str(v))}" for k, v in service.shown_filters(dash, flt).items()
+        )
+        + f"&dashboard={quote(dash.id)}",
     )
 
 
@@ -102,10 +117,11 @@ def visualizations_page(
 
 @router.get("/analytics/visualizations/{vis_id}.csv")
 def visualization_csv(
-    request: Request, user: PageUser, session: DbSession, vis_id: str
+    request: Request, user: PageUser, session: DbSession, vis_id: str, dashboard: str = ""
 ) -> Response:
     vis = service.get_visualization(session, user.principal, vis_id)
-    result = service.query_visualization(session, user.principal, vis, _filter_from_query(request))
+    flt = _requested(request, session, user, dashboard)
+    result = service.query_visualization(session, user.principal, vis, flt)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(result.columns)
@@ -140,7 +156,12 @@ def metrics_page(request: Request, user: PageUser, session: DbSession) -> Respon
 
 @router.get("/analytics/engagements")
 def engagements_page(
-    request: Request, user: PageUser, session: DbSession, segment: str = ""
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    segment: str = "",
+    dashboard: str = "",
+    visualization: str = "",
 ) -> Response:
     try:
         seg = json.loads(segment) if segment else {}
@@ -148,7 +169,10 @@ def engagements_page(
         seg = {}
     if not isinstance(seg, dict):
         seg = {}
-    flt = _filter_from_query(request)
+    flt = _requested(request, session, user, dashboard)
+    if visualization:  # the tile's own filters, under the dashboard's
+        vis = service.get_visualization(session, user.principal, visualization)
+        flt = {**vis.filters, **flt}
     found = service.engagements_behind(session, user.principal, service.parse_filter(flt), seg)
     return render(
         request,
