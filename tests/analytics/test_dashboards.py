@@ -49,6 +49,18 @@ def test_builtin_dashboards_and_visualizations_are_read_only_and_copyable(
     assert data["keys"] == [{"agent": str(world.dana)}]
     found = client.get("/api/visualizations?q=voice by", headers=h).json()["items"]
     assert [v["id"] for v in found] == [vis["id"]]
+    # on a dashboard, then deleted: the dashboard answers without that tile
+    dash = client.post(
+        "/api/dashboards",
+        json={
+            "name": "Mine",
+            "items": [{"visualization": vis["id"]}, {"visualization": "ov-volume"}],
+        },
+        headers=h,
+    ).json()
+    assert client.delete(f"/api/visualizations/{vis['id']}", headers=h).status_code == 204
+    tiles = client.post(f"/api/dashboards/{dash['id']}/query", json={}, headers=h).json()["tiles"]
+    assert [t["visualization"]["id"] for t in tiles] == ["ov-volume"]
 
 
 def test_dashboard_tiles_answer_under_its_filters(client, world: World) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, select, true
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -292,7 +292,7 @@ def scoped(frame: Frame, principal: Principal, flt: EngagementFilter) -> Select[
         stmt = stmt.where(frame.outcome() == outcome)
     if principal.sees_only_own_calls:
         if principal.agent_id is None:
-            stmt = stmt.where(true().is_(False))
+            stmt = stmt.where(false())
         else:
             stmt = stmt.where(Engagement.agent_id == principal.agent_id)
     return stmt
@@ -786,7 +786,10 @@ def query_dashboard(
     flt = effective_filter(dash, requested)
     tiles = []
     for item in dash.items:
-        vis = get_visualization(session, principal, item["visualization"])
+        try:
+            vis = get_visualization(session, principal, item["visualization"])
+        except NotFound:  # deleted since the dashboard was arranged: the tile is gone
+            continue
         tiles.append(Tile(vis, query_visualization(session, principal, vis, flt)))
     return dash, flt, tiles
 
