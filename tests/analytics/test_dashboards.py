@@ -202,3 +202,22 @@ def test_drill_down_and_selection_keep_the_engagements_behind_a_segment(
     )
     assert ask.status_code == 200 and ask.json()["engine"] == "local"
     assert "harper valley" in ask.json()["answer"].lower()
+
+
+def test_an_edit_without_hidden_filters_keeps_them(client, world: World) -> None:
+    h = world.company.headers
+    dash = client.post(
+        "/api/dashboards",
+        json={
+            "name": "A",
+            "items": [{"visualization": "ov-volume"}],
+            "hidden_filters": {"channel": "chat"},
+        },
+        headers=h,
+    ).json()
+    renamed = client.put(
+        f"/api/dashboards/{dash['id']}", json={"name": "B", "items": dash["items"]}, headers=h
+    )
+    assert renamed.status_code == 200 and renamed.json()["name"] == "B"
+    body = client.post(f"/api/dashboards/{dash['id']}/query", json={}, headers=h).json()
+    assert _tile_count(body) == 2  # still only the chats

@@ -116,7 +116,8 @@ class DashboardIn(BaseModel):
     name: str = Name
     items: list[DashboardItem] = Field(default_factory=list, max_length=40)
     filters: dict[str, Any] = Field(default_factory=dict)
-    hidden_filters: dict[str, Any] = Field(default_factory=dict)
+    # never answered back (hidden); left out of an edit, the dashboard keeps its own
+    hidden_filters: dict[str, Any] | None = None
     locked_filters: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -710,9 +710,10 @@ def save_dashboard(
     name: str,
     items: list[dict[str, Any]],
     filters: dict[str, Any],
-    hidden_filters: dict[str, Any],
+    hidden_filters: dict[str, Any] | None,
     locked_filters: dict[str, Any],
 ) -> DashboardInfo:
+    """Create (dash_id None) or edit; `hidden_filters` None keeps the ones it has."""
     require_editor(principal)
     if dash_id is not None and dash_id in builtins.DASHBOARD_BY_KEY:
         raise Forbidden("Built-in dashboards are read-only: copy one to change it.")
@@ -730,7 +731,8 @@ def save_dashboard(
         for i in items
     ]
     row.filters = _plain(filters)
-    row.hidden_filters = _plain(hidden_filters)
+    if hidden_filters is not None or dash_id is None:
+        row.hidden_filters = _plain(hidden_filters or {})
     row.locked_filters = _plain(locked_filters)
     session.add(row)
     session.flush()

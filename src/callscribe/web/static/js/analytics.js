@@ -172,7 +172,41 @@
     }
   }
 
+  function dashboards() {
+    document.querySelectorAll("[data-dashboard-copy]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        json("/api/dashboards/" + b.getAttribute("data-dashboard-copy") + "/copy", "POST", {}).then(
+          function (d) { window.location.href = "/analytics/dashboards/" + d.id; },
+          function (err) { cs.flash(err.message, "error"); }
+        );
+      });
+    });
+    document.querySelectorAll("[data-dashboard-rename]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var id = b.getAttribute("data-dashboard-rename");
+        var name = window.prompt("New name", b.getAttribute("data-name"));
+        if (!name) return;
+        json("/api/dashboards/" + id, "GET").then(function (d) {
+          return json("/api/dashboards/" + id, "PUT", {
+            name: name, items: d.items, filters: d.filters, locked_filters: d.locked_filters,
+          });
+        }).then(function () { window.location.reload(); },
+          function (err) { cs.flash(err.message, "error"); });
+      });
+    });
+    document.querySelectorAll("[data-dashboard-delete]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        if (!window.confirm("Delete this dashboard?")) return;
+        json("/api/dashboards/" + b.getAttribute("data-dashboard-delete"), "DELETE").then(
+          function () { window.location.href = "/analytics"; },
+          function (err) { cs.flash(err.message, "error"); }
+        );
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    dashboards();
     drawCharts();
     views();
     visualization();
