@@ -26,6 +26,8 @@ from callscribe import __version__
 from callscribe.accounts import api as accounts_api
 from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
+from callscribe.analytics import api as analytics_api
+from callscribe.analytics import views as analytics_views
 from callscribe.auth import deps as auth
 from callscribe.calls import api as calls_api
 from callscribe.calls import views as calls_views
@@ -67,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest_api.router,
     journey_api.router,
     search_api.router,
+    analytics_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
@@ -74,6 +77,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     connectors_views.router,
     journey_views.router,
     search_views.router,
+    analytics_views.router,
 )
 
 

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     HTTP_ERROR = "http_error"
     INVALID_CLIENT = "invalid_client"
     INVALID_EMAIL = "invalid_email"
+    INVALID_EXPRESSION = "invalid_expression"  # analytics: a metric expression; has `position`
     INVALID_PHONE = "invalid_phone"
     INVALID_REQUEST = "invalid_request"
     INVALID_TOKEN = "invalid_token"

@@ -35,6 +35,15 @@ class EngagementFilter(BaseModel):
     date_from: InstantIn | None = None
     date_to: InstantIn | None = None
     customer: str | None = None  # the boundary limits its length (the API: 200)
+    # the dashboards' filters (analytics): each an exact match on the engagement
+    location: str | None = None
+    queue: str | None = None
+    engaged_team: str | None = None
+    engaged_department: str | None = None
+    outcome: str | None = None
+    # `Type = Technical` engagements: None leaves them as every list had them (included);
+    # False keeps them out (analytics' default), True keeps only them
+    technical: bool | None = None
 
     @field_validator("status", mode="before")
     @classmethod
@@ -61,6 +70,12 @@ class EngagementFilter(BaseModel):
             stmt = stmt.where(entity.channel == self.channel)
         if self.source:
             stmt = stmt.where(entity.source == self.source)
+        for name in ("location", "queue", "engaged_team", "engaged_department", "outcome"):
+            value = getattr(self, name)
+            if value:
+                stmt = stmt.where(getattr(entity, name) == value)
+        if self.technical is not None:
+            stmt = stmt.where(entity.is_technical.is_(self.technical))
         when = func.coalesce(entity.started_at, entity.created_at)
         if self.date_from:
             stmt = stmt.where(when >= self.date_from)

@@ -6,6 +6,7 @@ from alembic import context
 # (alembic check compares it with the migrations). A new models module is added here.
 from callscribe import events  # noqa: F401  (the outbox table lives in the kit)
 from callscribe.accounts import models as _accounts  # noqa: F401
+from callscribe.analytics import models as _analytics  # noqa: F401
 from callscribe.auth import models as _auth  # noqa: F401
 from callscribe.calls import models as _calls  # noqa: F401
 from callscribe.connectors import models as _connectors  # noqa: F401

@@ -1,0 +1,94 @@
+"""The analytics pages, in-process: dashboards with a table and CSV for every chart,
+drill-down links (agent -> profile, segment -> engagements -> journey), the
+visualization list's sections and search, the metric editor, the technical log."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import quote
+
+from tests.analytics.conftest import World, signed_in
+from tests.web.conftest import create_user
+
+
+def test_overview_has_a_table_csv_and_drill_down_for_every_tile(app, world: World) -> None:
+    create_user(world.company.id, "mia@example.com", "manager")
+    web = signed_in(app, "mia@example.com")
+    page = web.get("/analytics/dashboards/overview")
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('data-testid="tile"') == 6
+    assert html.count('data-testid="tile-table"') == 6
+    assert html.count('data-testid="csv"') == 6
+    assert 'href="/analytics"' in html  # in the nav
+    assert f'href="/analytics/agents/{world.dana}"' in html
+    assert "vendor/chartjs-4.5.1/chart.umd.min.js" in html and "<script>" not in html
+    data = web.get("/analytics/visualizations/ov-by-channel.csv?channel=voice")
+    assert data.headers["content-type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(data.text))) == [["channel", "engagements"], ["voice", "2"]]
+    segment = quote(json.dumps({"agent": str(world.dana)}))
+    listing = web.get(f"/analytics/engagements?segment={segment}")
+    assert listing.status_code == 200
+    assert f"/customers/{world.c2}/journey?engagement={world.e['E4']}" in listing.text
+    assert listing.text.count('data-testid="engagement-link"') == 2
+    profile = web.get(f"/analytics/agents/{world.dana}")
+    assert profile.status_code == 200 and "Dana Agent" in profile.text
+
+
+def test_visualization_list_sections_search_and_favorites(app, world: World) -> None:
+    create_user(world.company.id, "lou@example.com", "manager")
+    web = signed_in(app, "lou@example.com")
+    assert web.put("/api/visualizations/ov-by-week/favorite").status_code == 204
+    html = web.get("/analytics/visualizations").text
+    favorites = html.split('data-testid="section-favorites"', 1)[1]
+    assert "Engagements by week" in favorites and "Handle times" not in favorites
+    found = web.get("/analytics/visualizations?q=handle").text
+    assert "Handle times" in found and "Engagements by week" not in found
+    one = web.get("/analytics/visualizations/ov-times")
+    assert one.status_code == 200 and "Save as new" in one.text
+    assert web.get("/analytics/metrics").text.count("built-in") >= 20
+
+
+def test_technical_log_is_for_admins(app, world: World) -> None:
+    from callscribe.accounts import service as accounts
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        accounts.log_technical(
+            s,
+            world.company.id,
+            "ingest",
+            "agent name trimmed to 100 characters",
+            data_set="agents",
+            ref="batch-7",
+        )
+    create_user(world.company.id, "root@example.com", "admin")
+    create_user(world.company.id, "boss@example.com", "manager")
+    html = signed_in(app, "root@example.com").get("/settings/technical-log").text
+    assert "agent name trimmed" in html and "batch-7" in html and ">agents<" in html
+    assert signed_in(app, "boss@example.com").get("/settings/technical-log").status_code == 403
+
+
+def test_hidden_filters_are_not_shown_but_apply_to_the_drill_down(app, world: World) -> None:
+    create_user(world.company.id, "ida@example.com", "manager")
+    web = signed_in(app, "ida@example.com")
+    dash = web.post(
+        "/api/dashboards",
+        json={
+            "name": "Sam's",
+            "items": [{"visualization": "ov-by-channel"}],
+            "hidden_filters": {"agent_id": str(world.sam)},
+        },
+    ).json()
+    html = web.get(f"/analytics/dashboards/{dash['id']}").text
+    # neither chosen in the filter bar nor carried by the links
+    assert f'value="{world.sam}" selected' not in html and f"agent_id={world.sam}" not in html
+    link = html.split('data-testid="segment-link"', 1)[0].rsplit('href="', 1)[1].split('"')[0]
+    listing = web.get(link.replace("&amp;", "&"))
+    assert listing.status_code == 200, (link, listing.text[:500])
+    assert listing.status_code == 200
+    assert listing.text.count('data-testid="engagement-link"') == 2  # E2, E3: Sam's chats
+    assert f"engagement={world.e['E3']}" in listing.text
+    assert f"engagement={world.e['E1']}" not in listing.text
