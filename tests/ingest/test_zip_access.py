@@ -25,7 +25,10 @@ def test_sources_and_keys_over_the_api_and_the_secret_is_stored_hashed(
         r = c.post("/api/v1/ingest/keys", headers=company.headers)
         assert r.status_code == 201 and set(r.json()) == {"secret"}
         secret = r.json()["secret"]
-        assert c.post("/api/v1/ingest/sources", json={"name": ""}, headers=company.headers).status_code == 422
+        assert (
+            c.post("/api/v1/ingest/sources", json={"name": ""}, headers=company.headers).status_code
+            == 422
+        )
         assert c.post("/api/v1/ingest/keys").status_code == 401  # no credentials
         ok = c.post(
             "/api/v1/ingest/upload-url",

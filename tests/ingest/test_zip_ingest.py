@@ -134,12 +134,24 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
     sets = {
         "agents": [{"id": "a1", "name": "Ann", "team": "T" * 130}],
         "engagements": [
-            {"id": "e1", "channel": "chat", "agent_id": "a1", "facts": {"csat": "great", "aht": 310},
-             "attributes": {"note": "n" * 150}, "mood": "happy"},
+            {
+                "id": "e1",
+                "channel": "chat",
+                "agent_id": "a1",
+                "facts": {"csat": "great", "aht": 310},
+                "attributes": {"note": "n" * 150},
+                "mood": "happy",
+            },
             {"id": "e2", "channel": "fax"},
         ],
         "turns": [
-            {"id": "t1", "engagement_id": "e1", "seq": 0, "role": "customer", "text": "My card is lost."},
+            {
+                "id": "t1",
+                "engagement_id": "e1",
+                "seq": 0,
+                "role": "customer",
+                "text": "My card is lost.",
+            },
             {"id": "t2", "engagement_id": "e1", "seq": 1, "role": "narrator", "text": "bad role"},
             {"id": "t3", "engagement_id": "e2", "seq": 0, "role": "agent", "text": "no engagement"},
         ],
@@ -158,7 +170,11 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
     assert ("turns", "unknown_reference", "error") in codes
     assert ("reviews_of_things", "unknown_data_set", "warning") in codes
     assert report["dataSets"]["engagements"] | {} == {
-        "created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "warnings": 3,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "warnings": 3,
     }
     assert report["dataSets"]["turns"]["created"] == 1
     assert report["dataSets"]["turns"]["rejected"] == 2

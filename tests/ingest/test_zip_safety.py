@@ -60,7 +60,10 @@ def _stored_nothing(company_id: uuid.UUID) -> None:
     from callscribe.ingest.zipbatch.models import IngestBatchFile
 
     with session_scope() as s:
-        assert s.scalar(select(func.count()).select_from(Agent).where(Agent.company_id == company_id)) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(Agent).where(Agent.company_id == company_id))
+            == 0
+        )
         assert s.scalar(select(func.count()).select_from(IngestBatchFile)) == 0
 
 
@@ -78,7 +81,10 @@ def _stored_nothing(company_id: uuid.UUID) -> None:
     ids=["bomb", "traversal", "absolute", "symlink", "nested", "10001-entries", "not-zip"],
 )
 def test_unsafe_zip_is_refused_with_its_code_and_stores_nothing(
-    api: Api, company: CompanyCtx, body, code: str  # type: ignore[no-untyped-def]
+    api: Api,
+    company: CompanyCtx,
+    body,
+    code: str,  # type: ignore[no-untyped-def]
 ) -> None:
     from callscribe.storage import get_store
 

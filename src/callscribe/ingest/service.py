@@ -635,7 +635,9 @@ def upsert_turns(
     "created" | "updated" | "unchanged" per turn."""
     redact = bool(accounts.get_company_settings(session, engagement.company_id).redact_pii)
     redact = redact and engagement.channel != Channel.VOICE
-    found = detect_turns([t.text for _, t in turns], _known_identity(session, engagement), strict=redact)
+    found = detect_turns(
+        [t.text for _, t in turns], _known_identity(session, engagement), strict=redact
+    )
     out: list[str] = []
     for (seq, turn), spans in zip(turns, found, strict=True):
         values = {
@@ -665,7 +667,7 @@ def upsert_turns(
                 setattr(row, key, value)
                 changed = True
         if changed:
-            row.pii_spans = values["pii_spans"]
+            row.pii_spans = values["pii_spans"]  # type: ignore[assignment]
         out.append("updated" if changed else "unchanged")
     return out
 

@@ -40,7 +40,9 @@ def list_sources(session: Session, company_id: uuid.UUID) -> list[IngestionSourc
     )
 
 
-def get_source(session: Session, company_id: uuid.UUID, source_id: str | uuid.UUID) -> IngestionSource:
+def get_source(
+    session: Session, company_id: uuid.UUID, source_id: str | uuid.UUID
+) -> IngestionSource:
     try:
         sid = uuid.UUID(str(source_id))
     except ValueError:
@@ -78,7 +80,9 @@ def create_key(
 def list_keys(session: Session, company_id: uuid.UUID) -> list[IngestKey]:
     return list(
         session.scalars(
-            select(IngestKey).where(IngestKey.company_id == company_id).order_by(IngestKey.created_at)
+            select(IngestKey)
+            .where(IngestKey.company_id == company_id)
+            .order_by(IngestKey.created_at)
         )
     )
 

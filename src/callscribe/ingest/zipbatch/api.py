@@ -64,7 +64,10 @@ def _ingest_key(request: Request, session: Session) -> IngestKey:
 
 
 @router.post(
-    "/sources", status_code=201, response_model=SourceOut, responses=ERRORS,
+    "/sources",
+    status_code=201,
+    response_model=SourceOut,
+    responses=ERRORS,
     summary="Create an ingestion source (its Source ID goes into every item's PID)",
 )
 def create_source(
@@ -80,7 +83,10 @@ def create_source(
 
 
 @router.post(
-    "/keys", status_code=201, response_model=KeyOut, responses=ERRORS,
+    "/keys",
+    status_code=201,
+    response_model=KeyOut,
+    responses=ERRORS,
     summary="Create an ingest API key (the secret is shown once)",
 )
 def create_key(
@@ -97,7 +103,9 @@ def create_key(
 
 
 @router.post(
-    "/upload-url", response_model=UploadUrlOut, responses=ERRORS,
+    "/upload-url",
+    response_model=UploadUrlOut,
+    responses=ERRORS,
     summary="Step 1: a signed, time-limited URL to PUT one batch (a ZIP) to",
 )
 def create_upload_url(
@@ -114,7 +122,9 @@ def create_upload_url(
     batch = service.create_batch(session, key, body.ingestion_source_id)
     session.commit()
     out = UploadUrlOut(
-        upload_url=service.upload_url_for(batch), batch_id=str(batch.id), expires_at=batch.expires_at
+        upload_url=service.upload_url_for(batch),
+        batch_id=str(batch.id),
+        expires_at=batch.expires_at,
     )
     return JSONResponse(out.model_dump(mode="json", by_alias=True))
 
@@ -176,7 +186,9 @@ async def put_batch(
 
 
 @router.get(
-    "/batches/{batch_id}", response_model=BatchOut, responses=ERRORS,
+    "/batches/{batch_id}",
+    response_model=BatchOut,
+    responses=ERRORS,
     summary="Step 3: a batch's status, counts per file and data set, first messages",
 )
 def get_batch(batch_id: str, request: Request, session: DbSession) -> JSONResponse:

@@ -8,6 +8,7 @@ engagements the batch touched go to the pipeline."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from callscribe.accounts import service as accounts
 from callscribe.calls import service as calls
-from callscribe.calls.models import Engagement, EngagementStatus, Turn
-from callscribe.db import session_scope, utcnow
+from callscribe.calls.models import Engagement, Turn
+from callscribe.db import after_commit, session_scope, utcnow
 from callscribe.errors import CallscribeError
 from callscribe.ingest.zipbatch.loaders import ORDER, get_loader
 from callscribe.ingest.zipbatch.loaders.base import (
@@ -50,6 +51,7 @@ from callscribe.ingest.zipbatch.safety import (
     open_member,
 )
 from callscribe.ingest.zipbatch.service import LOG_SOURCE, fail_batch
+from callscribe.queue import enqueue_named
 from callscribe.settings import get_settings
 from callscribe.storage import get_store
 
@@ -187,8 +189,7 @@ def _skipped(member: ZipMember) -> Message:
     return Message(
         Level.WARNING,
         MessageCode.UNKNOWN_DATA_SET,
-        f"{member.data_set!r} is not a data set this server loads; {member.name[:200]!r} "
-        "skipped.",
+        f"{member.data_set!r} is not a data set this server loads; {member.name[:200]!r} skipped.",
         data_set=member.data_set[:40],
         file=member.name[:300],
     )
@@ -231,7 +232,9 @@ def _load_file(
         if len(pending) >= size:
             _load_chunk(batch_id, company_id, source_id, file_id, loader, pending, last, refs)
             pending = []
-    _load_chunk(batch_id, company_id, source_id, file_id, loader, pending, last, refs, last_chunk=True)
+    _load_chunk(
+        batch_id, company_id, source_id, file_id, loader, pending, last, refs, last_chunk=True
+    )
 
 
 def _load_chunk(
@@ -285,7 +288,10 @@ def _load_chunk(
             messages.extend(item.messages)
         counts["warnings"] = sum(1 for m in messages if m.level == Level.WARNING)
         row.counts = _add(row.counts, counts)
-        batch.counts = {**(batch.counts or {}), row.data_set: _add((batch.counts or {}).get(row.data_set), counts)}
+        batch.counts = {
+            **(batch.counts or {}),
+            row.data_set: _add((batch.counts or {}).get(row.data_set), counts),
+        }
         row.lines_done = last_line
         if last_chunk:
             row.status = "done"
@@ -376,14 +382,9 @@ def release_engagements(batch_id: uuid.UUID) -> None:
             session.flush()
             calls.request_processing(session, ready)
             if fetch:
-                from callscribe.db import after_commit
-                from callscribe.queue import enqueue_named
-
-                after_commit(
-                    session, lambda f=fetch: [enqueue_named(FETCH_TASK, str(i)) for i in f]
-                )
-        if not ids:
-            return
+                after_commit(session, functools.partial(_enqueue_fetches, tuple(fetch)))
 
 
-__all__ = ["EngagementStatus", "claim", "release_engagements", "run_batch"]
+def _enqueue_fetches(ids: tuple[uuid.UUID, ...]) -> None:
+    for engagement_id in ids:
+        enqueue_named(FETCH_TASK, str(engagement_id))

@@ -25,7 +25,15 @@ DATA_FILE = re.compile(
     r"^(?:.*/)?(?P<data_set>[a-z][a-z_]*)(?:-(?P<part>[A-Za-z0-9_.-]+?))?\.jsonl(?P<gz>\.gz)?$"
 )
 ARCHIVE_SUFFIXES = (".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".zst")
-ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"7z\xbc\xaf", b"Rar!", b"\xfd7zXZ")
+ARCHIVE_MAGIC = (
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\x1f\x8b",
+    b"BZh",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"\xfd7zXZ",
+)
 # below this a high ratio is harmless (a small file of repeated values compresses well)
 RATIO_FLOOR_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 8 * 1024 * 1024  # one JSONL item
@@ -95,7 +103,9 @@ def check_zip(path: Path | str, limits: ZipLimits | None = None) -> list[ZipMemb
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _refuse(ErrorCode.ZIP_INVALID, f"The upload is not a readable ZIP file ({exc}).") from exc
+        raise _refuse(
+            ErrorCode.ZIP_INVALID, f"The upload is not a readable ZIP file ({exc})."
+        ) from exc
     with archive:
         infos = archive.infolist()
         if len(infos) > limits.max_entries:
@@ -183,7 +193,9 @@ class Budget:
             )
 
 
-def open_member(archive: zipfile.ZipFile, member: ZipMember, budget: Budget) -> io.BufferedReader:
+def open_member(
+    archive: zipfile.ZipFile, member: ZipMember, budget: Budget
+) -> io.BufferedReader[_Counted]:
     """A buffered binary stream of the member's (decompressed) JSONL, refusing, while it
     reads, more data than the ratio allows, a nested archive and a batch over budget."""
     info = archive.getinfo(member.name)
@@ -212,21 +224,20 @@ def open_member(archive: zipfile.ZipFile, member: ZipMember, budget: Budget) -> 
                 f"{member.name[:200]!r} decompresses past a {limits.max_ratio:g}:1 ratio.",
             )
 
-    raw: IO[bytes] = io.BufferedReader(_Counted(archive.open(info), outer), READ_CHUNK)
+    stream = io.BufferedReader(_Counted(archive.open(info), outer), READ_CHUNK)
     if member.gz:
-        raw = io.BufferedReader(
-            _Counted(gzip.GzipFile(fileobj=raw, mode="rb"), inner), READ_CHUNK
-        )
-    stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        unzipped: IO[bytes] = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        stream = io.BufferedReader(_Counted(unzipped, inner), READ_CHUNK)
     try:
         head = stream.peek(8)[:8]
     except (OSError, EOFError, zlib.error) as exc:
-        raise _refuse(ErrorCode.ZIP_INVALID, f"{member.name[:200]!r} cannot be read: {exc}.") from exc
+        raise _refuse(
+            ErrorCode.ZIP_INVALID, f"{member.name[:200]!r} cannot be read: {exc}."
+        ) from exc
     if head.startswith(ARCHIVE_MAGIC):
         raise _refuse(
             ErrorCode.ZIP_NESTED_ARCHIVE,
-            f"{member.name[:200]!r} holds an archive, not JSON lines: nested archives are "
-            "refused.",
+            f"{member.name[:200]!r} holds an archive, not JSON lines: nested archives are refused.",
         )
     return stream
 
@@ -237,7 +248,7 @@ class Line:
     data: bytes | None  # None: the line was longer than MAX_LINE_BYTES (skipped)
 
 
-def iter_lines(stream: io.BufferedReader, skip: int = 0) -> Iterator[Line]:
+def iter_lines(stream: io.BufferedReader[_Counted], skip: int = 0) -> Iterator[Line]:
     """The lines of a stream one at a time (never the whole file), the first `skip`
     read past without being returned (a resumed batch). Blank lines count."""
     number = 0

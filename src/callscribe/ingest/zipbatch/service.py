@@ -63,7 +63,7 @@ def window_usage(session: Session, company_id: uuid.UUID) -> tuple[int, int, dat
             func.min(IngestBatch.created_at),
         ).where(IngestBatch.company_id == company_id, IngestBatch.created_at >= _window_start())
     ).one()
-    return int(count), int(size), oldest
+    return int(count or 0), int(size or 0), oldest
 
 
 def check_batch_limit(session: Session, company_id: uuid.UUID) -> None:
@@ -145,7 +145,11 @@ def check_upload_token(batch_id: str, token: str | None) -> uuid.UUID:
             expires = int(token.split(".", 1)[0])
         except ValueError:
             expires = 0
-        if expires and expires < time.time() and verify_signature(_message(bid), token, now=expires - 1):
+        if (
+            expires
+            and expires < time.time()
+            and verify_signature(_message(bid), token, now=expires - 1)
+        ):
             raise Forbidden(
                 "This upload URL has expired; ask for a new one (POST /api/v1/ingest/upload-url).",
                 code=ErrorCode.URL_EXPIRED,

@@ -93,7 +93,9 @@ def sweep_stalled_batches() -> int:
                         (IngestBatch.status == BatchStatus.UPLOADED)
                         & (IngestBatch.uploaded_at < cutoff),
                         (IngestBatch.status == BatchStatus.PROCESSING)
-                        & or_(IngestBatch.heartbeat_at.is_(None), IngestBatch.heartbeat_at < cutoff),
+                        & or_(
+                            IngestBatch.heartbeat_at.is_(None), IngestBatch.heartbeat_at < cutoff
+                        ),
                     )
                 )
             )

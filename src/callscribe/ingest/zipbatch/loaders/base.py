@@ -150,7 +150,9 @@ class Item:
         if value is None or value == "":
             return None
         if isinstance(value, (dict, list)):
-            raise Rejected(MessageCode.BAD_VALUE, f"{name} must be text, not {type(value).__name__}.")
+            raise Rejected(
+                MessageCode.BAD_VALUE, f"{name} must be text, not {type(value).__name__}."
+            )
         out = str(value).strip()
         if len(out) > MAX_ATTRIBUTE_LEN:
             self.warn(
@@ -191,7 +193,11 @@ class Item:
         value = self.data.get(name)
         if value is None or value == "":
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise Rejected(MessageCode.BAD_VALUE, f"{name} must be a number.")
         if minimum is not None and value < minimum:
             raise Rejected(MessageCode.BAD_VALUE, f"{name} must be at least {minimum:g}.")

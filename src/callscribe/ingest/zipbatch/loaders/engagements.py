@@ -188,7 +188,11 @@ class EngagementsLoader(Loader):
         }
         changed = apply(existing, values)
         new_meta = {
-            **{k: v for k, v in (existing.meta or {}).items() if k not in ("subject", "recording_url")},
+            **{
+                k: v
+                for k, v in (existing.meta or {}).items()
+                if k not in ("subject", "recording_url")
+            },
             **meta,
         }
         if new_meta != (existing.meta or {}):
@@ -255,7 +259,9 @@ class TurnsLoader(Loader):
             keep = list(latest.values())
             turns = [(parsed[i][1], parsed[i][2]) for i in keep]
             existing = {
-                seq: stored[(engagement_id, seq)] for seq, _ in turns if (engagement_id, seq) in stored
+                seq: stored[(engagement_id, seq)]
+                for seq, _ in turns
+                if (engagement_id, seq) in stored
             }
             results = ingest.upsert_turns(chunk.session, engagement, turns, existing)
             for index, result in zip(keep, results, strict=True):
@@ -270,7 +276,9 @@ class TurnsLoader(Loader):
         chunk.session.flush()
         return [outcomes[i] for i in range(len(items))]
 
-    def _parse(self, item: Item, index: int, parsed: dict[int, tuple[str, int, ParsedTurn]]) -> Outcome:
+    def _parse(
+        self, item: Item, index: int, parsed: dict[int, tuple[str, int, ParsedTurn]]
+    ) -> Outcome:
         ext = item.text("engagement_id", max_len=200, required=True) or ""
         seq = item.integer("seq", required=True) or 0
         role = item.enum("role", ROLES)
@@ -280,7 +288,9 @@ class TurnsLoader(Loader):
         if not isinstance(text, str) or not text.strip():
             raise Rejected(MessageCode.MISSING_FIELD, "text is required (the words of the turn).")
         if len(text) > MAX_TURN_CHARS:
-            raise Rejected(MessageCode.BAD_VALUE, f"text is longer than {MAX_TURN_CHARS} characters.")
+            raise Rejected(
+                MessageCode.BAD_VALUE, f"text is longer than {MAX_TURN_CHARS} characters."
+            )
         start = item.integer("start_ms")
         end = item.integer("end_ms")
         timed = start is not None

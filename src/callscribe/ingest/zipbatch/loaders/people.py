@@ -86,7 +86,9 @@ class CustomersLoader(Loader):
         for raw in item.strings("phones"):
             e164 = crm.try_normalize_phone(raw)
             if e164 is None:
-                item.warn(MessageCode.BAD_VALUE, f"phone {raw[:40]!r} is not a phone number; ignored.")
+                item.warn(
+                    MessageCode.BAD_VALUE, f"phone {raw[:40]!r} is not a phone number; ignored."
+                )
             elif e164 not in phones:
                 phones.append(e164)
         emails: list[str] = []
@@ -104,7 +106,9 @@ class CustomersLoader(Loader):
             "emails": emails,
             "company_name": item.text("company_name"),
             "stage": item.label("stage"),
-            "tags": [t for t in (item.label("tags", t, given=True) for t in item.strings("tags")) if t],
+            "tags": [
+                t for t in (item.label("tags", t, given=True) for t in item.strings("tags")) if t
+            ],
         }
         pid = item.pid()
         row = chunk.session.scalars(
