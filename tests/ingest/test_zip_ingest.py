@@ -228,3 +228,48 @@ def test_worker_killed_mid_batch_finishes_once_on_restart(
     assert report["dataSets"]["engagements"]["created"] == len(sets["engagements"])
     assert _count(Turn, company.id) == len(sets["turns"])
     assert {e.status for e in _engagements(company.id)} == {"received"}
+
+
+def test_recording_url_is_fetched_through_the_ssrf_guard_after_the_batch(
+    api: Api, company: CompanyCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN engagements naming recording URLs WHEN the batch is in THEN the fetch task
+    stores the served recording for playback; a private address is refused by the guard
+    (a technical-log line, the engagement untouched)."""
+    from callscribe.db import session_scope
+    from callscribe.ingest.zipbatch.tasks import fetch_recording_now
+    from callscribe.settings import reset_settings
+    from callscribe.storage import get_store
+    from tests.conftest import DATA
+    from tests.httpservers import send_bytes, serve
+
+    audio = (DATA / "audio" / "jfk.flac").read_bytes()
+    with serve({"/rec.flac": lambda h: send_bytes(h, audio, "audio/flac")}) as base:
+        sets = {
+            "engagements": [{"id": "e1", "channel": "voice", "recording_url": f"{base}/rec.flac"}],
+            "turns": [
+                {"id": "t1", "engagement_id": "e1", "seq": 0, "role": "agent", "text": "Hi."}
+            ],
+        }
+        batch_id = api.send(build_zip(sets, gz=(), split_turns=1))
+        assert _run(batch_id) == "completed"
+        (e1,) = _engagements(company.id)
+        assert e1.audio_key is None  # fetched after the batch, not during it
+        assert fetch_recording_now(e1.id) == "fetched"
+        (e1,) = _engagements(company.id)
+        assert e1.audio_format == "flac" and get_store().size(e1.audio_key) == len(audio)
+        monkeypatch.setenv("CALLSCRIBE_ALLOW_PRIVATE_URLS", "false")
+        reset_settings()
+        sets["engagements"][0]["id"] = "e2"
+        sets["turns"][0]["engagement_id"] = "e2"
+        assert _run(api.send(build_zip(sets, gz=(), split_turns=1))) == "completed"
+        e2 = next(e for e in _engagements(company.id) if e.external_id == "e2")
+        assert fetch_recording_now(e2.id) == "failed"
+    with session_scope() as s:
+        from callscribe.accounts.models import TechnicalLog
+
+        lines = [
+            r.message for r in s.scalars(select(TechnicalLog).where(TechnicalLog.ref == str(e2.id)))
+        ]
+    assert lines and "could not be fetched" in lines[0]
+    assert next(e for e in _engagements(company.id) if e.external_id == "e2").audio_key is None

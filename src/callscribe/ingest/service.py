@@ -627,14 +627,17 @@ def upsert_turns(
     engagement: Engagement,
     turns: list[tuple[int, ParsedTurn]],
     existing: dict[int, Turn],
+    *,
+    redacts: bool | None = None,
 ) -> list[str]:
     """Turns of a text engagement sent by position (`seq`), possibly over several requests
     (the ZIP ingest's turns data set): each is created, updated or left unchanged, with
     its PII spans found the same way as `_add_turns` (masked at once for a company that
     redacts). `existing` holds the engagement's stored turns at those positions. Returns
     "created" | "updated" | "unchanged" per turn."""
-    redact = bool(accounts.get_company_settings(session, engagement.company_id).redact_pii)
-    redact = redact and engagement.channel != Channel.VOICE
+    if redacts is None:  # the company's setting (a caller of many engagements passes it)
+        redacts = bool(accounts.get_company_settings(session, engagement.company_id).redact_pii)
+    redact = redacts and engagement.channel != Channel.VOICE
     found = detect_turns(
         [t.text for _, t in turns], _known_identity(session, engagement), strict=redact
     )

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
 from callscribe.calls.models import (
     Channel,
@@ -248,6 +249,7 @@ class TurnsLoader(Loader):
         else:
             stored = {}
         by_id = {e.id: e for e in engagements.values()}
+        redacts = bool(accounts.get_company_settings(chunk.session, chunk.company_id).redact_pii)
         for engagement_id, indexes in by_engagement.items():
             engagement = by_id[engagement_id]
             latest: dict[int, int] = {}  # seq -> index: a seq sent twice, the last wins
@@ -263,7 +265,9 @@ class TurnsLoader(Loader):
                 for seq, _ in turns
                 if (engagement_id, seq) in stored
             }
-            results = ingest.upsert_turns(chunk.session, engagement, turns, existing)
+            results = ingest.upsert_turns(
+                chunk.session, engagement, turns, existing, redacts=redacts
+            )
             for index, result in zip(keep, results, strict=True):
                 outcomes[index] = Outcome(result)
             if any(r != Outcome.UNCHANGED for r in results):
