@@ -31,7 +31,43 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-WORDS = ["card", "account", "refund", "charge", "balance", "payment", "order", "delivery", "address", "password", "reset", "late", "fee", "statement", "transfer", "branch", "loan", "rate", "mortgage", "savings", "checking", "dispute", "fraud", "travel", "notice", "limit", "replacement", "pin", "online", "banking", "mobile", "app", "update", "verify", "identity"]
+WORDS = [
+    "card",
+    "account",
+    "refund",
+    "charge",
+    "balance",
+    "payment",
+    "order",
+    "delivery",
+    "address",
+    "password",
+    "reset",
+    "late",
+    "fee",
+    "statement",
+    "transfer",
+    "branch",
+    "loan",
+    "rate",
+    "mortgage",
+    "savings",
+    "checking",
+    "dispute",
+    "fraud",
+    "travel",
+    "notice",
+    "limit",
+    "replacement",
+    "pin",
+    "online",
+    "banking",
+    "mobile",
+    "app",
+    "update",
+    "verify",
+    "identity",
+]
 
 
 def rss_mb() -> float:
