@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -642,6 +642,7 @@ def upsert_turns(
         [t.text for _, t in turns], _known_identity(session, engagement), strict=redact
     )
     out: list[str] = []
+    new_rows: list[dict[str, Any]] = []
     for (seq, turn), spans in zip(turns, found, strict=True):
         values = {
             "role": turn.role,
@@ -653,14 +654,14 @@ def upsert_turns(
         }
         row = existing.get(seq)
         if row is None:
-            session.add(
-                Turn(
-                    company_id=engagement.company_id,
-                    engagement_id=engagement.id,
-                    seq=seq,
-                    channel=None,
+            new_rows.append(
+                {
+                    "company_id": engagement.company_id,
+                    "engagement_id": engagement.id,
+                    "seq": seq,
+                    "channel": None,
                     **values,
-                )
+                }
             )
             out.append("created")
             continue
@@ -672,6 +673,8 @@ def upsert_turns(
         if changed:
             row.pii_spans = values["pii_spans"]  # type: ignore[assignment]
         out.append("updated" if changed else "unchanged")
+    if new_rows:  # one multi-row INSERT (a batch brings thousands of turns)
+        session.execute(insert(Turn), new_rows)
     return out
 
 
