@@ -155,7 +155,7 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
             {"id": "t2", "engagement_id": "e1", "seq": 1, "role": "narrator", "text": "bad role"},
             {"id": "t3", "engagement_id": "e2", "seq": 0, "role": "agent", "text": "no engagement"},
         ],
-        "reviews_of_things": [{"id": "x"}],
+        "reviews": [{"id": "x"}],
     }
     batch_id = api.send(build_zip(sets, gz=(), split_turns=1))
     assert _run(batch_id) == "completed_with_warnings"
@@ -168,7 +168,7 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
     assert ("engagements", "bad_enumeration", "error") in codes
     assert ("turns", "bad_enumeration", "error") in codes
     assert ("turns", "unknown_reference", "error") in codes
-    assert ("reviews_of_things", "unknown_data_set", "warning") in codes
+    assert ("reviews", "unknown_data_set", "warning") in codes
     assert report["dataSets"]["engagements"] | {} == {
         "created": 1,
         "updated": 0,

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 COUNT_KEYS = ("created", "updated", "unchanged", "rejected", "warnings")
 MAX_REFS = 200_000  # reference cache entries kept across chunks
 RELEASE_CHUNK = 200
+BEAT_BYTES = 256 * 1024 * 1024  # decompressed bytes verified between two heartbeats
 FETCH_TASK = "ingest.fetch_recording"
 
 
@@ -120,6 +121,13 @@ def run_batch(batch_id: uuid.UUID | str) -> str:
             assert batch is not None
             fail_batch(session, batch, exc.code, exc.message)
         return BatchStatus.FAILED
+    except Exception as exc:  # a bug: fail the batch rather than retry it forever
+        log.exception("batch %s failed", batch_id)
+        with session_scope() as session:
+            batch = session.get(IngestBatch, batch_id)
+            assert batch is not None
+            fail_batch(session, batch, "error", f"Internal error ({type(exc).__name__}).")
+        return BatchStatus.FAILED
     with session_scope() as session:
         batch = session.get(IngestBatch, batch_id)
         assert batch is not None
@@ -147,10 +155,14 @@ def _verify_and_plan(batch_id: uuid.UUID, blob_key: str) -> None:
         members = check_zip(path, limits)
         budget = Budget(limits)
         with zipfile.ZipFile(path) as archive:
+            read = 0
             for member in members:
                 stream = open_member(archive, member, budget)
-                while stream.read(1024 * 1024):
-                    pass
+                while data := stream.read(1024 * 1024):
+                    read += len(data)
+                    if read >= BEAT_BYTES:  # a large ZIP: keep the lease while reading
+                        _beat(batch_id)
+                        read = 0
     order = {name: i for i, name in enumerate(ORDER)}
     ranked = sorted(
         enumerate(members),
@@ -176,6 +188,13 @@ def _verify_and_plan(batch_id: uuid.UUID, blob_key: str) -> None:
             if not known:
                 messages.append(_skipped(member))
         _record_messages(session, batch, messages)
+
+
+def _beat(batch_id: uuid.UUID) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(IngestBatch).where(IngestBatch.id == batch_id).values(heartbeat_at=utcnow())
+        )
 
 
 def _skipped(member: ZipMember) -> Message:
@@ -344,6 +363,7 @@ def release_engagements(batch_id: uuid.UUID) -> None:
     (Analyze, Index ... no speech step: it is a text transcript); without, left waiting
     for its turns. A recording URL is fetched after (playback). Idempotent: done rows go."""
     while True:
+        _beat(batch_id)
         with session_scope() as session:
             ids = list(
                 session.scalars(
