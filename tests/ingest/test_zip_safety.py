@@ -190,3 +190,38 @@ def test_batches_past_the_account_window_get_429_with_retry_after(
     filler = random.Random(15).randbytes(1_300_000)
     put = api.put(url, _zip([("notes.bin", filler)]))
     assert put.status_code == 429 and int(put.headers["Retry-After"]) >= 1
+
+
+def _fed_until_refused(body: bytes, step: int = 7) -> tuple[str, int]:
+    """Feed `body` to the streaming scanner in small pieces: (code, bytes fed when refused)."""
+    from callscribe.ingest.zipbatch.safety import StreamScanner, ZipLimits, ZipRefused
+
+    scanner = StreamScanner(ZipLimits(max_entries=10_000, max_uncompressed=10**9, max_ratio=100))
+    for at in range(0, len(body), step):
+        try:
+            scanner.feed(body[at : at + step])
+        except ZipRefused as exc:
+            return str(exc.code), at + step
+    return "", len(body)
+
+
+def test_the_scanner_refuses_while_streaming_before_the_rest_arrives() -> None:
+    filler = random.Random(3).randbytes(200_000)
+    traversal = _zip(
+        [
+            ("agents.jsonl", AGENT),
+            ("notes.bin", filler),
+            ("../../x.jsonl", AGENT),
+            ("z.bin", filler),
+        ]
+    )
+    code, fed = _fed_until_refused(traversal)
+    assert code == "zip_path_traversal" and fed < len(traversal) - 150_000
+    many = _many(10_001)
+    code, fed = _fed_until_refused(many, step=4096)
+    assert code == "zip_too_many_entries" and fed < len(many)
+    bomb = _zip([("agents.jsonl", b"\n" * (20 * 1024 * 1024)), ("tail.bin", filler)])
+    code, fed = _fed_until_refused(bomb, step=1024)
+    assert code == "zip_bomb" and fed < 1024 * 2
+    good = _zip([("agents.jsonl", AGENT), ("turns-1.jsonl.gz", filler)])
+    assert _fed_until_refused(good)[0] == ""

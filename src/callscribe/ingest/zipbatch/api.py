@@ -21,6 +21,7 @@ from callscribe.errors import CallscribeError, Unauthorized
 from callscribe.ingest.zipbatch import access, service
 from callscribe.ingest.zipbatch.access import INGEST_KEY_PREFIX
 from callscribe.ingest.zipbatch.models import IngestKey
+from callscribe.ingest.zipbatch.safety import ZipRefused
 from callscribe.ingest.zipbatch.schemas import (
     BatchOut,
     KeyIn,
@@ -167,6 +168,10 @@ async def put_batch(
         async for chunk in request.stream():
             if chunk:
                 staged.write(chunk)
+    except ZipRefused as refused:
+        staged.discard()
+        await run_in_threadpool(_refuse, bid, refused)
+        raise
     except BaseException:
         staged.discard()
         raise
@@ -183,6 +188,11 @@ async def put_batch(
 
     body = await run_in_threadpool(store)
     return JSONResponse(body, status_code=202)
+
+
+def _refuse(batch_id: Any, refused: ZipRefused) -> None:
+    with session_scope() as session:
+        service.refuse_upload(session, batch_id, refused)
 
 
 @router.get(

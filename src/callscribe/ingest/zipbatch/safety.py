@@ -157,6 +157,113 @@ def check_zip(path: Path | str, limits: ZipLimits | None = None) -> list[ZipMemb
         return members
 
 
+LOCAL_HEADER = b"PK\x03\x04"
+LOCAL_HEADER_LEN = 30
+
+
+class StreamScanner:
+    """The local file headers of a ZIP as its bytes arrive (the PUT): names, entry count,
+    declared sizes and ratios are checked while streaming, so a bad batch is cut off
+    before the rest of it comes. Best effort by design: an entry whose sizes follow its
+    data (a data descriptor) ends the scan, and symlinks are only in the central
+    directory; `check_zip` over the whole file decides in every case."""
+
+    def __init__(self, limits: ZipLimits | None = None) -> None:
+        self.limits = limits or ZipLimits.from_settings()
+        self.entries = 0
+        self.total = 0
+        self.done = False
+        self._buf = bytearray()
+        self._skip = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done:
+            return
+        view = memoryview(chunk)
+        if self._skip:
+            n = min(self._skip, len(view))
+            self._skip -= n
+            view = view[n:]
+        self._buf += view
+        while not self.done and not self._skip and self._header():
+            pass
+
+    def _header(self) -> bool:
+        """Parse one local header from the buffer; False when more bytes are needed."""
+        buf = self._buf
+        if len(buf) < 4:
+            return False
+        if bytes(buf[:4]) != LOCAL_HEADER:  # the central directory (or not a ZIP at all)
+            self.done = True
+            return False
+        if len(buf) < LOCAL_HEADER_LEN:
+            return False
+        flags = int.from_bytes(buf[6:8], "little")
+        csize = int.from_bytes(buf[18:22], "little")
+        usize = int.from_bytes(buf[22:26], "little")
+        name_len = int.from_bytes(buf[26:28], "little")
+        extra_len = int.from_bytes(buf[28:30], "little")
+        end = LOCAL_HEADER_LEN + name_len + extra_len
+        if len(buf) < end:
+            return False
+        raw_name = bytes(buf[LOCAL_HEADER_LEN : LOCAL_HEADER_LEN + name_len])
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        extra = bytes(buf[LOCAL_HEADER_LEN + name_len : end])
+        del buf[:end]
+        self.entries += 1
+        if self.entries > self.limits.max_entries:
+            raise _refuse(
+                ErrorCode.ZIP_TOO_MANY_ENTRIES,
+                f"The ZIP has more than {self.limits.max_entries} entries.",
+            )
+        check_name(name)
+        if DATA_FILE.match(name) is None and name.lower().endswith(ARCHIVE_SUFFIXES):
+            raise _refuse(
+                ErrorCode.ZIP_NESTED_ARCHIVE,
+                f"The ZIP entry {name[:200]!r} is an archive: nested archives are refused "
+                "(a data file may be .jsonl.gz).",
+            )
+        if flags & 0x8:  # sizes after the data: the scan stops, check_zip decides
+            self.done = True
+            return False
+        if 0xFFFFFFFF in (csize, usize):
+            csize, usize = _zip64_sizes(extra, csize, usize)
+        self.total += usize
+        if self.total > self.limits.max_uncompressed:
+            raise _refuse(
+                ErrorCode.ZIP_TOO_LARGE,
+                f"The ZIP decompresses to more than "
+                f"{self.limits.max_uncompressed // (1024 * 1024)} MB.",
+            )
+        if _too_compressed(usize, csize, self.limits):
+            raise _refuse(
+                ErrorCode.ZIP_BOMB,
+                f"The ZIP entry {name[:200]!r} has a compression ratio over "
+                f"{self.limits.max_ratio:g}:1 (a zip bomb?).",
+            )
+        n = min(csize, len(buf))
+        del buf[:n]
+        self._skip = csize - n
+        return True
+
+
+def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int, int]:
+    i = 0
+    while i + 4 <= len(extra):
+        tag = int.from_bytes(extra[i : i + 2], "little")
+        size = int.from_bytes(extra[i + 2 : i + 4], "little")
+        body = extra[i + 4 : i + 4 + size]
+        if tag == 0x0001:
+            values = [int.from_bytes(body[j : j + 8], "little") for j in range(0, len(body) - 7, 8)]
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+            break
+        i += 4 + size
+    return csize, usize
+
+
 class _Counted(io.RawIOBase):
     """A raw stream that reports how many bytes came through it."""
 

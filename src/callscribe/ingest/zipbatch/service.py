@@ -27,7 +27,7 @@ from callscribe.errors import (
 )
 from callscribe.ingest.zipbatch import access
 from callscribe.ingest.zipbatch.models import BatchStatus, IngestBatch, IngestBatchFile, IngestKey
-from callscribe.ingest.zipbatch.safety import ZipRefused, check_zip
+from callscribe.ingest.zipbatch.safety import StreamScanner, ZipRefused, check_zip
 from callscribe.kit.schemas import as_utc
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
@@ -184,8 +184,10 @@ class StagedZip:
         self.file: BinaryIO
         self.file, self.path = get_store().staging_file()
         self.size = 0
+        self.scanner = StreamScanner()
 
     def write(self, chunk: bytes) -> None:
+        self.scanner.feed(chunk)  # ZipRefused mid-stream: the rest never comes in
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise PayloadTooLarge(
@@ -235,6 +237,13 @@ def fail_batch(session: Session, batch: IngestBatch, code: str, message: str) ->
         ref=str(batch.id),
     )
     session.flush()
+
+
+def refuse_upload(session: Session, batch_id: uuid.UUID, refused: ZipRefused) -> None:
+    """The PUT was cut off by a ZIP check while streaming: the batch fails with it."""
+    batch = session.get(IngestBatch, batch_id)
+    if batch is not None and batch.status == BatchStatus.PENDING:
+        fail_batch(session, batch, refused.code, refused.message)
 
 
 def receive_zip(session: Session, batch_id: uuid.UUID, staged: StagedZip) -> IngestBatch:
