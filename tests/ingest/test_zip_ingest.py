@@ -273,3 +273,67 @@ def test_recording_url_is_fetched_through_the_ssrf_guard_after_the_batch(
         ]
     assert lines and "could not be fetched" in lines[0]
     assert next(e for e in _engagements(company.id) if e.external_id == "e2").audio_key is None
+
+
+@pytest.mark.slow
+def test_a_worker_process_killed_with_sigkill_mid_batch_loads_everything_once(
+    api: Api, company: CompanyCtx, app_env: dict[str, str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a worker process loading a 3,000-turn batch in chunks of 50
+    WHEN it is SIGKILLed after some turns are committed and the lease runs out
+    THEN the next worker finishes the batch: every turn once, counts once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from callscribe.calls.models import Turn
+    from callscribe.db import session_scope
+    from callscribe.ingest.zipbatch.models import IngestBatch, IngestBatchFile
+
+    turns = [
+        {
+            "id": f"t{n}",
+            "engagement_id": f"e{n // 30}",
+            "seq": n % 30,
+            "role": "agent" if n % 2 else "customer",
+            "text": f"turn number {n} about my card",
+        }
+        for n in range(3000)
+    ]
+    sets = {"engagements": [{"id": f"e{i}", "channel": "chat"} for i in range(100)], "turns": turns}
+    batch_id = api.send(build_zip(sets, split_turns=1))
+    env = {**os.environ, **app_env, "CALLSCRIBE_INGEST_CHUNK_ITEMS": "50"}
+    code = f"from callscribe.ingest.zipbatch.runner import run_batch; run_batch({batch_id!r})"
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.time() + 60
+    try:
+        while True:
+            with session_scope() as s:
+                done = s.scalar(
+                    select(IngestBatchFile.lines_done).where(IngestBatchFile.data_set == "turns")
+                )
+            if done and done >= 200:
+                break
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+            assert time.time() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with session_scope() as s:
+        batch = s.get(IngestBatch, uuid.UUID(batch_id))
+        assert batch is not None and batch.status == "processing"
+        assert 0 < s.scalar(select(func.count()).select_from(Turn)) < 3000  # type: ignore[operator]
+        batch.heartbeat_at = None  # the dead worker's lease ran out
+    assert _run(batch_id) == "completed"
+    report = api.batch(batch_id)
+    assert report["dataSets"]["turns"]["created"] == 3000
+    assert report["dataSets"]["turns"]["rejected"] == 0
+    assert _count(Turn, company.id) == 3000

@@ -243,7 +243,10 @@ class TurnsLoader(Loader):
             stored: dict[tuple[uuid.UUID, int], Turn] = {
                 (t.engagement_id, t.seq): t
                 for t in chunk.session.scalars(
-                    select(Turn).where(Turn.engagement_id.in_(list(by_engagement)))
+                    select(Turn).where(
+                        Turn.engagement_id.in_(list(by_engagement)),
+                        Turn.seq.in_(sorted({seq for _e, seq, _t in parsed.values()})),
+                    )
                 )
             }
         else:
