@@ -3,6 +3,7 @@ clear error code, and a refused batch stores nothing (no blob, no item)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import stat
@@ -225,3 +226,41 @@ def test_the_scanner_refuses_while_streaming_before_the_rest_arrives() -> None:
     assert code == "zip_bomb" and fed < 1024 * 2
     good = _zip([("agents.jsonl", AGENT), ("turns-1.jsonl.gz", filler)])
     assert _fed_until_refused(good)[0] == ""
+
+
+def test_with_a_presigning_store_the_url_is_the_stores_and_the_worker_checks_the_zip(
+    api: Api, company: CompanyCtx, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a store that declares PRESIGNED_PUT (as the S3-compatible one will)
+    THEN the upload URL is the store's, the sweep finds the ZIP the client put there,
+    and the worker refuses an unsafe one before loading anything (and deletes it)."""
+    from callscribe import storage
+    from callscribe.ingest.zipbatch.runner import run_batch
+    from callscribe.ingest.zipbatch.tasks import mark_presigned_uploads
+    from callscribe.storage.base import Capability
+    from callscribe.storage.local import LocalBlobStore
+
+    class PresigningStore(LocalBlobStore):
+        capabilities = frozenset({*LocalBlobStore.capabilities, Capability.PRESIGNED_PUT})
+
+        def presign_put(self, key: str, expires_at: int) -> str:
+            return f"https://bucket.example/{key}?expires={expires_at}&sig=test"
+
+    store = PresigningStore(tmp_path / "bucket")
+    # cached like the real one (the app_env fixture clears it when the test ends)
+    monkeypatch.setattr(storage, "_store_for", functools.lru_cache(lambda url: store))
+    good, bad = api.upload_url().json(), api.upload_url().json()
+    assert good["uploadUrl"].startswith("https://bucket.example/ingest/")
+    for answer, body in (
+        (good, _zip([("agents.jsonl", AGENT)])),
+        (bad, _zip([("../a.jsonl", AGENT)])),
+    ):
+        path = tmp_path / f"{answer['batchId']}.zip"
+        path.write_bytes(body)
+        store.put_file(answer["uploadUrl"].split("/", 3)[3].split("?")[0], path)  # the client's PUT
+    assert {str(i) for i in mark_presigned_uploads()} == {good["batchId"], bad["batchId"]}
+    assert run_batch(good["batchId"]) == "completed"
+    assert api.batch(good["batchId"])["dataSets"]["agents"]["created"] == 1
+    assert run_batch(bad["batchId"]) == "failed"
+    assert api.batch(bad["batchId"])["error"]["code"] == "zip_path_traversal"
+    assert not store.exists(f"ingest/{company.id}/{bad['batchId']}.zip")

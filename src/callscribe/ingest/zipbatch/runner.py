@@ -108,11 +108,12 @@ def run_batch(batch_id: uuid.UUID | str) -> str:
             while (file_id := _next_file(batch_id)) is not None:
                 _load_file(archive, batch_id, company_id, source_id, file_id, refs)
         release_engagements(batch_id)
-    except ZipRefused as exc:
+    except ZipRefused as exc:  # found before any item was loaded: nothing stays
         with session_scope() as session:
             batch = session.get(IngestBatch, batch_id)
             assert batch is not None
             fail_batch(session, batch, exc.code, exc.message)
+        get_store().delete(blob_key)
         return BatchStatus.FAILED
     except CallscribeError as exc:
         log.warning("batch %s failed: %s", batch_id, exc.message)

@@ -250,8 +250,12 @@ def receive_zip(session: Session, batch_id: uuid.UUID, staged: StagedZip) -> Ing
     """The staged body becomes the batch's ZIP, queued for processing, when it passes
     the ZIP checks; a refused ZIP is deleted and the batch fails with the reason (the
     caller commits that too, then raises)."""
-    batch = batch_for_upload(session, batch_id)
     staged.close()
+    try:
+        batch = batch_for_upload(session, batch_id)  # a second PUT that lost the race
+    except BaseException:
+        staged.discard()
+        raise
     try:
         check_zip(staged.path)
     except ZipRefused as exc:

@@ -20,6 +20,7 @@ from callscribe.ingest.zipbatch.service import LOG_SOURCE
 from callscribe.queue import configure_queue, huey
 from callscribe.settings import get_settings
 from callscribe.storage import get_store, new_audio_key
+from callscribe.storage.base import Capability
 from callscribe.storage.staging import StagedAudio
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,19 @@ def fetch_recording_now(engagement_id: uuid.UUID) -> str:
         if call is None or call.audio_key or not (call.meta or {}).get("recording_url"):
             return "skipped"
         url, company_id = str(call.meta["recording_url"]), call.company_id
+        if accounts.get_company_settings(session, company_id).redact_pii:
+            # the card data in it would be kept: the Redact step silences audio it
+            # transcribed itself, and this engagement's words came as text
+            accounts.log_technical(
+                session,
+                company_id,
+                LOG_SOURCE,
+                f"The recording of engagement {engagement_id} was not fetched: the company "
+                "redacts PII and an imported recording cannot be redacted.",
+                data_set="engagements",
+                ref=str(engagement_id),
+            )
+            return "skipped"
     staged = StagedAudio()
     try:
         ingest.download_to_stage(url, staged)
@@ -80,6 +94,25 @@ def enqueue_batch(batch_id: uuid.UUID) -> None:
     process_batch(str(batch_id))
 
 
+def mark_presigned_uploads() -> list[uuid.UUID]:
+    """With a store that takes presigned PUTs the bytes never pass through us: a pending
+    batch whose ZIP is in the store is `uploaded` (the worker runs the ZIP checks before
+    it loads anything)."""
+    store = get_store()
+    if Capability.PRESIGNED_PUT not in store.capabilities:
+        return []
+    found: list[uuid.UUID] = []
+    with session_scope() as session:
+        for batch in session.scalars(
+            select(IngestBatch).where(IngestBatch.status == BatchStatus.PENDING).limit(1000)
+        ):
+            if store.exists(batch.blob_key):
+                batch.status, batch.uploaded_at = BatchStatus.UPLOADED, utcnow()
+                batch.size = store.size(batch.blob_key)
+                found.append(batch.id)
+    return found
+
+
 def sweep_stalled_batches() -> int:
     """The worker's sweep (worker.SWEEPS): batches uploaded but not started, or being
     processed by a worker whose lease ran out, are enqueued again; the claim makes sure
@@ -100,6 +133,7 @@ def sweep_stalled_batches() -> int:
                 )
             )
         )
+    ids += mark_presigned_uploads()
     for batch_id in ids:
         enqueue_batch(batch_id)
     if ids:
