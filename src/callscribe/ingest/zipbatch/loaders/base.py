@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.service import MAX_ATTRIBUTE_LEN
+from callscribe.errors import CallscribeError
 from callscribe.ingest.request import pid_for
 from callscribe.kit.schemas import parse_instant
 
@@ -312,7 +313,10 @@ class Loader:
             if not savepoint:
                 return run()  # type: ignore[no-any-return]
             with item.chunk.session.begin_nested():
-                return run()  # type: ignore[no-any-return]
+                try:
+                    return run()  # type: ignore[no-any-return]
+                except CallscribeError as exc:  # the ingest path refused it: this item only
+                    raise Rejected(MessageCode.BAD_VALUE, exc.message) from exc
         except Rejected as exc:
             item.messages.append(
                 Message(
