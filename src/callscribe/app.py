@@ -39,6 +39,8 @@ from callscribe.delivery import api as delivery_api
 from callscribe.delivery import views as delivery_views
 from callscribe.errors import CallscribeError, ErrorCode, from_validation
 from callscribe.ingest import api as ingest_api
+from callscribe.ingest.zipbatch import api as zipbatch_api
+from callscribe.ingest.zipbatch import views as zipbatch_views
 from callscribe.journey import api as journey_api
 from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
@@ -67,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     delivery_api.router,
     connectors_api.router,
     ingest_api.router,
+    zipbatch_api.router,
     journey_api.router,
     search_api.router,
     analytics_api.router,
@@ -78,6 +81,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     journey_views.router,
     search_views.router,
     analytics_views.router,
+    zipbatch_views.router,
 )
 
 

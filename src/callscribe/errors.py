@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     BAD_SIGNATURE = "bad_signature"
     BAD_URL = "bad_url"
+    BATCH_NOT_FOUND = "batch_not_found"
+    BATCH_UPLOADED = "batch_uploaded"
     BUSY = "busy"
     CONFLICT = "conflict"
     CONNECTION_REQUIRED = "connection_required"
@@ -38,6 +40,8 @@ class ErrorCode(StrEnum):
     ERROR = "error"
     FORBIDDEN = "forbidden"
     HTTP_ERROR = "http_error"
+    INGEST_KEY_INVALID = "ingest_key_invalid"
+    INGEST_SOURCE_NOT_FOUND = "ingest_source_not_found"
     INVALID_CLIENT = "invalid_client"
     INVALID_EMAIL = "invalid_email"
     INVALID_EXPRESSION = "invalid_expression"  # analytics: a metric expression; has `position`
@@ -96,6 +100,13 @@ class ErrorCode(StrEnum):
     URL_EXPIRED = "url_expired"
     URL_NOT_ALLOWED = "url_not_allowed"
     VALIDATION_ERROR = "validation_error"
+    ZIP_BOMB = "zip_bomb"
+    ZIP_INVALID = "zip_invalid"
+    ZIP_NESTED_ARCHIVE = "zip_nested_archive"
+    ZIP_PATH_TRAVERSAL = "zip_path_traversal"
+    ZIP_SYMLINK = "zip_symlink"
+    ZIP_TOO_LARGE = "zip_too_large"
+    ZIP_TOO_MANY_ENTRIES = "zip_too_many_entries"
 
 
 class CallscribeError(Exception):

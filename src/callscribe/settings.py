@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     URL_MAX_REDIRECTS: int = 5
     AUDIO_URL_TTL_S: int = 3600  # lifetime of signed audio links in API answers
 
+    # the ZIP ingest API (issue 14): per batch, and per account within a sliding window
+    INGEST_BATCH_MAX_MB: int = 1024  # one ZIP, as uploaded
+    INGEST_WINDOW_S: int = 900  # the window of the two account limits below (15 minutes)
+    INGEST_MAX_BATCHES: int = 1000  # upload URLs handed out per account per window
+    INGEST_MAX_WINDOW_MB: int = 10240  # bytes uploaded per account per window (10 GB)
+    INGEST_UPLOAD_URL_TTL_S: int = 3600  # lifetime of a batch's signed upload URL
+    INGEST_ZIP_MAX_ENTRIES: int = 10_000  # entries in one ZIP (more is refused)
+    INGEST_ZIP_MAX_UNCOMPRESSED_MB: int = 10240  # all entries together, decompressed
+    INGEST_ZIP_MAX_RATIO: float = 100  # decompressed / compressed, per entry (zip bombs)
+    INGEST_CHUNK_ITEMS: int = 500  # items committed together (and the resume granularity)
+    INGEST_BATCH_MESSAGES: int = 200  # messages kept with a batch (and in the technical log)
+
     QUEUE_NAME: str = "callscribe"  # Redis key prefix / SQLite queue name; one per install
     QUEUE_WORKERS: int = 2  # consumer threads (serve and worker)
     QUEUE_IMMEDIATE: bool = False  # run tasks inline (scripts, some tests)
@@ -105,6 +117,10 @@ class Settings(BaseSettings):
 
         entries = [e.strip() for e in self.TRUSTED_PROXIES.replace(";", ",").split(",")]
         return [str(ipaddress.ip_network(e, strict=False)) for e in entries if e]
+
+    @property
+    def ingest_batch_max_bytes(self) -> int:
+        return self.INGEST_BATCH_MAX_MB * 1024 * 1024
 
     @property
     def max_upload_bytes(self) -> int:

@@ -22,6 +22,7 @@ from callscribe.connectors import tasks as connectors_tasks
 from callscribe.db import migrate, session_scope
 from callscribe.delivery import tasks as delivery_tasks
 from callscribe.ingest import tasks as ingest_tasks
+from callscribe.ingest.zipbatch import tasks as zipbatch_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
 from callscribe.search import tasks as search_tasks
@@ -37,6 +38,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     delivery_tasks,
     connectors_tasks,
     ingest_tasks,
+    zipbatch_tasks,
     search_tasks,
 )
 
@@ -75,6 +77,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("connector polling", sweep_connectors, every_s=60),
     Sweep("stale staging files", sweep_staging, every_s=600),
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
+    Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
     Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
 )
 

@@ -69,6 +69,25 @@ class CrmObjects:
     objects: list[tuple[str, str]]  # (object type, object id)
 
 
+# engagement columns a source may set as given (the ZIP ingest's engagements data set)
+ENGAGEMENT_COLUMNS = frozenset(
+    {
+        "queue",
+        "outcome",
+        "location",
+        "engaged_team",
+        "engaged_department",
+        "talk_s",
+        "hold_s",
+        "wait_s",
+        "wrapup_s",
+        "is_technical",
+        "attributes",
+        "facts",
+    }
+)
+
+
 @dataclass
 class IngestRequest:
     company_id: uuid.UUID
@@ -92,6 +111,10 @@ class IngestRequest:
     suggest_customers: bool = False  # list likely customers for a person to confirm
     audio: StagedAudio | None = None  # a staged blob: moved into the store, or discarded
     turns: list[ParsedTurn] | None = None  # a text engagement
+    # the turns come later in the same batch (ZIP ingest): the engagement is stored
+    # `waiting` for them, not enqueued; the batch hands it to the pipeline at its end
+    turns_follow: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)  # of ENGAGEMENT_COLUMNS
     meta: dict[str, Any] = field(default_factory=dict)
     # who asks, when a person or key does (None: a connector's own import); without
     # CALLS_ATTRIBUTE_ANY the resolved agent must be the principal's own or none

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,8 +50,10 @@ from callscribe.errors import (
 )
 from callscribe.ingest.models import RecordingUpload, SheetJob, SheetRow, TusUpload
 from callscribe.ingest.parsers import get_parser
+from callscribe.ingest.parsers.base import ParsedTurn
 from callscribe.ingest.parsers.json_messages import JsonMessagesParser, message_span
 from callscribe.ingest.request import (
+    ENGAGEMENT_COLUMNS,
     AgentHints,
     CrmObjects,
     CustomerHints,
@@ -267,8 +269,11 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
     staged = request.audio
     try:
         fmt = _audio_format(staged) if staged is not None else None
-        if staged is None and not request.turns:
+        if staged is None and not request.turns and not request.turns_follow:
             raise BadRequest("The transcript has no turns.", code="empty_transcript")
+        unknown_columns = set(request.columns) - ENGAGEMENT_COLUMNS
+        if unknown_columns:  # a programming error of a source, not the user's input
+            raise ValueError(f"not engagement columns: {sorted(unknown_columns)}")
         pid = request.pid
         if pid is not None:
             existing = find_by_pid(session, company_id, pid)
@@ -314,6 +319,13 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             enqueued_at=utcnow(),  # enqueued right after the commit
             meta=meta if staged is not None else {**meta, "transcript_complete": True},
         )
+        for column, value in request.columns.items():
+            setattr(engagement, column, value)
+        waits = staged is None and not request.turns and request.turns_follow
+        if waits:
+            engagement.status = EngagementStatus.WAITING
+            engagement.status_reason = "Waiting for its turns."
+            engagement.enqueued_at = None
         if staged is not None:
             assert fmt is not None
             engagement.audio_format = fmt
@@ -350,7 +362,8 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
     except BaseException:
         request.discard()
         raise
-    _enqueue_after_commit(session, engagement.id)
+    if not waits:
+        _enqueue_after_commit(session, engagement.id)
     return IngestResult(engagement, False, agent, definite, unknown, suggested)
 
 
@@ -607,6 +620,62 @@ def _known_identity(session: Session, engagement: Engagement) -> KnownIdentity:
         phones=tuple(phones + list(customer.phones if customer else [])),
         emails=tuple(customer.emails if customer else []),
     )
+
+
+def upsert_turns(
+    session: Session,
+    engagement: Engagement,
+    turns: list[tuple[int, ParsedTurn]],
+    existing: dict[int, Turn],
+    *,
+    redacts: bool | None = None,
+) -> list[str]:
+    """Turns of a text engagement sent by position (`seq`), possibly over several requests
+    (the ZIP ingest's turns data set): each is created, updated or left unchanged, with
+    its PII spans found the same way as `_add_turns` (masked at once for a company that
+    redacts). `existing` holds the engagement's stored turns at those positions. Returns
+    "created" | "updated" | "unchanged" per turn."""
+    if redacts is None:  # the company's setting (a caller of many engagements passes it)
+        redacts = bool(accounts.get_company_settings(session, engagement.company_id).redact_pii)
+    redact = redacts and engagement.channel != Channel.VOICE
+    found = detect_turns(
+        [t.text for _, t in turns], _known_identity(session, engagement), strict=redact
+    )
+    out: list[str] = []
+    new_rows: list[dict[str, Any]] = []
+    for (seq, turn), spans in zip(turns, found, strict=True):
+        values = {
+            "role": turn.role,
+            "speaker": (turn.speaker or None) and turn.speaker[:200],
+            "start_ms": turn.start_ms,
+            "end_ms": turn.end_ms,
+            "text": mask_text(turn.text, spans) if redact else turn.text,
+            "pii_spans": [] if redact else spans_to_json(spans),
+        }
+        row = existing.get(seq)
+        if row is None:
+            new_rows.append(
+                {
+                    "company_id": engagement.company_id,
+                    "engagement_id": engagement.id,
+                    "seq": seq,
+                    "channel": None,
+                    **values,
+                }
+            )
+            out.append("created")
+            continue
+        changed = False
+        for key, value in values.items():
+            if key != "pii_spans" and getattr(row, key) != value:
+                setattr(row, key, value)
+                changed = True
+        if changed:
+            row.pii_spans = values["pii_spans"]  # type: ignore[assignment]
+        out.append("updated" if changed else "unchanged")
+    if new_rows:  # one multi-row INSERT (a batch brings thousands of turns)
+        session.execute(insert(Turn), new_rows)
+    return out
 
 
 def fields_request(
