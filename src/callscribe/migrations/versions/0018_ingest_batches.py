@@ -3,7 +3,7 @@
 touched
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-01 15:05:34.126278
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import callscribe.db
 
 revision: str = "0018"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
