@@ -41,6 +41,8 @@ from callscribe.journey import api as journey_api
 from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.reviews import api as reviews_api
+from callscribe.reviews import views as reviews_views
 from callscribe.search import api as search_api
 from callscribe.search import views as search_views
 from callscribe.settings import get_settings
@@ -67,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest_api.router,
     journey_api.router,
     search_api.router,
+    reviews_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
@@ -74,6 +77,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     connectors_views.router,
     journey_views.router,
     search_views.router,
+    reviews_views.router,
 )
 
 

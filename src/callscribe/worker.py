@@ -24,6 +24,7 @@ from callscribe.delivery import tasks as delivery_tasks
 from callscribe.ingest import tasks as ingest_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
+from callscribe.reviews import tasks as reviews_tasks
 from callscribe.search import tasks as search_tasks
 from callscribe.settings import get_settings
 from callscribe.storage.staging import sweep_staging
@@ -38,6 +39,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     connectors_tasks,
     ingest_tasks,
     search_tasks,
+    reviews_tasks,
 )
 
 # outbox event type -> consumers; each must be idempotent on the event id

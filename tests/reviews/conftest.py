@@ -1,0 +1,84 @@
+"""An in-process app (TestClient) with a company, users of every role signed in through
+the real login form, and chats of real BANKING77 utterances."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import CompanyCtx, insert_text_engagement
+from tests.web.conftest import PASSWORD, agent_of, create_user, csrf_from
+
+BANKING = Path(__file__).resolve().parents[1] / "data" / "banking77" / "subset.csv"
+
+
+def banking() -> list[tuple[str, str]]:
+    """(text, intent) of the copied subset, in file order."""
+    with BANKING.open(newline="") as fh:
+        return [(row["text"], row["category"]) for row in csv.DictReader(fh)]
+
+
+def signed_in(app: object, email: str) -> TestClient:
+    client = TestClient(app, follow_redirects=False)  # type: ignore[arg-type]
+    csrf = csrf_from(client.get("/login").text)
+    answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf})
+    assert answer.status_code == 303, answer.text[:300]
+    client.headers["X-CSRF-Token"] = csrf_from(client.get("/reviews").text)
+    return client
+
+
+@dataclass
+class World:
+    company: CompanyCtx
+    api: TestClient  # the company's API key (acts as an admin)
+    app: object
+    users: dict[str, uuid.UUID]  # role -> user id
+    agent: uuid.UUID  # the agent of the user "agent"
+    other_agent: uuid.UUID
+
+    def as_role(self, role: str) -> TestClient:
+        return signed_in(self.app, f"{role}@acme.test")
+
+    def chat(self, texts: list[str], agent_id: uuid.UUID | None = None) -> uuid.UUID:
+        turns = []
+        for text in texts:
+            turns += [("customer", text), ("agent", "Thanks, let me look into that for you.")]
+        return insert_text_engagement(
+            self.company.id, turns, agent_id=agent_id or self.agent, customer_name="Pat Doe"
+        )
+
+
+@pytest.fixture
+def world(company: CompanyCtx) -> Iterator[World]:
+    from callscribe.app import create_app
+
+    users = {
+        role: create_user(company.id, f"{role}@acme.test", role, extension_id=ext)
+        for role, ext in (("manager", None), ("reviewer", None), ("agent", "301"), ("admin", None))
+    }
+    other = create_user(company.id, "olga@acme.test", "agent", extension_id="302")
+    app = create_app()
+    with TestClient(app) as api:
+        api.headers.update(company.headers)
+        agent = agent_of(users["agent"])
+        other_agent = agent_of(other)
+        assert agent and other_agent
+        yield World(company, api, app, users, agent, other_agent)
+
+
+def turn_ids(engagement_id: uuid.UUID) -> list[int]:
+    from sqlalchemy import select
+
+    from callscribe.calls.models import Turn
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        return list(
+            s.scalars(select(Turn.id).where(Turn.engagement_id == engagement_id).order_by(Turn.seq))
+        )
