@@ -6,14 +6,14 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import CompanyCtx, insert_text_engagement
-from tests.web.conftest import PASSWORD, agent_of, create_user, csrf_from
+from tests.web.conftest import PASSWORD, create_user, csrf_from
 
 BANKING = Path(__file__).resolve().parents[1] / "data" / "banking77" / "subset.csv"
 
@@ -38,12 +38,21 @@ class World:
     company: CompanyCtx
     api: TestClient  # the company's API key (acts as an admin)
     app: object
-    users: dict[str, uuid.UUID]  # role -> user id
-    agent: uuid.UUID  # the agent of the user "agent"
-    other_agent: uuid.UUID
+    agent: uuid.UUID  # extension 301: the agent of the user "agent" once signed in
+    other_agent: uuid.UUID  # Olga, extension 302 (no user)
+    clients: dict[str, TestClient] = field(default_factory=dict)
 
     def as_role(self, role: str) -> TestClient:
-        return signed_in(self.app, f"{role}@acme.test")
+        """A session of a user of `role` (created on first use: argon2 is slow)."""
+        if role not in self.clients:
+            create_user(
+                self.company.id,
+                f"{role}@acme.test",
+                role,
+                extension_id="301" if role == "agent" else None,
+            )
+            self.clients[role] = signed_in(self.app, f"{role}@acme.test")
+        return self.clients[role]
 
     def chat(self, texts: list[str], agent_id: uuid.UUID | None = None) -> uuid.UUID:
         turns = []
@@ -56,20 +65,17 @@ class World:
 
 @pytest.fixture
 def world(company: CompanyCtx) -> Iterator[World]:
+    from callscribe.accounts import service as accounts
     from callscribe.app import create_app
+    from callscribe.db import session_scope
 
-    users = {
-        role: create_user(company.id, f"{role}@acme.test", role, extension_id=ext)
-        for role, ext in (("manager", None), ("reviewer", None), ("agent", "301"), ("admin", None))
-    }
-    other = create_user(company.id, "olga@acme.test", "agent", extension_id="302")
+    with session_scope() as s:
+        agent = accounts.upsert_agent(s, company.id, name="Agent", extension_id="301").id
+        olga = accounts.upsert_agent(s, company.id, name="Olga", extension_id="302").id
     app = create_app()
     with TestClient(app) as api:
         api.headers.update(company.headers)
-        agent = agent_of(users["agent"])
-        other_agent = agent_of(other)
-        assert agent and other_agent
-        yield World(company, api, app, users, agent, other_agent)
+        yield World(company, api, app, agent, olga)
 
 
 def turn_ids(engagement_id: uuid.UUID) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -618,7 +619,7 @@ class AutoReviewState:
 def example_turn_ids(session: Session, tag: Tag) -> list[int]:
     """Turns people tagged with the tag (its positive examples)."""
     return sorted(
-        set(
+        _ids(
             session.scalars(
                 select(Review.turn_id).where(
                     Review.tag_id == tag.id,
@@ -628,8 +629,11 @@ def example_turn_ids(session: Session, tag: Tag) -> list[int]:
                 )
             )
         )
-        - {None}
     )
+
+
+def _ids(values: Iterable[int | None]) -> set[int]:
+    return {v for v in values if v is not None}
 
 
 def latest_model(session: Session, tag_id: uuid.UUID) -> AutoReviewModel | None:
@@ -721,7 +725,7 @@ def training_set(session: Session, tag: Tag, seed: int) -> TrainingSet:
     )
     eligible = _eligible_turns(session, tag)
     engagements = {t.engagement_id for t in positives}
-    incorrect_ids = set(
+    incorrect_ids = _ids(
         session.scalars(
             select(Review.turn_id).where(
                 Review.tag_id == tag.id,
@@ -729,7 +733,7 @@ def training_set(session: Session, tag: Tag, seed: int) -> TrainingSet:
                 Review.verdict == Verdict.INCORRECT.value,
             )
         )
-    ) - {None}
+    )
     known = list(
         session.scalars(
             eligible.where(
@@ -756,7 +760,8 @@ def train_tag(session: Session, tag_id: uuid.UUID) -> AutoReviewModel | None:
         return None
     previous = latest_model(session, tag.id)
     version = (previous.version if previous is not None else 0) + 1
-    seed = uuid.UUID(str(tag.id)).int % (2**31) + version
+    # reproducible: the same examples give the same sample and folds
+    seed = zlib.crc32(tag.name.encode()) % (2**31) + version
     data = training_set(session, tag, seed)
     positives, known, sample = data.positives, data.known, data.sample
     if len(positives) < MIN_EXAMPLES:
@@ -869,7 +874,9 @@ def _score_turns(
     turns: list[Turn],
     tags: list[tuple[Tag, AutoReviewModel]],
 ) -> int:
-    if not turns or not tags:
+    wanted = {role for tag, _m in tags for role, lv in ROLE_LEVEL.items() if lv in tag.levels}
+    turns = [t for t in turns if t.role in wanted and t.text.strip()]
+    if not turns:
         return 0
     name, vectors = search_service.embed_turns(session, company_id, turns)
     flagged = 0
@@ -878,7 +885,7 @@ def _score_turns(
             log.warning("auto review of tag %s skipped: trained with another embedder", tag.id)
             continue
         roles = {role for role, level in ROLE_LEVEL.items() if level in (tag.levels or [])}
-        index = [i for i, t in enumerate(turns) if t.role in roles and t.text.strip()]
+        index = [i for i, t in enumerate(turns) if t.role in roles]
         probs = classifier_of(model).probabilities(vectors[index])
         flagged += _apply(session, tag, model, [turns[i] for i in index], probs)
     return flagged
@@ -969,16 +976,6 @@ def train_and_backfill(session_factory: Callable[[], Any], tag_id: uuid.UUID) ->
     if model_id is None:
         return 0
     return backfill(session_factory, model_id)
-
-
-def drop_ai_reviews_without_feedback(session: Session, tag_id: uuid.UUID) -> None:
-    session.execute(
-        delete(Review).where(
-            Review.tag_id == tag_id,
-            Review.reviewer_kind == ReviewerKind.AI.value,
-            Review.verdict.is_(None),
-        )
-    )
 
 
 # -- coverage and queue --------------------------------------------------------------------

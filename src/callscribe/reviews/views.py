@@ -99,7 +99,7 @@ async def create_tag_page(request: Request, user: ManagerUser, session: DbSessio
         body = TagIn(
             name=str(data.get("name", "")),
             polarity=str(data.get("polarity", "neutral")),  # type: ignore[arg-type]
-            levels=[str(v) for v in data.getlist("levels")],  # type: ignore[arg-type]
+            levels=[str(v) for v in data.getlist("levels")],  # type: ignore[misc]
             description=str(data.get("description", "")),
         )
         service.create_tag(
