@@ -3,8 +3,8 @@
 arrival" by a person, auto review switched on, the training task run (a new model
 version, then the backfill over every existing turn). The AI flags unseen card-arrival
 turns among the others; `incorrect` feedback on a false flag and the retrain it asks
-for remove that flag; people's reviews stay as they were; the AutoReview step reviews a
-new engagement."""
+for remove that flag; people's reviews stay as they were; a new engagement put through
+the pipeline is reviewed by its AutoReview step."""
 
 from __future__ import annotations
 
@@ -141,17 +141,16 @@ def test_five_examples_flag_unseen_turns_of_the_intent_and_incorrect_feedback_un
     humans_after = world.api.get("/api/reviews", params={"tag_id": tag_id, "reviewer": "human"})
     assert humans_after.json()["items"] == humans.json()["items"]
 
-    # a new engagement: the AutoReview step reviews it with the enabled tag
+    # a new engagement through the whole pipeline: its AutoReview step flags the question
     from callscribe.calls.models import Turn
     from callscribe.db import session_scope
-    from callscribe.pipeline.context import load_context
-    from callscribe.pipeline.steps import AutoReview
+    from callscribe.pipeline.runner import process_call
 
     held_out = sorted(unseen & now_flagged)[0]
     with session_scope() as s:
         question = s.get(Turn, held_out).text  # type: ignore[union-attr]
     chat = world.chat([question, "Can you tell me the exchange rate for euros?"])
-    AutoReview().run(load_context(chat))
+    assert process_call(chat) == "completed"
     on_new = world.api.get("/api/reviews", params={"engagement_id": str(chat)}).json()["items"]
     assert [r["turn_id"] for r in on_new] == [turn_ids(chat)[0]]
     assert on_new[0]["reviewer"] == {"kind": "ai"} and on_new[0]["status"] == "flagged"
