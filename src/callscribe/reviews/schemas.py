@@ -117,7 +117,7 @@ class FormOut(OutModel):
 
 class ReviewIn(Strict):
     engagement_id: uuid.UUID
-    turn_id: int | None = None
+    turn_id: int | None = Field(None, ge=1, le=2**31 - 1)
     tag_id: uuid.UUID | None = None
     form_id: uuid.UUID | None = None
     answers: dict[str, Any] | None = None

@@ -89,7 +89,9 @@ def score_answers(snapshot: dict[str, Any], answers: dict[str, Any]) -> Score:
             fraction = _fraction(q, value)
             if causes:
                 allowed = set(q.get("root_causes") or [])
-                if not isinstance(causes, list) or any(c not in allowed for c in causes):
+                if not isinstance(causes, list) or any(
+                    not isinstance(c, str) or c not in allowed for c in causes
+                ):
                     raise ValidationFailed(
                         f"answers.{q['id']}.root_causes: pick from {sorted(allowed)}."
                     )
