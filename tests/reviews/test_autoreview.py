@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 import uuid
 
+import pytest
+
 from tests.reviews.conftest import World, banking, turn_ids
 
 TARGET = "card_arrival"
@@ -91,8 +93,11 @@ def test_five_examples_flag_unseen_turns_of_the_intent_and_incorrect_feedback_un
             },
         )
         assert made.status_code == 201
-    state = world.api.put(f"/api/tags/{tag_id}/auto-review", json={"enabled": True}).json()
+    # switched on at 4 examples: the fifth asked for the training by itself
+    state = world.api.get(f"/api/tags/{tag_id}/auto-review").json()
     assert state["status"] == "training" and state["examples"] == 5
+    state = world.api.put(f"/api/tags/{tag_id}/auto-review", json={"enabled": True}).json()
+    assert state["status"] == "training"
 
     tasks.train.call_local(tag_id)  # what the queue runs: train, then backfill 100 %
     state = world.api.get(f"/api/tags/{tag_id}/auto-review").json()
@@ -154,3 +159,23 @@ def test_five_examples_flag_unseen_turns_of_the_intent_and_incorrect_feedback_un
     on_new = world.api.get("/api/reviews", params={"engagement_id": str(chat)}).json()["items"]
     assert [r["turn_id"] for r in on_new] == [turn_ids(chat)[0]]
     assert on_new[0]["reviewer"] == {"kind": "ai"} and on_new[0]["status"] == "flagged"
+
+
+def test_a_failing_auto_review_does_not_fail_the_call(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callscribe.calls.models import Engagement
+    from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
+    from callscribe.reviews import service
+
+    def broken(session: object, engagement_id: uuid.UUID) -> int:
+        raise RuntimeError("classifier exploded")
+
+    monkeypatch.setattr(service, "auto_review_engagement", broken)
+    chat = world.chat(["My card has not arrived yet."])
+    assert process_call(chat) == "completed"
+    with session_scope() as s:
+        engagement = s.get(Engagement, chat)
+        assert engagement is not None
+        assert engagement.meta["auto_review"] == {"error": "classifier exploded"}
