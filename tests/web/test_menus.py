@@ -89,6 +89,7 @@ def test_each_role_sees_only_the_pages_it_may_open(
             "/calls",
             "/customers",
             "/search",
+            "/reviews",
             "/upload",
             "/action-items",
             "/automations",
@@ -98,9 +99,17 @@ def test_each_role_sees_only_the_pages_it_may_open(
             "/settings/api-keys",
             "/settings/company",
         ],
-        "manager": ["/calls", "/customers", "/search", "/upload", "/action-items", "/integrations"],
-        "reviewer": ["/calls", "/customers", "/search", "/upload", "/action-items"],
-        "agent": ["/calls", "/customers", "/search", "/upload", "/action-items"],
+        "manager": [
+            "/calls",
+            "/customers",
+            "/search",
+            "/reviews",
+            "/upload",
+            "/action-items",
+            "/integrations",
+        ],
+        "reviewer": ["/calls", "/customers", "/search", "/reviews", "/upload", "/action-items"],
+        "agent": ["/calls", "/customers", "/search", "/reviews", "/upload", "/action-items"],
     }
     for role in expected:
         create_user(company.id, f"{role}@acme.test", role)
