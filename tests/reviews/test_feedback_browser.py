@@ -1,6 +1,6 @@
 """The journey's Feedback panel in Chromium: a turn selected, a tag saved on it, the
 form picked for customer turns remembered after a reload, people's and the AI's reviews
-drawn apart, and `incorrect` feedback on the AI's review."""
+drawn apart, `incorrect` feedback on the AI's review, a dispute and its rejection."""
 
 from __future__ import annotations
 
@@ -118,6 +118,13 @@ def test_feedback_panel_tags_a_turn_remembers_the_form_and_shows_ai_reviews(
         )
         ai.get_by_role("button", name="Incorrect").click()
         expect(reviews.locator(".review-ai")).to_contain_text("marked incorrect")
+        # a manager disputes (the reason is asked for) and then rejects the dispute
+        page.once("dialog", lambda dialog: dialog.accept("The tag is on the wrong turn."))
+        human.get_by_role("button", name="Dispute").click()
+        expect(human).to_contain_text("disputed")
+        human.get_by_role("button", name="Reject").click()
+        expect(human).to_contain_text("rejected")
+        expect(human.get_by_role("button")).to_have_count(0)  # frozen: nothing left to do
         # the form picked for customer turns is remembered after a reload
         page.reload()
         page.locator(f"#turn-{second}").click()

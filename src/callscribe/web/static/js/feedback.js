@@ -2,7 +2,8 @@
    "journey:select" event), offers the forms and tags of the selected level (a turn of the
    customer, the agent or a bot, or the whole engagement), remembers the form picked per
    level, saves a review through POST /api/reviews, and lists the engagement's reviews:
-   people's (approve / dispute) and the AI's (correct / incorrect / unclear), drawn apart.
+   people's (approve / dispute; a disputed one: accept / partly accept / reject) and the
+   AI's (correct / incorrect / unclear), drawn apart.
    No inline scripts. */
 (function () {
   "use strict";
@@ -202,6 +203,11 @@
         jump.href = "#turn-" + r.turn_id;
         actions.appendChild(jump);
       }
+    } else if (r.status === "disputed") {
+      // managers resolve (the API refuses others with a message)
+      [["Accept", "accepted"], ["Partly accept", "partly_accepted"], ["Reject", "rejected"]].forEach(function (pair) {
+        actions.appendChild(button(pair[0], function () { action(r, "resolve", { outcome: pair[1] }); }));
+      });
     } else if (r.status === "submitted" || r.status === "approved") {
       if (r.status === "submitted") actions.appendChild(button("Approve", function () { action(r, "approve"); }));
       actions.appendChild(button("Dispute", function () {
