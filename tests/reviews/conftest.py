@@ -54,12 +54,15 @@ class World:
             self.clients[role] = signed_in(self.app, f"{role}@acme.test")
         return self.clients[role]
 
-    def chat(self, texts: list[str], agent_id: uuid.UUID | None = None) -> uuid.UUID:
+    def chat(self, texts: list[str], agent_id: uuid.UUID | None | str = "own") -> uuid.UUID:
+        """A chat of the customer's `texts`, each answered by the agent; `agent_id`
+        None: no agent; by default the agent user's own agent."""
         turns = []
         for text in texts:
             turns += [("customer", text), ("agent", "Thanks, let me look into that for you.")]
+        agent = self.agent if agent_id == "own" else agent_id
         return insert_text_engagement(
-            self.company.id, turns, agent_id=agent_id or self.agent, customer_name="Pat Doe"
+            self.company.id, turns, agent_id=agent, customer_name="Pat Doe"
         )
 
 

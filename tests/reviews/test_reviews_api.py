@@ -346,3 +346,21 @@ def test_ai_reviews_carry_kind_confidence_and_turn_and_never_replace_human_ones(
     assert done["verdict"] == "unclear" and done["history"][0]["data"] == {"verdict": "unclear"}
     ai_only = world.api.get("/api/reviews", params={"reviewer": "ai", "tag_id": tag_id}).json()
     assert [i["id"] for i in ai_only["items"]] == [ai_id]
+
+
+def test_an_agent_user_linked_to_no_agent_sees_no_reviews(world: World) -> None:
+    from tests.reviews.conftest import signed_in
+    from tests.web.conftest import create_user
+
+    unassigned = world.chat(["What is the exchange rate?"], agent_id=None)
+    with_agent = world.chat(["My card has not arrived yet."])
+    bookmark = next(t["id"] for t in world.api.get("/api/tags").json() if t["name"] == "Bookmark")
+    for chat in (unassigned, with_agent):
+        made = world.api.post("/api/reviews", json={"engagement_id": str(chat), "tag_id": bookmark})
+        assert made.status_code == 201
+    create_user(world.company.id, "loner@acme.test", "agent")  # no extension: no agent record
+    loner = signed_in(world.app, "loner@acme.test")
+    assert loner.get("/api/reviews").json()["total"] == 0
+    assert loner.get("/api/reviews", params={"engagement_id": str(unassigned)}).status_code == 404
+    page = loner.get("/reviews").text
+    assert f'data-engagement="{unassigned}"' not in page

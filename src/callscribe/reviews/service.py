@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.models import User
@@ -333,9 +333,20 @@ def visible_engagement(
     engagement = session.get(Engagement, engagement_id)
     if engagement is None or engagement.company_id != principal.company_id:
         raise NotFound("Engagement not found.")
-    if principal.sees_only_own_calls and engagement.agent_id != principal.agent_id:
+    if principal.sees_only_own_calls and (
+        principal.agent_id is None or engagement.agent_id != principal.agent_id
+    ):
         raise NotFound("Engagement not found.")
     return engagement
+
+
+def _own_engagements(principal: Principal) -> Any:
+    """The engagements of the principal's own agent (none for an agent user not linked
+    to an agent record)."""
+    stmt = select(Engagement.id).where(Engagement.company_id == principal.company_id)
+    if principal.agent_id is None:
+        return stmt.where(false())
+    return stmt.where(Engagement.agent_id == principal.agent_id)
 
 
 def _reviewer_name(session: Session, user_id: uuid.UUID | None) -> str | None:
@@ -431,11 +442,7 @@ def list_reviews(
         visible_engagement(session, principal, engagement_id)
         stmt = stmt.where(Review.engagement_id == engagement_id)
     elif principal.sees_only_own_calls:
-        own = select(Engagement.id).where(
-            Engagement.company_id == principal.company_id,
-            Engagement.agent_id == principal.agent_id,
-        )
-        stmt = stmt.where(Review.engagement_id.in_(own))
+        stmt = stmt.where(Review.engagement_id.in_(_own_engagements(principal)))
     if tag_id is not None:
         stmt = stmt.where(Review.tag_id == tag_id)
     if reviewer is not None:
@@ -756,7 +763,7 @@ def training_set(session: Session, tag: Tag, seed: int) -> TrainingSet:
 def train_tag(session: Session, tag_id: uuid.UUID) -> AutoReviewModel | None:
     """Train a new version of the tag's classifier (None when it has too few examples)."""
     tag = session.get(Tag, tag_id)
-    if tag is None:
+    if tag is None or not tag.auto_enabled:  # switched off since the job was queued
         return None
     previous = latest_model(session, tag.id)
     version = (previous.version if previous is not None else 0) + 1
@@ -1039,7 +1046,7 @@ def review_queue(
     company_id = principal.company_id
     stmt = select(Engagement).where(Engagement.company_id == company_id)
     if principal.sees_only_own_calls:
-        stmt = stmt.where(Engagement.agent_id == principal.agent_id)
+        stmt = stmt.where(Engagement.id.in_(_own_engagements(principal)))
     reviewed_tag = builtin_tag(session, company_id, BuiltinTag.REVIEWED)
     if flt.state == "unreviewed":
         stmt = stmt.where(
@@ -1086,8 +1093,7 @@ def dispute_inbox(session: Session, principal: Principal) -> list[Review]:
         Review.company_id == principal.company_id, Review.status == ReviewStatus.DISPUTED.value
     )
     if principal.sees_only_own_calls:
-        own = select(Engagement.id).where(Engagement.agent_id == principal.agent_id)
-        stmt = stmt.where(Review.engagement_id.in_(own))
+        stmt = stmt.where(Review.engagement_id.in_(_own_engagements(principal)))
     return list(session.scalars(stmt.order_by(Review.updated_at).limit(200)))
 
 
