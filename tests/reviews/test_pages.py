@@ -106,6 +106,42 @@ def test_forms_editor_for_admins_and_managers(world: World) -> None:
     )
     assert bad.status_code == 303  # back to the editor with the error flashed
     assert [f["name"] for f in world.api.get("/api/forms").json()] == ["Compliance"]
+    # edited on the page: a new version, with the section as it was offered again
+    form_id = world.api.get("/api/forms").json()[0]["id"]
+    editor = manager.get("/reviews/forms", params={"edit": form_id}).text
+    assert 'data-testid="edit-form-editor"' in editor and 'value="Checks"' in editor
+    assert f'<option value="{question["id"]}" selected>' in editor
+    saved = manager.post(
+        f"/reviews/forms/{form_id}",
+        data={
+            "csrf_token": csrf,
+            "name": "Compliance v2",
+            "levels": ["engagement", "agent_turn"],
+            "s0_title": "Checks",
+            "s0_kind": "auto_fail",
+            "s0_weight": "1",
+            "s0_questions": [question["id"]],
+        },
+    )
+    assert saved.status_code == 303
+    form = world.api.get(f"/api/forms/{form_id}").json()
+    assert (form["name"], form["version"], form["levels"]) == (
+        "Compliance v2",
+        2,
+        ["engagement", "agent_turn"],
+    )
+    bad_weight = manager.post(
+        f"/reviews/forms/{form_id}",
+        data={
+            "csrf_token": csrf,
+            "name": "x",
+            "levels": ["engagement"],
+            "s0_weight": "heavy",
+            "s0_questions": [question["id"]],
+        },
+    )
+    assert bad_weight.status_code == 303  # flashed, not a 500
+    assert world.api.get(f"/api/forms/{form_id}").json()["version"] == 2
 
 
 def test_journey_has_the_feedback_panel(world: World) -> None:

@@ -24,7 +24,8 @@ from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
-SECTION_SLOTS = 3  # sections offered by the new-form editor
+MAX_SECTIONS = 50  # FormIn's limit
+SECTION_SLOTS = 3  # empty sections offered by the editor (an edited form: at least its own)
 
 
 def _day(value: str, *, end: bool = False) -> datetime | None:
@@ -151,10 +152,18 @@ async def toggle_auto_review(
 
 
 @router.get("/reviews/forms")
-def forms_page(request: Request, user: ManagerUser, session: DbSession) -> Response:
+def forms_page(request: Request, user: ManagerUser, session: DbSession, edit: str = "") -> Response:
+    editing = None
+    edit_id = _uuid(edit)
+    if edit_id is not None:
+        try:
+            editing = service.get_form(session, user.company_id, edit_id)
+        except CallscribeError:
+            editing = None
     return render(
         request,
         "reviews/forms.html",
+        editing=editing,
         forms=service.list_forms(session, user.company_id),
         questions=service.list_questions(session, user.company_id),
         kinds=list(QuestionKind),
@@ -204,21 +213,35 @@ async def create_question_page(request: Request, user: ManagerUser, session: DbS
 
 @router.post("/reviews/forms")
 async def create_form_page(request: Request, user: ManagerUser, session: DbSession) -> Response:
+    return await _save_form(request, user.company_id, session, None)
+
+
+@router.post("/reviews/forms/{form_id}")
+async def update_form_page(
+    form_id: uuid.UUID, request: Request, user: ManagerUser, session: DbSession
+) -> Response:
+    """Saves a new version: reviews scored by the earlier one keep their scores."""
+    return await _save_form(request, user.company_id, session, form_id)
+
+
+async def _save_form(
+    request: Request, company_id: uuid.UUID, session: Any, form_id: uuid.UUID | None
+) -> Response:
     data = await request.form()
-    sections = []
-    for i in range(SECTION_SLOTS):
-        ids = [str(v) for v in data.getlist(f"s{i}_questions")]
-        if not ids:
-            continue
-        sections.append(
-            {
-                "title": str(data.get(f"s{i}_title") or f"Section {i + 1}"),
-                "kind": str(data.get(f"s{i}_kind") or "standard"),
-                "weight": float(str(data.get(f"s{i}_weight") or 1)),
-                "question_ids": ids,
-            }
-        )
     try:
+        sections = []
+        for i in range(max(SECTION_SLOTS, MAX_SECTIONS)):
+            ids = [str(v) for v in data.getlist(f"s{i}_questions")]
+            if not ids:
+                continue
+            sections.append(
+                {
+                    "title": str(data.get(f"s{i}_title") or f"Section {i + 1}"),
+                    "kind": str(data.get(f"s{i}_kind") or "standard"),
+                    "weight": float(str(data.get(f"s{i}_weight") or 1)),
+                    "question_ids": ids,
+                }
+            )
         body = FormIn.model_validate(
             {
                 "name": str(data.get("name", "")),
@@ -226,14 +249,17 @@ async def create_form_page(request: Request, user: ManagerUser, session: DbSessi
                 "sections": sections,
             }
         )
-        service.create_form(
-            session,
-            user.company_id,
-            name=body.name,
-            levels=list(body.levels),
-            sections=[s.model_dump(mode="json") for s in body.sections],
-        )
-        flash(request, f"Form {body.name!r} saved.")
+        fields: dict[str, Any] = {
+            "name": body.name,
+            "levels": list(body.levels),
+            "sections": [section.model_dump(mode="json") for section in body.sections],
+        }
+        if form_id is None:
+            service.create_form(session, company_id, **fields)
+            flash(request, f"Form {body.name!r} saved.")
+        else:
+            form = service.update_form(session, company_id, form_id, **fields)
+            flash(request, f"Form {body.name!r} saved as version {form.version}.")
     except ValidationError as exc:
         flash(request, from_validation(exc).message, "error")
     except (CallscribeError, ValueError) as exc:
