@@ -70,6 +70,10 @@ def test_agreement_per_question_against_the_expert(world: World) -> None:
     assert rows[greet["id"]]["ac1"] == pytest.approx(0.38 / 0.58)
     assert rows[tone["id"]]["percent_agreement"] == 1.0 and rows[tone["id"]]["ac1"] == 1.0
     assert reviewer.get(f"/api/calibrations/{cid}/agreement").status_code == 403
+    page = manager.get("/reviews/calibrations").text
+    assert f'data-calibration="{cid}"' in page and "Greeted?" in page
+    assert ">0.66</td>" in page and ">80%</td>" in page  # AC1 0.655..., agreement 4 of 5
+    assert reviewer.get("/reviews/calibrations").status_code == 403
     # blind: none of it is among the engagements' reviews
     assert (
         world.api.get("/api/reviews", params={"engagement_id": str(chats[0])}).json()["total"] == 0

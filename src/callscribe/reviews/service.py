@@ -1152,6 +1152,16 @@ def create_calibration(
     return calibration
 
 
+def list_calibrations(session: Session, company_id: uuid.UUID) -> list[CalibrationSession]:
+    return list(
+        session.scalars(
+            select(CalibrationSession)
+            .where(CalibrationSession.company_id == company_id)
+            .order_by(CalibrationSession.created_at.desc())
+        )
+    )
+
+
 def get_calibration(
     session: Session, company_id: uuid.UUID, calibration_id: uuid.UUID
 ) -> CalibrationSession:

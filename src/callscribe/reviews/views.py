@@ -266,3 +266,12 @@ async def _save_form(
         flash(request, getattr(exc, "message", str(exc)), "error")
     session.commit()
     return redirect(request, "/reviews/forms")
+
+
+@router.get("/reviews/calibrations")
+def calibrations_page(request: Request, user: ManagerUser, session: DbSession) -> Response:
+    sessions = service.list_calibrations(session, user.company_id)
+    agreement = {
+        c.id: service.calibration_agreement(session, user.company_id, c.id) for c in sessions
+    }
+    return render(request, "reviews/calibrations.html", sessions=sessions, agreement=agreement)
