@@ -78,6 +78,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("stale staging files", sweep_staging, every_s=600),
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
     Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
+    Sweep("stalled auto reviews", reviews_tasks.sweep_stalled, every_s=300),
 )
 
 

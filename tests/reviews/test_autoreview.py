@@ -179,3 +179,64 @@ def test_a_failing_auto_review_does_not_fail_the_call(
         engagement = s.get(Engagement, chat)
         assert engagement is not None
         assert engagement.meta["auto_review"] == {"error": "classifier exploded"}
+
+
+def test_the_sweep_asks_again_for_a_lost_training_or_backfill(world: World) -> None:
+    from datetime import timedelta
+
+    from callscribe.db import session_scope, utcnow
+    from callscribe.reviews import service
+    from callscribe.reviews.models import AutoReviewModel, Tag
+
+    hour_ago = utcnow() - timedelta(hours=1)
+    with session_scope() as s:
+        lost = Tag(
+            company_id=world.company.id,
+            name="Lost",
+            levels=["customer_turn"],
+            auto_enabled=True,
+            auto_status="training",
+            auto_requested_at=hour_ago,
+        )
+        fresh = Tag(
+            company_id=world.company.id,
+            name="Fresh",
+            levels=["customer_turn"],
+            auto_enabled=True,
+            auto_status="training",
+            auto_requested_at=utcnow(),
+        )
+        half = Tag(
+            company_id=world.company.id,
+            name="Half",
+            levels=["customer_turn"],
+            auto_enabled=True,
+            auto_status="running",
+        )
+        s.add_all([lost, fresh, half])
+        s.flush()
+        model = AutoReviewModel(
+            company_id=world.company.id,
+            tag_id=half.id,
+            version=1,
+            examples=5,
+            negatives=9,
+            precision=1,
+            recall=1,
+            f1=1,
+            threshold=0.5,
+            embedder="local",
+            classifier={"coef": [0.0] * 384, "intercept": 0.0},
+            backfill_done=50,
+            backfill_total=120,
+            progress_at=hour_ago,
+        )
+        s.add(model)
+        s.flush()
+        ids = (lost.id, model.id)
+    with session_scope() as s:
+        stalled = service.find_stalled(s)
+    assert (stalled.trainings, stalled.backfills) == ([ids[0]], [ids[1]])
+    with session_scope() as s:  # asked again just now: left alone until it is stale again
+        again = service.find_stalled(s)
+    assert (again.trainings, again.backfills) == ([], [])

@@ -116,6 +116,8 @@ class Tag(Base):
     auto_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_status: Mapped[str] = mapped_column(String(20), default=AutoStatus.NEEDS_EXAMPLES.value)
     auto_error: Mapped[str | None] = mapped_column(String(300))
+    # when a training was last asked for: the sweep re-asks when its job was lost
+    auto_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -217,6 +219,7 @@ class AutoReviewModel(Base):
     flagged: Mapped[int] = mapped_column(Integer, default=0)  # turns flagged by this version
     backfill_done: Mapped[int] = mapped_column(Integer, default=0)  # engagements
     backfill_total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last backfill chunk
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -15,6 +15,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -697,6 +698,7 @@ def _request_training(session: Session, tag: Tag) -> None:
         tag.auto_status = AutoStatus.NEEDS_EXAMPLES.value
         return
     tag.auto_status = AutoStatus.TRAINING.value
+    tag.auto_requested_at = utcnow()
     tag_id = str(tag.id)
     after_commit(session, lambda: enqueue_named("reviews.train", tag_id))
 
@@ -947,6 +949,7 @@ def backfill(
             )
         )
         model.backfill_total, model.backfill_done = len(ids), 0
+        model.progress_at = utcnow()
     flagged = 0
     for start in range(0, len(ids), BACKFILL_CHUNK):
         chunk = ids[start : start + BACKFILL_CHUNK]
@@ -963,6 +966,7 @@ def backfill(
             )
             flagged += _score_turns(session, company_id, turns, [(tag, model)])
             model.backfill_done = min(len(ids), start + len(chunk))
+            model.progress_at = utcnow()
         if progress is not None:
             progress(min(len(ids), start + len(chunk)), len(ids))
     with session_factory() as session:
@@ -983,6 +987,47 @@ def train_and_backfill(session_factory: Callable[[], Any], tag_id: uuid.UUID) ->
     if model_id is None:
         return 0
     return backfill(session_factory, model_id)
+
+
+STALLED_AFTER_S = 900  # a training or backfill silent this long lost its job
+
+
+@dataclass(frozen=True)
+class Stalled:
+    trainings: list[uuid.UUID]  # tags whose training was asked for and never came
+    backfills: list[uuid.UUID]  # model versions whose backfill stopped half way
+
+
+def find_stalled(session: Session, stalled_after_s: float = STALLED_AFTER_S) -> Stalled:
+    """Auto reviews whose job a crash or a flushed queue lost; each is marked as asked
+    again now, so the next sweep leaves it alone for another STALLED_AFTER_S."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stalled_after_s)
+    trainings = []
+    for tag in session.scalars(
+        select(Tag).where(
+            Tag.auto_enabled.is_(True),
+            Tag.auto_status == AutoStatus.TRAINING.value,
+            (Tag.auto_requested_at.is_(None)) | (Tag.auto_requested_at < cutoff),
+        )
+    ):
+        tag.auto_requested_at = now
+        trainings.append(tag.id)
+    backfills = []
+    for tag in session.scalars(
+        select(Tag).where(Tag.auto_enabled.is_(True), Tag.auto_status == AutoStatus.RUNNING.value)
+    ):
+        model = latest_model(session, tag.id)
+        if model is None:
+            continue
+        last = model.progress_at or model.created_at
+        if last < cutoff and (
+            model.backfill_total == 0 or model.backfill_done < model.backfill_total
+        ):
+            model.progress_at = now
+            backfills.append(model.id)
+    session.flush()
+    return Stalled(trainings, backfills)
 
 
 # -- coverage and queue --------------------------------------------------------------------

@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("auto_enabled", sa.Boolean(), nullable=False),
         sa.Column("auto_status", sa.String(length=20), nullable=False),
         sa.Column("auto_error", sa.String(length=300), nullable=True),
+        sa.Column("auto_requested_at", callscribe.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", callscribe.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["company_id"],
@@ -138,6 +139,7 @@ def upgrade() -> None:
         sa.Column("flagged", sa.Integer(), nullable=False),
         sa.Column("backfill_done", sa.Integer(), nullable=False),
         sa.Column("backfill_total", sa.Integer(), nullable=False),
+        sa.Column("progress_at", callscribe.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", callscribe.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tag_id"],
