@@ -126,7 +126,8 @@ def _disputed_review(world: World) -> str:
         )
         assert made.status_code == 201, made.text
         review = made.json()["id"]
-        assert c.post(f"/api/reviews/{review}/dispute", json={"comment": "no"}).status_code == 200
+        disputed = c.post(f"/api/reviews/{review}/dispute", json={"comment": "no"})
+        assert disputed.status_code == 200, (disputed.text, made.text)
         return review
 
 

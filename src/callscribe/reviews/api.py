@@ -4,7 +4,7 @@ approve / dispute / resolve / feedback, calibration sessions."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from callscribe.reviews.schemas import (
     TagRef,
 )
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api", tags=["reviews"])
 Writer = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
 Manager = Annotated[Principal, Depends(require(Permission.FORMS_MANAGE))]
@@ -96,6 +97,13 @@ def review_out(session: Session, review: Review) -> ReviewOut:
     return reviews_out(session, [review])[0]
 
 
+def committed(session: Session, answer: T) -> T:
+    """`answer`, once the write is committed: the next request (on another connection)
+    sees it, and the jobs asked for after commit (a retraining) are enqueued."""
+    session.commit()
+    return answer
+
+
 def auto_out(state: service.AutoReviewState) -> AutoReviewOut:
     return AutoReviewOut.model_validate(state, from_attributes=True)
 
@@ -113,12 +121,13 @@ def create_tag(body: TagIn, principal: Manager, session: DbSession) -> TagOut:
         levels=list(body.levels),
         description=body.description,
     )
-    return TagOut.model_validate(tag)
+    return committed(session, TagOut.model_validate(tag))
 
 
 @router.get("/tags", response_model=list[TagOut], responses=ERRORS, summary="The company's tags")
 def list_tags(principal: CurrentPrincipal, session: DbSession) -> list[TagOut]:
-    return [TagOut.model_validate(t) for t in service.list_tags(session, principal.company_id)]
+    tags = [TagOut.model_validate(t) for t in service.list_tags(session, principal.company_id)]
+    return committed(session, tags)  # the built-ins, created on first use
 
 
 @router.get(
@@ -144,7 +153,7 @@ def put_auto_review(
     tag_id: uuid.UUID, body: AutoReviewIn, principal: Manager, session: DbSession
 ) -> AutoReviewOut:
     tag = service.get_tag(session, principal.company_id, tag_id)
-    return auto_out(service.set_auto_review(session, tag, body.enabled))
+    return committed(session, auto_out(service.set_auto_review(session, tag, body.enabled)))
 
 
 @router.get(
@@ -172,7 +181,7 @@ def _question_fields(body: QuestionIn) -> dict[str, Any]:
 @router.post("/questions", status_code=201, response_model=QuestionOut, responses=ERRORS)
 def create_question(body: QuestionIn, principal: Manager, session: DbSession) -> QuestionOut:
     question = service.create_question(session, principal.company_id, **_question_fields(body))
-    return QuestionOut.model_validate(question)
+    return committed(session, QuestionOut.model_validate(question))
 
 
 @router.get("/questions", response_model=list[QuestionOut], responses=ERRORS)
@@ -189,7 +198,7 @@ def update_question(
     question = service.update_question(
         session, principal.company_id, question_id, **_question_fields(body)
     )
-    return QuestionOut.model_validate(question)
+    return committed(session, QuestionOut.model_validate(question))
 
 
 def _sections(body: FormIn) -> list[dict[str, Any]]:
@@ -205,7 +214,7 @@ def create_form(body: FormIn, principal: Manager, session: DbSession) -> FormOut
         levels=list(body.levels),
         sections=_sections(body),
     )
-    return FormOut.model_validate(form)
+    return committed(session, FormOut.model_validate(form))
 
 
 @router.get("/forms", response_model=list[FormOut], responses=ERRORS)
@@ -245,7 +254,7 @@ def update_form(
         levels=list(body.levels),
         sections=_sections(body),
     )
-    return FormOut.model_validate(form)
+    return committed(session, FormOut.model_validate(form))
 
 
 # -- reviews -------------------------------------------------------------------------------
@@ -269,7 +278,7 @@ def create_review(body: ReviewIn, principal: Writer, session: DbSession) -> Revi
         answers=body.answers,
         comment=body.comment,
     )
-    return review_out(session, review)
+    return committed(session, review_out(session, review))
 
 
 @router.get("/reviews", response_model=Page[ReviewOut], responses=ERRORS)
@@ -314,12 +323,14 @@ def feedback(
     review_id: uuid.UUID, body: FeedbackIn, principal: Writer, session: DbSession
 ) -> ReviewOut:
     review = service.give_feedback(session, principal, review_id, Verdict(body.verdict))
-    return review_out(session, review)
+    return committed(session, review_out(session, review))
 
 
 @router.post("/reviews/{review_id}/approve", response_model=ReviewOut, responses=ERRORS)
 def approve(review_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> ReviewOut:
-    return review_out(session, service.approve_review(session, principal, review_id))
+    return committed(
+        session, review_out(session, service.approve_review(session, principal, review_id))
+    )
 
 
 @router.post("/reviews/{review_id}/dispute", response_model=ReviewOut, responses=ERRORS)
@@ -329,7 +340,7 @@ def dispute(
     review = service.dispute_review(
         session, principal, review_id, comment=body.comment, answers=body.answers
     )
-    return review_out(session, review)
+    return committed(session, review_out(session, review))
 
 
 @router.post("/reviews/{review_id}/resolve", response_model=ReviewOut, responses=ERRORS)
@@ -344,7 +355,7 @@ def resolve(
         comment=body.comment,
         answers=body.answers,
     )
-    return review_out(session, review)
+    return committed(session, review_out(session, review))
 
 
 # -- calibration ---------------------------------------------------------------------------
@@ -362,7 +373,7 @@ def create_calibration(
         engagement_ids=body.engagement_ids,
         expert_user_id=body.expert_user_id,
     )
-    return CalibrationOut.model_validate(calibration)
+    return committed(session, CalibrationOut.model_validate(calibration))
 
 
 @router.post(
@@ -377,7 +388,7 @@ def submit_calibration(
     review = service.submit_calibration(
         session, principal, calibration_id, engagement_id=body.engagement_id, answers=body.answers
     )
-    return {"id": str(review.id), "score": review.score}
+    return committed(session, {"id": str(review.id), "score": review.score})
 
 
 @router.get(

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, false, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscribe.accounts.models import User
@@ -97,18 +98,22 @@ def ensure_builtin_tags(session: Session, company_id: uuid.UUID) -> None:
         session.scalars(select(Tag.name).where(Tag.company_id == company_id, Tag.builtin.is_(True)))
     )
     for name, (polarity, levels, description) in BUILTINS.items():
-        if name.value not in have:
-            session.add(
-                Tag(
-                    company_id=company_id,
-                    name=name.value,
-                    polarity=polarity.value,
-                    levels=levels,
-                    description=description,
-                    builtin=True,
+        if name.value in have:
+            continue
+        try:
+            with session.begin_nested():  # another request may be creating it right now
+                session.add(
+                    Tag(
+                        company_id=company_id,
+                        name=name.value,
+                        polarity=polarity.value,
+                        levels=levels,
+                        description=description,
+                        builtin=True,
+                    )
                 )
-            )
-    session.flush()
+        except IntegrityError:
+            continue  # it won: its row is the built-in
 
 
 def create_tag(
