@@ -45,6 +45,8 @@ from callscribe.journey import api as journey_api
 from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.reviews import api as reviews_api
+from callscribe.reviews import views as reviews_views
 from callscribe.search import api as search_api
 from callscribe.search import views as search_views
 from callscribe.settings import get_settings
@@ -73,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     journey_api.router,
     search_api.router,
     analytics_api.router,
+    reviews_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
@@ -82,6 +85,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search_views.router,
     analytics_views.router,
     zipbatch_views.router,
+    reviews_views.router,
 )
 
 

@@ -25,6 +25,7 @@ from callscribe.ingest import tasks as ingest_tasks
 from callscribe.ingest.zipbatch import tasks as zipbatch_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
+from callscribe.reviews import tasks as reviews_tasks
 from callscribe.search import tasks as search_tasks
 from callscribe.settings import get_settings
 from callscribe.storage.staging import sweep_staging
@@ -40,6 +41,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     ingest_tasks,
     zipbatch_tasks,
     search_tasks,
+    reviews_tasks,
 )
 
 # outbox event type -> consumers; each must be idempotent on the event id
@@ -79,6 +81,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
     Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
     Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
+    Sweep("stalled auto reviews", reviews_tasks.sweep_stalled, every_s=300),
 )
 
 

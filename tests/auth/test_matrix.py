@@ -107,6 +107,30 @@ def _turn_with_card(world: World) -> int:
         return turn.id
 
 
+def _chat(world: World) -> str:
+    from tests.conftest import insert_text_engagement
+
+    return str(insert_text_engagement(world.company.id, [("customer", "Where is my card?")]))
+
+
+def _bookmark(world: World) -> str:
+    with world.company_client() as c:
+        return next(t["id"] for t in c.get("/api/tags").json() if t["name"] == "Bookmark")
+
+
+def _disputed_review(world: World) -> str:
+    """A review of a call every caller may see, disputed by the company's API key."""
+    with world.company_client() as c:
+        made = c.post(
+            "/api/reviews", json={"engagement_id": _chat(world), "tag_id": _bookmark(world)}
+        )
+        assert made.status_code == 201, made.text
+        review = made.json()["id"]
+        disputed = c.post(f"/api/reviews/{review}/dispute", json={"comment": "no"})
+        assert disputed.status_code == 200, (disputed.text, made.text)
+        return review
+
+
 # action: (permission, attempt(world, caller) -> response, status when allowed, when refused)
 Attempt = Callable[[World, Caller], httpx.Response]
 ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
@@ -203,6 +227,30 @@ ACTIONS: dict[str, tuple[Permission, Attempt, int, int]] = {
     "revoke an OAuth app": (
         Permission.OAUTH_APPS_MANAGE,
         lambda w, c: c.request("DELETE", f"/api/oauth/apps/{_fresh_app(w)}"),
+        200,
+        403,
+    ),
+    "add a review tag": (
+        Permission.FORMS_MANAGE,
+        lambda w, c: c.request(
+            "POST", "/api/tags", json={"name": f"Tag by {c.kind}", "levels": ["engagement"]}
+        ),
+        201,
+        403,
+    ),
+    "review an engagement": (
+        Permission.REVIEWS_WRITE,
+        lambda w, c: c.request(
+            "POST", "/api/reviews", json={"engagement_id": _chat(w), "tag_id": _bookmark(w)}
+        ),
+        201,
+        403,
+    ),
+    "resolve a dispute": (
+        Permission.REVIEWS_RESOLVE,
+        lambda w, c: c.request(
+            "POST", f"/api/reviews/{_disputed_review(w)}/resolve", json={"outcome": "rejected"}
+        ),
         200,
         403,
     ),

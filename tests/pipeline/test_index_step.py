@@ -56,12 +56,13 @@ def _hits(company: CompanyCtx, q: str) -> set[uuid.UUID]:
         return {h.engagement.id for h in page.hits}
 
 
-def test_index_runs_after_analyze_and_before_complete() -> None:
+def test_index_runs_after_analyze_and_before_auto_review_and_complete() -> None:
     from callscribe.pipeline.steps import STEPS
 
     names = [step.name for step in STEPS]
     assert names.index("redact") < names.index("analyze") < names.index("index")
-    assert names.index("index") == names.index("complete") - 1
+    assert names.index("index") == names.index("auto_review") - 1
+    assert names.index("auto_review") == names.index("complete") - 1
 
 
 @pytest.mark.parametrize("channel", ["chat", "email", "ticket", "voice"])

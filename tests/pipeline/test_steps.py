@@ -49,6 +49,7 @@ def test_text_engagements_and_transcribed_calls_skip_transcribe(company: Company
         "Redact",
         "Analyze",
         "Index",
+        "AutoReview",
         "Complete",
     ]
     chat = load_context(_engagement(company, "chat", {"transcript_complete": True}))

@@ -188,7 +188,16 @@ def test_the_drop_zone_lists_opus_and_the_calls_list_has_an_outcome_column(
     assert cell and cell.group(1) == outcome
 
 
-PHONE_PAGES = ["/calls", "/upload", "/action-items", "/automations", "/settings/users"]
+PHONE_PAGES = [
+    "/calls",
+    "/upload",
+    "/action-items",
+    "/automations",
+    "/settings/users",
+    "/reviews",
+    "/reviews/tags",
+    "/reviews/forms",
+]
 
 
 @pytest.mark.slow

@@ -28,6 +28,9 @@ class Permission(StrEnum):
     OAUTH_APPS_MANAGE = "oauth_apps.manage"
     PII_REVEAL = "pii.reveal"  # click a masked value ([card], [phone] …) to see it; audited
     PII_AUDIT = "pii.audit"  # read the reveal audit log
+    REVIEWS_WRITE = "reviews.write"  # tag, answer forms, give feedback on AI reviews
+    REVIEWS_RESOLVE = "reviews.resolve"  # approve or dispute any review, resolve disputes
+    FORMS_MANAGE = "forms.manage"  # tags, questions, forms, auto review, calibration
 
 
 _ALL = frozenset(Permission)
@@ -40,6 +43,9 @@ _MANAGER = frozenset(
         Permission.CONNECTORS_MANAGE,
         Permission.CRM_CONFIGURE,
         Permission.PII_REVEAL,
+        Permission.REVIEWS_WRITE,
+        Permission.REVIEWS_RESOLVE,
+        Permission.FORMS_MANAGE,
     }
 )
 
@@ -47,7 +53,7 @@ _MANAGER = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ALL,
     Role.MANAGER: _MANAGER,
-    Role.REVIEWER: frozenset({Permission.CALLS_VIEW_ALL}),
+    Role.REVIEWER: frozenset({Permission.CALLS_VIEW_ALL, Permission.REVIEWS_WRITE}),
     Role.AGENT: frozenset(),
 }
 

@@ -16,6 +16,7 @@ from callscribe.delivery import models as _delivery  # noqa: F401
 from callscribe.ingest import models as _ingest  # noqa: F401
 from callscribe.ingest.zipbatch import models as _zipbatch  # noqa: F401
 from callscribe.privacy import models as _privacy  # noqa: F401
+from callscribe.reviews import models as _reviews  # noqa: F401
 from callscribe.search import models as _search  # noqa: F401
 
 config = context.config

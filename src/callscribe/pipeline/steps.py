@@ -27,6 +27,7 @@ from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.detectors import KnownIdentity, detect_turns
 from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.privacy.redaction import audio_ranges_ms, silence
+from callscribe.reviews import service as reviews_service
 from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
@@ -311,6 +312,31 @@ class Index:
         return DONE
 
 
+class AutoReview:
+    """Every enabled tag's auto-review classifier over the engagement's turns (embedded
+    once for all tags), after Index: AI reviews with a confidence, replacing what an
+    earlier run flagged; people's reviews are never touched. A failure does not fail the
+    call: the Minutes and the transcript stand, the error is kept in
+    `meta["auto_review"]`, and the tag's next backfill reviews the turns again."""
+
+    name = "auto_review"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        try:
+            with session_scope() as session:
+                reviews_service.auto_review_engagement(session, ctx.call_id)
+            ctx.meta.pop("auto_review", None)
+        except Exception as exc:  # noqa: BLE001 -- reviewing never fails the call
+            ctx.meta["auto_review"] = {"error": str(exc)[:300]}
+            with session_scope() as session:
+                _update(session, ctx.call_id, meta=dict(ctx.meta))
+        return DONE
+
+
 class Complete:
     """`completed` and the `call.completed` outbox event, in one transaction: the
     automations fire for every completed call, even when the worker dies right after."""
@@ -336,7 +362,14 @@ class Complete:
         return DONE
 
 
-STEPS: tuple[Step, ...] = (Transcribe(), Redact(), Analyze(), Index(), Complete())
+STEPS: tuple[Step, ...] = (
+    Transcribe(),
+    Redact(),
+    Analyze(),
+    Index(),
+    AutoReview(),
+    Complete(),
+)
 
 
 def _update(session: Any, call_id: Any, **values: Any) -> None:

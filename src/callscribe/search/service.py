@@ -33,6 +33,7 @@ __all__ = [
     "SearchMode",
     "SearchResults",
     "TurnFilter",
+    "embed_turns",
     "index_engagement",
     "reindex_company",
     "remove_engagement",
@@ -73,6 +74,14 @@ def shown_text(turn: Turn) -> str:
     (privacy), so no PII reaches the index, its embeddings or a search result (the API's
     `text` and the page's context turns show the same)."""
     return calls_service.masked_turn_text(turn) if turn.text else ""
+
+
+def embed_turns(session: Session, company_id: uuid.UUID, turns: list[Turn]) -> tuple[str, Any]:
+    """(embedder name, (len(turns), dim) float32 L2-normalised vectors) of the turns' index
+    text (`shown_text`: masked) by the company's embedder: what the index stores, for a
+    domain that learns from turn embeddings (reviews' auto review)."""
+    embedder = get_embedder(session, company_id)
+    return embedder.name, embedder.embed([shown_text(t) for t in turns])
 
 
 # -- indexing ------------------------------------------------------------------------------

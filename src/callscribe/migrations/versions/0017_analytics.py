@@ -2,7 +2,7 @@
 favorites and selections of engagements
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01 15:07:02.058104
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import callscribe.db
 
 revision: str = "0017"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -201,6 +201,7 @@
     p.id = "turn-" + turn.id;
     p.dataset.turn = String(turn.id);
     p.dataset.engagement = eng.id;
+    p.dataset.role = turn.role;
     return p;
   }
 
@@ -360,9 +361,27 @@
     if (node) { scrollPaneTo(node); selectTurn(link.dataset.turn); }
   });
 
+  // the Feedback panel (feedback.js) follows the selection
+  function announce() {
+    var turnNode = selectedTurn ? document.getElementById("turn-" + selectedTurn) : null;
+    root.dispatchEvent(new CustomEvent("journey:select", { detail: {
+      engagement: selectedEngagement,
+      turn: turnNode && turnNode.dataset.engagement === selectedEngagement ? selectedTurn : null,
+      role: turnNode ? turnNode.dataset.role : null,
+    } }));
+  }
+
   function selectEngagement(id) {
     if (!id || id === selectedEngagement) return;
     selectedEngagement = id;
+    if (selectedTurn) {
+      var oldTurn = document.getElementById("turn-" + selectedTurn);
+      if (!oldTurn || oldTurn.dataset.engagement !== id) {
+        if (oldTurn) oldTurn.classList.remove("selected");
+        selectedTurn = null;
+      }
+    }
+    announce();
     Array.prototype.forEach.call(document.querySelectorAll(".eng-head.selected, .nav-eng.selected"), function (n) {
       n.classList.remove("selected");
     });
@@ -393,6 +412,7 @@
     selectedTurn = id;
     var node = document.getElementById("turn-" + id);
     if (node) node.classList.add("selected");
+    announce();
     var box = document.getElementById("similar-turns");
     box.textContent = "Looking for similar turns…";
     fetch("/api/journey/turns/" + id + "/similar", { credentials: "same-origin" })
