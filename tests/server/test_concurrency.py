@@ -104,9 +104,24 @@ def test_the_request_session_is_released_before_the_answer_is_serialized(app_env
     async def probe_async(session: DbSession) -> Answer:
         return Answer(value=session.execute(text("SELECT 2")).scalar_one())
 
+    # the domains' routes come in included routers (nested twice, as a router that
+    # includes another), which FastAPI keeps as one entry each, not in app.routes
+    from fastapi import APIRouter
+
+    inner, outer = APIRouter(), APIRouter(prefix="/domain")
+
+    @inner.get("/probe", response_model=Answer)
+    def routed_probe(session: DbSession) -> Answer:
+        return Answer(value=session.execute(text("SELECT 3")).scalar_one())
+
+    outer.include_router(inner, prefix="/inner")
+    app.include_router(outer)
+
     release_sessions_before_serialization(app)  # as create_app does
+    release_sessions_before_serialization(app)  # twice: still wrapped once
 
     with TestClient(app) as client:
         assert client.get("/probe").json() == {"value": 1}
         assert client.get("/probe-async").json() == {"value": 2}
-    assert seen == [0, 0]
+        assert client.get("/domain/inner/probe").json() == {"value": 3}
+    assert seen == [0, 0, 0]

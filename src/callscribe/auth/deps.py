@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -64,6 +64,7 @@ def _released_after(call: Callable[..., Any]) -> Callable[..., Any]:
             await run_in_threadpool(release, values)
             return result
 
+        run_async._releases_sessions = True  # type: ignore[attr-defined]
         return run_async
 
     @functools.wraps(call)
@@ -72,15 +73,31 @@ def _released_after(call: Callable[..., Any]) -> Callable[..., Any]:
         release(values)
         return result
 
+    run._releases_sessions = True  # type: ignore[attr-defined]
     return run
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute under `routes`, inside included routers too: FastAPI (0.165) keeps
+    an included router as one `_IncludedRouter` entry whose own routes hold the
+    endpoints, and builds the routes that answer from them at the first request."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)
 
 
 def release_sessions_before_serialization(app: FastAPI) -> None:
     """Wrap every API route's endpoint with _released_after. Called by the app shell once
-    its routers are included."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.dependant.call is not None:
-            route.dependant.call = _released_after(route.dependant.call)
+    its routers are included, before the first request (when included routers build
+    their answering routes from these endpoints)."""
+    for route in api_routes(app.routes):
+        if getattr(route.endpoint, "_releases_sessions", False):
+            continue  # a router included twice: wrapped once
+        route.endpoint = _released_after(route.endpoint)
+        if route.dependant.call is not None:
+            route.dependant.call = route.endpoint
 
 
 def bearer_token(request: Request) -> str | None:
