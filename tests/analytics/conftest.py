@@ -12,7 +12,8 @@ this table (and the transcript file), never read back from the code under test.
 | E5  | voice, technical: Dana, C1, 2026-11-06, talk 999, outcome sale (must stay out)       |
 facts.score: E1 1, E3 4, E4 8, E5 100; attributes.region: E3 north, E4 south.
 E1 and E2 share a conversation. Transactions: E1 100.0 and 50.5, E3 20.0, and 1000.0
-linked to no engagement.
+linked to no engagement. Reviews: people tagged E1, E3 and E5 `Reviewed`; people's form
+scores 80 and 60 on E1 and 90 on E2; an AI flag on E2 and a withdrawn one on E4.
 """
 
 from __future__ import annotations
@@ -192,6 +193,34 @@ def world(company: CompanyCtx) -> World:
                     engagement_id=ids[eng_key] if eng_key else None,
                     revenue=revenue,
                     kind="sale",
+                )
+            )
+        # reviews: people tagged E1, E3 and the technical E5 `Reviewed`; people's form
+        # scores 80 and 60 on E1, 90 on E2; the AI flags a turn of E2 and once flagged E4
+        # (withdrawn since)
+        from callscribe.reviews.models import BuiltinTag, Review, ReviewerKind, ReviewStatus
+        from callscribe.reviews.service import builtin_tag
+
+        reviewed = builtin_tag(s, cid, BuiltinTag.REVIEWED)
+        human, ai = ReviewerKind.HUMAN.value, ReviewerKind.AI.value
+        for key, tag_id, score, kind, status in (
+            ("E1", reviewed.id, None, human, ReviewStatus.SUBMITTED),
+            ("E3", reviewed.id, None, human, ReviewStatus.SUBMITTED),
+            ("E5", reviewed.id, None, human, ReviewStatus.SUBMITTED),
+            ("E1", None, 80.0, human, ReviewStatus.SUBMITTED),
+            ("E1", None, 60.0, human, ReviewStatus.APPROVED),
+            ("E2", None, 90.0, human, ReviewStatus.SUBMITTED),
+            ("E2", None, None, ai, ReviewStatus.FLAGGED),
+            ("E4", None, None, ai, ReviewStatus.WITHDRAWN),
+        ):
+            s.add(
+                Review(
+                    company_id=cid,
+                    engagement_id=ids[key],
+                    tag_id=tag_id,
+                    score=score,
+                    reviewer_kind=kind,
+                    status=status.value,
                 )
             )
         return World(company, dana.id, sam.id, c1.id, c2.id, ids)

@@ -46,6 +46,9 @@ EXPECTED = {
     "repeat_contact_rate": 0.25,  # E2 came 3 days after E1; E4 10 days after E3
     "revenue": 170.5,  # the unlinked 1000 is not an engagement's
     "transactions": 3,
+    "review_coverage": 0.5,  # E1 and E3 of four (E5, technical, stays out)
+    "avg_qa_score": (70 + 90) / 2,  # E1's two scores averaged first, then with E2's
+    "ai_flagged_share": 0.25,  # E2; E4's flag was withdrawn
 }
 
 
@@ -56,7 +59,7 @@ def test_catalog_lists_every_builtin_with_unit_and_description(client, world: Wo
     assert set(items[0]) == {"name", "label", "unit", "builtin", "expression"}
     names = {i["name"] for i in items}
     assert set(EXPECTED) <= names
-    assert {"engagements", "avg_handle_time_s", "talk_ratio_agent"} <= names
+    assert {"engagements", "avg_handle_time_s", "talk_ratio_agent", "review_coverage"} <= names
     by = {i["name"]: i for i in items}
     assert by["engagements"]["expression"] == "COUNT(engagement)" and by["engagements"]["builtin"]
     assert by["avg_handle_time_s"]["unit"] == "seconds"

@@ -78,6 +78,22 @@ VISUALIZATIONS: tuple[BuiltinVisualization, ...] = (
         "qa-resolved-week", "Resolved rate by week", "line", ("resolved_rate",), ("date:week",)
     ),
     BuiltinVisualization(
+        "qa-coverage",
+        "Reviews",
+        "number",
+        ("review_coverage", "avg_qa_score", "ai_flagged_share"),
+    ),
+    BuiltinVisualization(
+        "qa-coverage-agent",
+        "Review coverage and QA score by agent",
+        "table",
+        ("engagements", "review_coverage", "avg_qa_score", "ai_flagged_share"),
+        ("agent",),
+    ),
+    BuiltinVisualization(
+        "qa-score-week", "Average QA score by week", "line", ("avg_qa_score",), ("date:week",)
+    ),
+    BuiltinVisualization(
         "cx-sentiment",
         "Sentiment",
         "number",
@@ -111,6 +127,13 @@ VISUALIZATIONS: tuple[BuiltinVisualization, ...] = (
         ("engagements", "avg_handle_time_s"),
         ("engaged_department",),
     ),
+    BuiltinVisualization(
+        "tp-flagged-queue",
+        "AI-flagged share by queue",
+        "bar",
+        ("ai_flagged_share",),
+        ("queue",),
+    ),
 )
 VISUALIZATION_BY_KEY = {v.key: v for v in VISUALIZATIONS}
 
@@ -125,9 +148,14 @@ DASHBOARDS: tuple[BuiltinDashboard, ...] = (
     BuiltinDashboard(
         "quality",
         "Quality & reviews",
-        "Sentiment and resolution per agent and week. Review coverage, QA scores and "
-        "AI-flagged shares join when the reviews domain lands.",
-        ("qa-sentiment-agent", "qa-resolved-week"),
+        "Review coverage, QA scores and AI flags; sentiment and resolution per agent and week.",
+        (
+            "qa-coverage",
+            "qa-coverage-agent",
+            "qa-score-week",
+            "qa-sentiment-agent",
+            "qa-resolved-week",
+        ),
     ),
     BuiltinDashboard(
         "customer-experience",
@@ -138,8 +166,8 @@ DASHBOARDS: tuple[BuiltinDashboard, ...] = (
     BuiltinDashboard(
         "topics",
         "Topics & tags",
-        "Where engagements go (queues, departments). Tags join with the reviews domain.",
-        ("tp-queue", "tp-department"),
+        "Where engagements go (queues, departments) and how often the AI flags them.",
+        ("tp-queue", "tp-department", "tp-flagged-queue"),
     ),
 )
 DASHBOARD_BY_KEY = {d.key: d for d in DASHBOARDS}

@@ -5,10 +5,10 @@ query's Frame (for what the language does not reach: turns, Minutes, time window
 A metric is an aggregate over the engagements of one group of the query. Metrics that
 need another table ask the Frame for it; the Frame joins only what was asked for.
 
-To add one (review coverage, QA score, AI-flagged share when the reviews tables land):
-append a BuiltinMetric to BUILTINS with a `compute(frame)` that returns an aggregate
-expression over the group's engagements (a correlated EXISTS on reviews keyed by
-`Engagement.id`, as first_contact_resolution does on engagements).
+To add one: append a BuiltinMetric to BUILTINS with a `compute(frame)` that returns an
+aggregate expression over the group's engagements (a correlated EXISTS keyed by
+`Engagement.id`, as first_contact_resolution and review_coverage do, or a per-engagement
+subquery the Frame joins once, as the turns, transactions and reviews are).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from callscribe.analytics.expression.nodes import Kind
 from callscribe.analytics.expression.sql import epoch_s
 from callscribe.calls.models import Engagement, Minutes, Turn
 from callscribe.crm.models import Transaction
+from callscribe.reviews.models import BuiltinTag, Review, ReviewerKind, ReviewStatus, Tag
 
 REPEAT_WINDOW_S = 7 * 86400  # first-contact resolution and repeat contacts: 7 days
 
@@ -36,6 +37,7 @@ class Unit:
     SECONDS = "seconds"
     RATIO = "ratio"  # 0..1
     MONEY = "money"
+    PERCENT = "percent"  # 0..100 (and above, with bonus sections)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Frame:
     def __post_init__(self) -> None:
         self._turns: Any = None
         self._txns: Any = None
+        self._reviews: Any = None
 
     @property
     def when(self) -> ColumnElement[Any]:
@@ -102,6 +105,44 @@ class Frame:
             )
         return self._txns
 
+    def reviews(self) -> Any:
+        """Per engagement: the average QA score of people's form reviews (calibration
+        sessions left out: those are practice) and how many turns or engagements the AI
+        flags."""
+        self.needs.add("reviews")
+        if self._reviews is None:
+            human_score = case(
+                (
+                    and_(
+                        Review.reviewer_kind == ReviewerKind.HUMAN.value,
+                        Review.calibration_id.is_(None),
+                    ),
+                    Review.score,
+                ),
+                else_=null(),
+            )
+            ai_flag = case(
+                (
+                    and_(
+                        Review.reviewer_kind == ReviewerKind.AI.value,
+                        Review.status == ReviewStatus.FLAGGED.value,
+                    ),
+                    1,
+                ),
+                else_=0,
+            )
+            self._reviews = (
+                select(
+                    Review.engagement_id.label("engagement_id"),
+                    func.avg(human_score).label("qa_score"),
+                    func.sum(ai_flag).label("ai_flags"),
+                )
+                .where(Review.company_id == self.company_id)
+                .group_by(Review.engagement_id)
+                .subquery("review_stats")
+            )
+        return self._reviews
+
     def join(self, stmt: Select[Any]) -> Select[Any]:
         """`stmt` (FROM engagements) with the outer joins asked for."""
         if "agents" in self.needs:
@@ -114,6 +155,9 @@ class Frame:
         if "transactions" in self.needs:
             x = self.transactions()
             stmt = stmt.outerjoin(x, x.c.engagement_id == Engagement.id)
+        if "reviews" in self.needs:
+            r = self.reviews()
+            stmt = stmt.outerjoin(r, r.c.engagement_id == Engagement.id)
         return stmt
 
     # -- names of the expression language ------------------------------------------
@@ -257,6 +301,34 @@ def _transactions(frame: Frame) -> ColumnElement[Any]:
     return func.coalesce(func.sum(frame.transactions().c.n), 0)
 
 
+def _reviewed() -> ColumnElement[bool]:
+    """A person tagged the engagement `Reviewed` (the built-in tag)."""
+    return exists(
+        select(Review.id)
+        .join(Tag, Tag.id == Review.tag_id)
+        .where(
+            Review.engagement_id == Engagement.id,
+            Review.reviewer_kind == ReviewerKind.HUMAN.value,
+            Tag.company_id == Engagement.company_id,
+            Tag.builtin.is_(True),
+            Tag.name == BuiltinTag.REVIEWED.value,
+        )
+    )
+
+
+def _review_coverage(_frame: Frame) -> ColumnElement[Any]:
+    return _ratio(func.count(case((_reviewed(), 1))), func.count(Engagement.id))
+
+
+def _avg_qa_score(frame: Frame) -> ColumnElement[Any]:
+    return func.avg(frame.reviews().c.qa_score)
+
+
+def _ai_flagged_share(frame: Frame) -> ColumnElement[Any]:
+    flagged = case((frame.reviews().c.ai_flags > 0, 1))
+    return _ratio(func.count(flagged), func.count(Engagement.id))
+
+
 BUILTINS: tuple[BuiltinMetric, ...] = (
     BuiltinMetric(
         "engagements",
@@ -366,6 +438,30 @@ BUILTINS: tuple[BuiltinMetric, ...] = (
         "Share of engagements with a known customer who had another engagement in the 7 "
         "days before.",
         compute=_repeat,
+    ),
+    BuiltinMetric(
+        "review_coverage",
+        "Review coverage",
+        Unit.RATIO,
+        "Share of engagements a person tagged `Reviewed`.",
+        compute=_review_coverage,
+    ),
+    BuiltinMetric(
+        "avg_qa_score",
+        "Average QA score",
+        Unit.PERCENT,
+        "People's form-review scores (percent; a bonus section may lift one above 100), "
+        "averaged per engagement, then over the engagements that have one. Calibration "
+        "sessions are left out.",
+        compute=_avg_qa_score,
+    ),
+    BuiltinMetric(
+        "ai_flagged_share",
+        "AI-flagged share",
+        Unit.RATIO,
+        "Share of engagements with at least one turn or the engagement flagged by an auto "
+        "review (any tag; filter by tag for one).",
+        compute=_ai_flagged_share,
     ),
     BuiltinMetric(
         "revenue",
