@@ -85,6 +85,20 @@ PAGE_ROUTES = {
     "/customers/{customer_id}/journey",
     "/search",
     "/settings/privacy/reveals",
+    "/settings/technical-log",
+    "/settings/ingest",
+    "/analytics",
+    "/analytics/dashboards/{dash_id}",
+    "/analytics/visualizations",
+    "/analytics/visualizations/{vis_id}",
+    "/analytics/metrics",
+    "/analytics/engagements",
+    "/analytics/agents/{agent_id}",
+    "/reviews",
+    "/reviews/tags",
+    "/reviews/tags/{tag_id}",
+    "/reviews/forms",
+    "/reviews/calibrations",
     "/api/docs",
     "/api/redoc",
 }
@@ -128,8 +142,8 @@ def test_every_page_route_is_in_the_browser_csp_check() -> None:
     for route in flat(app.routes):
         methods = getattr(route, "methods", None) or set()
         path = getattr(route, "path", "")
-        if "GET" not in methods or path.startswith("/static"):
-            continue
+        if "GET" not in methods or path.startswith("/static") or path.endswith(".csv"):
+            continue  # a CSV is a download, not a page
         if path.startswith("/api/") and path not in ("/api/docs", "/api/redoc"):
             continue
         pages.add(path)
@@ -198,6 +212,14 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
             )
             assert made.status_code == 201, made.text
             automation_id = made.json()["id"]
+            tag = c.post(
+                "/api/tags",
+                headers=company.headers,
+                json={"name": "Refund", "polarity": "negative", "levels": ["customer_turn"]},
+            )
+            assert tag.status_code == 201, tag.text
+            tag_id = tag.json()["id"]
+        agent_id = _agent(company.id)
 
         sign_in_page(page, api_server.url, "ann@acme.test")
         for path in [
@@ -216,8 +238,22 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
             "/search",
             "/search?q=card+blocked",
             "/settings/privacy/reveals",
+            "/settings/technical-log",
+            "/settings/ingest",
+            "/analytics",
+            "/analytics/visualizations",
+            "/analytics/metrics",
+            "/analytics/engagements",
+            "/reviews",
+            "/reviews/tags",
+            "/reviews/forms",
+            "/reviews/calibrations",
         ]:
             visit(path, path)
+        visit("/analytics/dashboards/quality", "/analytics/dashboards/{dash_id}")
+        visit("/analytics/visualizations/ov-by-agent", "/analytics/visualizations/{vis_id}")
+        visit(f"/analytics/agents/{agent_id}", "/analytics/agents/{agent_id}")
+        visit(f"/reviews/tags/{tag_id}", "/reviews/tags/{tag_id}")
         customer_id = _customer_of(call_id)
         visit(
             f"/customers/{customer_id}/journey?engagement={call_id}",
@@ -315,6 +351,17 @@ def test_confirmations_autosubmit_and_flash_close_work_without_inline_handlers(
         assert page.evaluate("window.__csp") == []
     finally:
         context.close()
+
+
+def _agent(company_id: uuid.UUID) -> uuid.UUID:
+    from callscribe.accounts.models import Agent
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        agent = Agent(company_id=company_id, name="Dana Agent", team="North")
+        s.add(agent)
+        s.flush()
+        return agent.id
 
 
 def _customer_of(call_id: str) -> str:
