@@ -101,6 +101,23 @@ def test_real_transcripts_load_get_minutes_are_searchable_and_resend_changes_not
         assert hv.agent_id is not None and hv.customer_id is not None
         hits = search_turns(s, company.id, "harper valley national bank", limit=5)
         assert any(h.engagement_id == hv.id for h in hits.hits)
+    # the source's QA: the questions, a person's review with its answers and score, the
+    # built-in `Reviewed` tag (counts toward coverage), and the AI's flag on the turn
+    first_chat = next(e for e in _engagements(company.id) if e.external_id == "abcd-3592")
+    listed = api.client.get(
+        f"/api/reviews?engagement_id={first_chat.id}", headers=company.headers
+    ).json()
+    assert listed["total"] == 3
+    by_kind = {(r["reviewer"]["kind"], r.get("score")) for r in listed["items"]}
+    assert ("human", 92.5) in by_kind and ("ai", None) in by_kind
+    ai = next(r for r in listed["items"] if r["reviewer"]["kind"] == "ai")
+    assert ai["confidence"] == 0.81 and ai["turn_id"] is not None
+    coverage = api.client.post(
+        "/api/metrics/query",
+        json={"metrics": ["review_coverage", "avg_qa_score"]},
+        headers=company.headers,
+    ).json()
+    assert coverage["rows"] == [[pytest.approx(1 / 5), pytest.approx(92.5)]]
     # the same ZIP again: nothing created, everything unchanged, no engagement re-run
     again = api.send(body)
     assert _run(again) == "completed"
@@ -155,7 +172,11 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
             {"id": "t2", "engagement_id": "e1", "seq": 1, "role": "narrator", "text": "bad role"},
             {"id": "t3", "engagement_id": "e2", "seq": 0, "role": "agent", "text": "no engagement"},
         ],
-        "reviews": [{"id": "x"}],
+        "reviews": [
+            {"id": "r1", "engagement_id": "e1", "turn_seq": 7, "tag": "Lost card"},
+            {"id": "r2", "engagement_id": "e1", "score": -5},
+        ],
+        "surveys": [{"id": "x"}],
     }
     batch_id = api.send(build_zip(sets, gz=(), split_turns=1))
     assert _run(batch_id) == "completed_with_warnings"
@@ -168,7 +189,9 @@ def test_trimmed_label_bad_enumeration_and_non_numeric_fact_are_messages(
     assert ("engagements", "bad_enumeration", "error") in codes
     assert ("turns", "bad_enumeration", "error") in codes
     assert ("turns", "unknown_reference", "error") in codes
-    assert ("reviews", "unknown_data_set", "warning") in codes
+    assert ("reviews", "unknown_reference", "error") in codes  # no turn 7
+    assert ("reviews", "bad_value", "error") in codes  # a negative score
+    assert ("surveys", "unknown_data_set", "warning") in codes
     assert report["dataSets"]["engagements"] | {} == {
         "created": 1,
         "updated": 0,

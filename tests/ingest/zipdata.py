@@ -153,12 +153,51 @@ def data_sets() -> dict[str, list[dict[str, Any]]]:
         },
     ]
     services = [{"id": "s-premium", "name": "Premium membership", "category": "membership"}]
+    # the source's QA: two questions, a person's scored review and `Reviewed` tag on the
+    # first chat, and its AI's flag on that chat's third turn
+    questions = [
+        {
+            "id": "q-greet",
+            "text": "Did the agent greet the customer?",
+            "kind": "binary",
+            "weight": 2,
+        },
+        {
+            "id": "q-tone",
+            "text": "The agent's tone",
+            "kind": "single_choice",
+            "choices": ["Warm", "Neutral", "Cold"],
+        },
+    ]
+    first_chat = engagements[0]["id"]
+    reviews = [
+        {"id": "r-1", "engagement_id": first_chat, "tag": "Reviewed", "reviewer": "QA Lead"},
+        {
+            "id": "r-2",
+            "engagement_id": first_chat,
+            "answers": {"q-greet": True, "q-tone": "Warm"},
+            "score": 92.5,
+            "comment": "Friendly and quick.",
+            "reviewer": "QA Lead",
+            "created_at": (T0 + timedelta(hours=3)).isoformat(),
+        },
+        {
+            "id": "r-3",
+            "engagement_id": first_chat,
+            "turn_seq": 2,
+            "tag": "Return request",
+            "reviewer_kind": "ai",
+            "confidence": 0.81,
+        },
+    ]
     return {
         "agents": agents,
         "customers": customers,
         "services": services,
+        "questions": questions,
         "engagements": engagements,
         "turns": turns,
+        "reviews": reviews,
         "transactions": transactions,
     }
 

@@ -123,11 +123,17 @@ class Tag(Base):
 
 class Question(Base):
     __tablename__ = "review_questions"
+    __table_args__ = (UniqueConstraint("company_id", "pid", name="uq_review_questions_pid"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     company_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
+    # items from an ingest batch: UUIDv5(company, source, data set, id), so re-sent
+    # ones update; `source` is the ingestion source, `external_id` the item's own id
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20))
     # single/multiple choice: [{"label", "score" 0..1}]
@@ -231,12 +237,18 @@ class Review(Base):
     __table_args__ = (
         Index("ix_reviews_engagement", "engagement_id"),
         Index("ix_reviews_company_tag", "company_id", "tag_id", "reviewer_kind"),
+        UniqueConstraint("company_id", "pid", name="uq_reviews_pid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     company_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
+    # items from an ingest batch: UUIDv5(company, source, data set, id), so re-sent
+    # ones update; `source` is the ingestion source, `external_id` the item's own id
+    pid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
     engagement_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("engagements.id", ondelete="CASCADE")
     )

@@ -58,6 +58,9 @@ def upgrade() -> None:
         "review_questions",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.Column("pid", sa.Uuid(), nullable=True),
+        sa.Column("source", sa.String(length=40), nullable=True),
+        sa.Column("external_id", sa.String(length=100), nullable=True),
         sa.Column("text", sa.String(length=500), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column(
@@ -82,6 +85,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_review_questions")),
+        sa.UniqueConstraint("company_id", "pid", name="uq_review_questions_pid"),
     )
     with op.batch_alter_table("review_questions", schema=None) as batch_op:
         batch_op.create_index(
@@ -221,6 +225,9 @@ def upgrade() -> None:
         "reviews",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.Column("pid", sa.Uuid(), nullable=True),
+        sa.Column("source", sa.String(length=40), nullable=True),
+        sa.Column("external_id", sa.String(length=100), nullable=True),
         sa.Column("engagement_id", sa.Uuid(), nullable=False),
         sa.Column("turn_id", sa.Integer(), nullable=True),
         sa.Column("tag_id", sa.Uuid(), nullable=True),
@@ -291,6 +298,7 @@ def upgrade() -> None:
             ["turn_id"], ["turns.id"], name=op.f("fk_reviews_turn_id_turns"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
+        sa.UniqueConstraint("company_id", "pid", name="uq_reviews_pid"),
     )
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.create_index(

@@ -19,17 +19,20 @@ from callscribe.ingest.zipbatch.loaders.records import (
     ServicesLoader,
     TransactionsLoader,
 )
+from callscribe.ingest.zipbatch.loaders.reviews import QuestionsLoader, ReviewsLoader
 
 LOADERS: dict[str, Loader] = {
     loader.data_set: loader
     for loader in (
         ExternalAgentsLoader(),
         ServicesLoader(),
+        QuestionsLoader(),
         AgentsLoader(),
         CustomersLoader(),
         ConversationsLoader(),
         EngagementsLoader(),
         TurnsLoader(),
+        ReviewsLoader(),
         TransactionsLoader(),
         ActivitiesLoader(),
     )
