@@ -179,6 +179,27 @@ def test_filters_narrow_the_turns_inside_the_search(world: World) -> None:
     assert search(world.api, "refund", date_to="2000-01-01T00:00:00Z")["items"] == []
 
 
+def test_outcome_is_the_sources_else_the_minutes(world: World) -> None:
+    """GIVEN the refund chat with its source's outcome and the bank call with only the
+    analyzer's WHEN searching by outcome THEN each matches by the outcome analytics
+    reads: the source's when there is one, else the Minutes'."""
+    from callscribe.calls.models import Engagement, Minutes
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        engagement = s.get(Engagement, world.refund)
+        assert engagement is not None
+        engagement.outcome = "refund issued"
+        bank_minutes = s.get(Minutes, world.bank)
+        assert bank_minutes is not None
+        analysed = bank_minutes.outcome
+    refunds = search(world.api, "refund", outcome="refund issued", limit=50)["items"]
+    assert refunds and {i["engagement_id"] for i in refunds} == {str(world.refund)}
+    by_minutes = search(world.api, "account", outcome=analysed, limit=50)["items"]
+    assert by_minutes and str(world.bank) in {i["engagement_id"] for i in by_minutes}
+    assert str(world.refund) not in {i["engagement_id"] for i in by_minutes}
+
+
 def test_reprocessing_a_call_does_not_duplicate_its_results(world: World) -> None:
     before = search(world.api, "refund", mode="keyword", limit=100)
     answer = world.api.post(f"/api/calls/{world.refund}/reprocess")

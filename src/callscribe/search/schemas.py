@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 
 from callscribe.kit.filters import EngagementFilter
 from callscribe.kit.schemas import OutModel
@@ -23,10 +23,12 @@ class SearchMode(StrEnum):
 class TurnFilter(EngagementFilter):
     """Which turns: everything `EngagementFilter` has (over the turn's engagement), plus
     `role` (the speaker role of the turn: agent, customer, bot, unknown), `team` (the
-    engagement's agent's team), `outcome` (the Minutes outcome label) and `tag`.
+    engagement's agent's team), `outcome` (the source's outcome, else the Minutes'
+    label) and `tag`.
 
-    `tag` is accepted and NOT applied yet: Minutes keep tags as a JSON list, which has no
-    portable, indexable SQL form on both databases; it is applied once tags get a table.
+    `tag` is accepted and NOT applied yet: review tags live in the reviews domain, which
+    imports search (turn embeddings for auto review), so search cannot read them without
+    an import cycle; the tag filter needs the engagement ids handed in by the shell.
     """
 
     role: str | None = None
@@ -35,7 +37,10 @@ class TurnFilter(EngagementFilter):
     outcome: str | None = None
 
     def engagement_filter(self) -> EngagementFilter:
-        return EngagementFilter(**self.model_dump(include=set(EngagementFilter.model_fields)))
+        """The engagement part; `outcome` is left to apply_turns (the source's outcome,
+        else the Minutes', as analytics reads it)."""
+        fields = set(EngagementFilter.model_fields) - {"outcome"}
+        return EngagementFilter(**self.model_dump(include=fields))
 
     def apply_turns(self, stmt: S, turn: Any, engagement: Any) -> S:
         """`stmt` (which already has `turn` joined to `engagement`) narrowed to the
@@ -51,9 +56,13 @@ class TurnFilter(EngagementFilter):
                 engagement.agent_id.in_(select(Agent.id).where(Agent.team == self.team))
             )
         if self.outcome:
+            analysed = engagement.id.in_(
+                select(Minutes.engagement_id).where(Minutes.outcome == self.outcome)
+            )
             stmt = stmt.where(
-                engagement.id.in_(
-                    select(Minutes.engagement_id).where(Minutes.outcome == self.outcome)
+                or_(
+                    engagement.outcome == self.outcome,
+                    and_(engagement.outcome.is_(None), analysed),
                 )
             )
         return stmt
