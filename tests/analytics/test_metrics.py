@@ -109,6 +109,12 @@ def test_filters_channel_outcome_and_technical(client, world: World) -> None:
     assert count({"technical": True}) == 1
     assert count({"agent_id": str(world.sam)}) == 2
     assert count({"date_from": "2026-11-10T00:00:00Z"}) == 2
+    # the quality dashboard's: people tagged E1 and E3 `Reviewed` (E5 is technical)
+    assert count({"tag": "reviewed"}) == 2
+    assert count({"reviewed": True}) == 2
+    assert count({"reviewed": False}) == 2  # E2, E4
+    assert count({"reviewed": True, "channel": "chat"}) == 1  # E3
+    assert count({"tag": "No such tag"}) == 0
 
 
 def test_agents_see_only_their_own_numbers(world: World, session) -> None:  # type: ignore[no-untyped-def]

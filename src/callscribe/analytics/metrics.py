@@ -301,6 +301,25 @@ def _transactions(frame: Frame) -> ColumnElement[Any]:
     return func.coalesce(func.sum(frame.transactions().c.n), 0)
 
 
+def tagged(name: str) -> ColumnElement[bool]:
+    """The engagement, or one of its turns, carries the tag of that name (any case): a
+    person's review or the AI's standing flag (a withdrawn flag does not count)."""
+    return exists(
+        select(Review.id)
+        .join(Tag, Tag.id == Review.tag_id)
+        .where(
+            Review.engagement_id == Engagement.id,
+            Tag.company_id == Engagement.company_id,
+            func.lower(Tag.name) == name.strip().lower(),
+            Review.status != ReviewStatus.WITHDRAWN.value,
+        )
+    )
+
+
+def reviewed_engagement() -> ColumnElement[bool]:
+    return _reviewed()
+
+
 def _reviewed() -> ColumnElement[bool]:
     """A person tagged the engagement `Reviewed` (the built-in tag)."""
     return exists(

@@ -21,7 +21,13 @@ from callscribe.analytics.expression import nodes
 from callscribe.analytics.expression.compiler import compile_value, metric_refs
 from callscribe.analytics.expression.parser import parse
 from callscribe.analytics.expression.sql import date_bucket, register_sqlite_functions
-from callscribe.analytics.metrics import BUILTIN_BY_NAME, BUILTINS, Frame
+from callscribe.analytics.metrics import (
+    BUILTIN_BY_NAME,
+    BUILTINS,
+    Frame,
+    reviewed_engagement,
+    tagged,
+)
 from callscribe.analytics.models import (
     ChartType,
     CustomMetric,
@@ -284,12 +290,15 @@ def scoped(frame: Frame, principal: Principal, flt: EngagementFilter) -> Select[
     the filter; technical engagements are left out unless the filter asks for them."""
     if flt.technical is None:
         flt = flt.model_copy(update={"technical": False})
-    outcome = flt.outcome
-    if outcome:
-        flt = flt.model_copy(update={"outcome": None})
+    outcome, tag, reviewed = flt.outcome, flt.tag, flt.reviewed
+    flt = flt.model_copy(update={"outcome": None, "tag": None, "reviewed": None})
     stmt = flt.apply(select(), Engagement, principal.company_id)
     if outcome:
         stmt = stmt.where(frame.outcome() == outcome)
+    if tag:
+        stmt = stmt.where(tagged(tag))
+    if reviewed is not None:
+        stmt = stmt.where(reviewed_engagement() if reviewed else ~reviewed_engagement())
     if principal.sees_only_own_calls:
         if principal.agent_id is None:
             stmt = stmt.where(false())

@@ -36,6 +36,8 @@ FILTER_FIELDS = (
     "engaged_team",
     "agent_id",
     "outcome",
+    "tag",
+    "reviewed",
 )
 
 

@@ -44,6 +44,12 @@ class EngagementFilter(BaseModel):
     # `Type = Technical` engagements: None leaves them as every list had them (included);
     # False keeps them out (analytics' default), True keeps only them
     technical: bool | None = None
+    # review filters (the quality dashboard): engagements carrying the tag of this name
+    # (a person's review, or the AI's flag), and those a person tagged `Reviewed` (True)
+    # or not (False). The reviews domain owns those tables: `apply` leaves both to the
+    # owner of the list (analytics applies them)
+    tag: str | None = None
+    reviewed: bool | None = None
 
     @field_validator("status", mode="before")
     @classmethod
