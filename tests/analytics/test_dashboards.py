@@ -221,3 +221,61 @@ def test_an_edit_without_hidden_filters_keeps_them(client, world: World) -> None
     assert renamed.status_code == 200 and renamed.json()["name"] == "B"
     body = client.post(f"/api/dashboards/{dash['id']}/query", json={}, headers=h).json()
     assert _tile_count(body) == 2  # still only the chats
+
+
+def test_ask_about_engagements_goes_to_the_companys_llm_when_it_has_one(
+    client, world: World
+) -> None:
+    """GIVEN the company's AI endpoint is a local OpenAI-protocol server WHEN asking about
+    the engagements behind a tile THEN their masked transcripts go to it, each under its
+    engagement's heading, and only turns that were sent come back as sources."""
+    import json
+
+    from sqlalchemy import select
+
+    from callscribe.calls.models import Turn
+    from callscribe.db import session_scope
+    from tests.minutes.conftest import ChatServer, Reply, completion
+
+    h = world.company.headers
+    with session_scope() as s:
+        first = s.scalars(
+            select(Turn).where(Turn.engagement_id == world.e["E1"]).order_by(Turn.seq)
+        ).first()
+        assert first is not None
+        first_id = first.id
+    server = ChatServer().start()
+    try:
+        server.responder = lambda body, n: Reply(
+            200,
+            completion(json.dumps({"answer": "The bank call.", "sources": [first_id, 10**9]})),
+        )
+        r = client.put(
+            "/api/settings/ai",
+            json={
+                "ai_engine": "openai",
+                "ai_provider": "custom",
+                "ai_base_url": server.base_url,
+                "ai_model": "test-model",
+                "ai_api_key": "sk-test-analytics-secret",
+            },
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        ids = [str(world.e["E1"]), str(world.e["E2"])]
+        ask = client.post(
+            "/api/metrics/ask", json={"engagement_ids": ids, "prompt": "Which bank?"}, headers=h
+        )
+        assert ask.status_code == 200, ask.text
+        assert ask.json() == {
+            "engine": "llm",
+            "answer": "The bank call.",
+            "sources": [{"engagement_id": str(world.e["E1"]), "turn_id": first_id}],
+        }
+        (request,) = server.requests
+        user = request.body["messages"][-1]["content"]
+        assert "Question: Which bank?" in user
+        assert f"## engagement {world.e['E1']}" in user and f"## engagement {world.e['E2']}" in user
+        assert f"[{first_id}] " in user
+    finally:
+        server.stop()

@@ -440,18 +440,39 @@ def engagements_behind(
 def ask_engagements(
     session: Session, principal: Principal, engagement_ids: list[uuid.UUID], prompt: str
 ) -> dict[str, Any]:
-    """Ask about a list of engagements with the local engine: the turns (masked) of
-    those the principal may see that match the prompt best (journey's TF-IDF ranking)."""
-    from callscribe.journey.service import rank_turns
+    """Ask about a list of engagements: the company's LLM when it has an AI endpoint
+    (their masked transcripts, as much as fits, each under its heading), else the local
+    engine: the turns (masked) of those the principal may see that match the prompt
+    best (journey's TF-IDF ranking)."""
+    from callscribe.accounts import service as accounts
+    from callscribe.journey.service import ask_turns_llm, rank_turns
+    from callscribe.minutes import service as minutes
 
     visible = calls.scoped_calls(principal).where(Engagement.id.in_(engagement_ids[:200]))
-    ids = [row.id for row in session.scalars(visible)]
+    shown = list(session.scalars(visible))
+    ids = [row.id for row in shown]
     turns = list(
         session.scalars(
             select(Turn).where(Turn.engagement_id.in_(ids)).order_by(Turn.engagement_id, Turn.seq)
         )
     )[:20000]
     texts = [calls.masked_turn_text(t) for t in turns]
+    client = minutes.chat_client_for(accounts.get_company_settings(session, principal.company_id))
+    if client is not None and turns:
+        agent_ids = {e.agent_id for e in shown if e.agent_id}
+        by_id = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))}
+        agents: dict[uuid.UUID | None, Agent | None] = {
+            e.id: by_id.get(e.agent_id) if e.agent_id else None for e in shown
+        }
+        answer = ask_turns_llm(client, turns, texts, prompt, agents=agents, many=True)
+        engagement_of = {t.id: t.engagement_id for t in turns}
+        return {
+            "engine": "llm",
+            "answer": answer.answer,
+            "sources": [
+                {"engagement_id": str(engagement_of[i]), "turn_id": i} for i in answer.sources
+            ],
+        }
     scores = rank_turns(prompt, texts) if turns else []
     best = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: -scores[i])[:8]
     return {

@@ -430,6 +430,15 @@ def ask(
     return _ask_local(turns, texts, agent, prompt, detail)
 
 
+MANY_SYSTEM = (
+    "You answer questions about a list of customer-service engagements (calls, chats, "
+    "emails, tickets) using only their transcripts. Each engagement starts with a line "
+    "`## engagement <id>`; each turn is `[turn id] participant: text`. If the "
+    "transcripts do not say, answer that they do not. Reply with one JSON object: "
+    "`answer` (plain text) and `sources` (the ids of the turns the answer rests on)."
+)
+
+
 def _ask_llm(
     client: ChatClient,
     turns: list[Turn],
@@ -438,20 +447,43 @@ def _ask_llm(
     prompt: str,
     detail: str,
 ) -> AskOut:
-    known = {t.id for t in turns}
-    lines, size = [], 0
+    return ask_turns_llm(client, turns, texts, prompt, detail, agents={None: agent})
+
+
+def ask_turns_llm(
+    client: ChatClient,
+    turns: list[Turn],
+    texts: list[str],
+    prompt: str,
+    detail: str = "concise",
+    *,
+    agents: dict[uuid.UUID | None, Agent | None],
+    many: bool = False,
+) -> AskOut:
+    """Ask the company's LLM about these turns (the shown text of each in `texts`): one
+    engagement's, or (`many`) several engagements' in order, each under its heading.
+    `agents` names the agent of each engagement (key None: of all). Only turns sent can
+    come back as sources."""
+    lines, size, known = [], 0, set()
+    current: uuid.UUID | None = None
     for turn, text in zip(turns, texts, strict=True):
+        agent = agents.get(turn.engagement_id, agents.get(None))
         line = f"[{turn.id}] {participant(turn, agent)}: {' '.join(text.split())}"
+        if many and turn.engagement_id != current:
+            current = turn.engagement_id
+            line = f"## engagement {current}\n{line}"
         size += len(line) + 1
         if size > MAX_PROMPT_CHARS:
             break
         lines.append(line)
+        known.add(turn.id)
     how = (
         "Answer in one or two sentences."
         if detail == "concise"
         else "Answer in detail: the relevant specifics, in the order they came up."
     )
-    user = f"{how}\nQuestion: {prompt}\n\nTranscript:\n" + "\n".join(lines)
+    heading = "Transcripts" if many else "Transcript"
+    user = f"{how}\nQuestion: {prompt}\n\n{heading}:\n" + "\n".join(lines)
 
     def parse(content: str) -> AskOut:
         try:
@@ -468,7 +500,11 @@ def _ask_llm(
 
     with client:
         return client.complete_json(
-            SYSTEM, user, schema=ANSWER_SCHEMA, schema_name="engagement_answer", parse=parse
+            MANY_SYSTEM if many else SYSTEM,
+            user,
+            schema=ANSWER_SCHEMA,
+            schema_name="engagement_answer",
+            parse=parse,
         )
 
 
