@@ -35,6 +35,13 @@ def test_overview_has_a_table_csv_and_drill_down_for_every_tile(app, world: Worl
     assert listing.text.count('data-testid="engagement-link"') == 2
     profile = web.get(f"/analytics/agents/{world.dana}")
     assert profile.status_code == 200 and "Dana Agent" in profile.text
+    # her engagements' reviews (E1's tag and two scores, E4's AI flag, E5's tag), not
+    # Sam's (E2's 90 %)
+    reviews = profile.text.split('data-testid="agent-reviews"', 1)[1].split("</ul>", 1)[0]
+    assert reviews.count("<li") == 5
+    assert "Reviewed" in reviews and "80%" in reviews and "60%" in reviews
+    assert reviews.count('class="review-ai"') == 1 and "90%" not in reviews
+    assert "review_coverage" in profile.text
 
 
 def test_visualization_list_sections_search_and_favorites(app, world: World) -> None:

@@ -437,6 +437,56 @@ def engagements_behind(
     return [EngagementRow(*row) for row in session.execute(stmt).all()]
 
 
+@dataclass(frozen=True)
+class AgentReview:
+    """One line of an agent's profile: a review of one of their engagements."""
+
+    created_at: Any
+    kind: str  # human | ai
+    what: str  # the tag's name, the score, or both
+    reviewer: str
+    url: str
+
+
+def agent_reviews(
+    session: Session, principal: Principal, agent_id: uuid.UUID, limit: int = 20
+) -> list[AgentReview]:
+    """The newest reviews of the agent's engagements, people's and the AI's."""
+    from callscribe.reviews import service as reviews
+    from callscribe.reviews.models import Tag
+
+    found = reviews.list_reviews(session, principal, agent_id=agent_id, page_size=limit).items
+    tags = {
+        t.id: t.name
+        for t in session.scalars(select(Tag).where(Tag.id.in_({r.tag_id for r in found})))
+    }
+    engagements = {
+        e.id: e
+        for e in session.scalars(
+            select(Engagement).where(Engagement.id.in_({r.engagement_id for r in found}))
+        )
+    }
+    out = []
+    for r in found:
+        parts = [tags.get(r.tag_id, "") if r.tag_id else "", f"{r.score:.0f}%" if r.score else ""]
+        engagement = engagements.get(r.engagement_id)
+        url = (
+            f"/customers/{engagement.customer_id}/journey?engagement={engagement.id}"
+            if engagement is not None and engagement.customer_id
+            else f"/calls/{r.engagement_id}"
+        )
+        out.append(
+            AgentReview(
+                created_at=r.created_at,
+                kind=r.reviewer_kind,
+                what=" · ".join(p for p in parts if p) or "answers",
+                reviewer=r.reviewer_name or ("AI" if r.reviewer_kind == "ai" else "—"),
+                url=url,
+            )
+        )
+    return out
+
+
 def ask_engagements(
     session: Session, principal: Principal, engagement_ids: list[uuid.UUID], prompt: str
 ) -> dict[str, Any]:

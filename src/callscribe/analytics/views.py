@@ -196,10 +196,21 @@ def agent_page(request: Request, user: PageUser, session: DbSession, agent_id: s
         "silence_share",
         "first_contact_resolution",
         "sentiment_positive_share",
+        "review_coverage",
+        "avg_qa_score",
+        "ai_flagged_share",
     ]
     result = service.run_query(session, user.principal, names, [], flt)
     recent = service.engagements_behind(session, user.principal, flt, {}, limit=20)
-    return render(request, "analytics/agent.html", agent=agent, result=result, recent=recent)
+    reviews = service.agent_reviews(session, user.principal, agent.id, limit=20)
+    return render(
+        request,
+        "analytics/agent.html",
+        agent=agent,
+        result=result,
+        recent=recent,
+        reviews=reviews,
+    )
 
 
 @router.get("/settings/technical-log")

@@ -438,12 +438,19 @@ def list_reviews(
     engagement_id: uuid.UUID | None = None,
     tag_id: uuid.UUID | None = None,
     reviewer: ReviewerKind | None = None,
+    agent_id: uuid.UUID | None = None,
     page: int = 1,
     page_size: int = 50,
 ) -> Page[Review]:
+    """The company's reviews (calibration sessions left out) the principal may see,
+    newest first; `agent_id`: of that agent's engagements."""
     stmt = select(Review).where(
         Review.company_id == principal.company_id, Review.calibration_id.is_(None)
     )
+    if agent_id is not None:
+        stmt = stmt.where(
+            Review.engagement_id.in_(select(Engagement.id).where(Engagement.agent_id == agent_id))
+        )
     if engagement_id is not None:
         visible_engagement(session, principal, engagement_id)
         stmt = stmt.where(Review.engagement_id == engagement_id)
