@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from urllib.parse import quote
 
 from tests.analytics.conftest import World, signed_in
@@ -42,6 +43,15 @@ def test_overview_has_a_table_csv_and_drill_down_for_every_tile(app, world: Worl
     assert "Reviewed" in reviews and "80%" in reviews and "60%" in reviews
     assert reviews.count('class="review-ai"') == 1 and "90%" not in reviews
     assert "review_coverage" in profile.text
+    # the engagements saved as a selection, listed and opened as they were saved
+    saved = web.post("/api/selections", json={"segment": {"agent": str(world.dana)}, "name": "D"})
+    assert saved.status_code == 201, saved.text
+    listed = web.get("/analytics/selections")
+    assert listed.status_code == 200 and 'data-testid="selection-link"' in listed.text
+    opened = web.get(f"/analytics/engagements?selection={saved.json()['id']}")
+    assert opened.status_code == 200 and "Selection: D" in opened.text
+    assert opened.text.count('data-testid="engagement-link"') == 2
+    assert web.get(f"/analytics/engagements?selection={uuid.uuid4()}").status_code == 404
 
 
 def test_visualization_list_sections_search_and_favorites(app, world: World) -> None:

@@ -404,10 +404,14 @@ def engagements_behind(
     segment: dict[str, Any],
     *,
     limit: int = 200,
+    ids: list[uuid.UUID] | None = None,
 ) -> list[EngagementRow]:
-    """The engagements of one segment (a bar, a row): the filter plus the group values."""
+    """The engagements of one segment (a bar, a row): the filter plus the group values;
+    `ids`: only those (a saved selection)."""
     frame = Frame(principal.company_id)
     stmt = scoped(frame, principal, flt)
+    if ids is not None:
+        stmt = stmt.where(Engagement.id.in_(ids))
     for name, value in segment.items():
         _shown, key = _group(frame, str(name))
         if value in (None, ""):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -164,7 +165,22 @@ def engagements_page(
     segment: str = "",
     dashboard: str = "",
     visualization: str = "",
+    selection: str = "",
 ) -> Response:
+    if selection:  # a saved selection: its engagements as they were saved
+        saved = service.get_selection(session, user.principal, selection[:60])
+        ids = [uuid.UUID(i) for i in saved.engagement_ids]
+        found = service.engagements_behind(
+            session, user.principal, service.parse_filter({}), {}, ids=ids, limit=1000
+        )
+        return render(
+            request,
+            "analytics/engagements.html",
+            found=found,
+            segment={},
+            selection=saved,
+            payload=json.dumps({"filter": {}, "segment": {}}),
+        )
     try:
         seg = json.loads(segment) if segment else {}
     except ValueError:
@@ -183,6 +199,12 @@ def engagements_page(
         segment=seg,
         payload=json.dumps({"filter": flt, "segment": seg}),
     )
+
+
+@router.get("/analytics/selections")
+def selections_page(request: Request, user: PageUser, session: DbSession) -> Response:
+    found = service.list_selections(session, user.principal)
+    return render(request, "analytics/selections.html", selections=found)
 
 
 @router.get("/analytics/agents/{agent_id}")
