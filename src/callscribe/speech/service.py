@@ -47,6 +47,11 @@ class Segment:
     end_s: float
     text: str
     channel: int | None  # 0/1 for a stereo call transcribed per channel; None for mono/mix
+    # (start_s, end_s, word) with absolute times, when the engine gives word timestamps
+    words: tuple[tuple[float, float, str], ...] = ()
+
+
+Words = tuple[tuple[float, float, str], ...]
 
 
 class SpeechEngine(Protocol):
@@ -60,9 +65,10 @@ class SpeechEngine(Protocol):
 
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
-    ) -> Iterator[tuple[float, float, str]]:
+    ) -> Iterator[tuple[float, float, str] | tuple[float, float, str, Words]]:
         """audio: float32 mono 16 kHz; yields (start_s, end_s, text) relative to the
-        array start, lazily (as produced)."""
+        array start, lazily (as produced), optionally with a fourth item: the segment's
+        words as (start_s, end_s, word), which mono diarization splits turns by."""
         ...
 
 
@@ -354,7 +360,9 @@ def transcribe_file(
             passes = [(None, mix)]
         for index, (channel, samples) in enumerate(passes):
             audio = np.ascontiguousarray(samples, dtype=np.float32)
-            for start, end, text in engine.transcribe(audio, language=language):
+            for item in engine.transcribe(audio, language=language):
+                start, end, text = item[0], item[1], item[2]
+                words = item[3] if len(item) > 3 else ()  # type: ignore[misc]
                 # Engines can place the last segment's end past the audio they were given;
                 # clamping keeps windows from overlapping in absolute time.
                 end = min(end, window_len_s)
@@ -364,6 +372,10 @@ def transcribe_file(
                     end_s=round(offset_s + end, 3),
                     text=text,
                     channel=channel,
+                    words=tuple(
+                        (round(offset_s + min(a, end), 3), round(offset_s + min(b, end), 3), w)
+                        for a, b, w in words
+                    ),
                 )
                 # Progress counts the channel passes of a window as equal shares of it.
                 share = (index + end / window_len_s) / len(passes)
