@@ -49,6 +49,11 @@ def channel_roles(cs: CompanySettings, source: str) -> dict[str, str]:
     return configured.get(source) or configured.get("*") or DEFAULT_CHANNEL_ROLES
 
 
+def _roles_configured(ctx: PipelineContext) -> bool:
+    configured = ctx.settings.channel_roles or {}
+    return bool(ctx.meta.get("channel_roles") or configured.get(ctx.source) or configured.get("*"))
+
+
 def speech_config_for(cs: CompanySettings) -> speech.SpeechConfig:
     overrides: dict[str, Any] = {}
     if cs.speech_engine:
@@ -188,9 +193,11 @@ class Transcribe:
             turns = session.scalars(
                 select(Turn).where(Turn.engagement_id == ctx.call_id, Turn.channel.is_(None))
             ).all()
+            # only a source's own channel_roles is a prior (the default is no evidence)
+            configured = roles if _roles_configured(ctx) else None
             guess = assign_speaker_roles(
                 [(t.speaker, t.start_ms / 1000, t.text) for t in turns if t.speaker],
-                configured=roles,
+                configured=configured,
             )
             for turn in turns:
                 turn.role = guess.roles.get(turn.speaker or "", TurnRole.UNKNOWN)

@@ -8,7 +8,8 @@
    above a threshold; regions are also cut every MAX_SEGMENT_S.
 4. Each segment is one vector (the mean and standard deviation of its frames);
    agglomerative clustering (Ward) into two speakers (a phone call) or into N chosen by
-   the silhouette (a meeting, num_speakers=None), one speaker when no split separates.
+   the silhouette (a meeting, num_speakers=None), one speaker when no split separates
+   (silhouette below ONE_SPEAKER_SILHOUETTE, or a cluster under MIN_SPEAKER_S).
 5. Resegmentation: a diagonal Gaussian per speaker over its frames, every frame scored,
    the scores smoothed over SMOOTH_S, so a turn boundary lands on the frame where the
    voice changes rather than on a segment edge.
@@ -42,6 +43,7 @@ SMOOTH_S = 1.0
 MIN_TURN_S = 0.3
 ONE_SPEAKER_SILHOUETTE = 0.12  # below this no split of the segments is real
 MAX_SPEAKERS = 8
+MIN_SPEAKER_S = 3.0  # estimating the count: each speaker holds at least this much
 
 
 @functools.cache
@@ -151,6 +153,9 @@ def cluster(vectors: np.ndarray, lengths: np.ndarray, num_speakers: int | None) 
         best_score, labels = ONE_SPEAKER_SILHOUETTE, np.zeros(len(x), dtype=int)
         for k in range(2, min(MAX_SPEAKERS, len(x) - 1) + 1):
             candidate = fit(k)
+            held = [int(lengths[core][candidate == c].sum()) for c in range(k)]
+            if min(held) < MIN_SPEAKER_S * 100:
+                continue  # a "speaker" this short is more likely a change of tone
             score = float(silhouette_score(x, candidate))
             if score > best_score:
                 best_score, labels = score, candidate

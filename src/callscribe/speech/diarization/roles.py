@@ -1,9 +1,10 @@
 """Agent and customer on a diarized mono call, from what each speaker says.
 
 The stereo scorer (speech.roles) does the work: on a two-speaker call S1 and S2 stand
-in for the two channels. The source's configured role of channel 0 is the prior for the
-first speaker (an inbound line's agent answers first; an outbound dialer's customer
-does), so `channel_roles` configures mono sources too. Below MIN_CONFIDENCE every
+in for the two channels. A source's own configured role of channel 0 (its
+`channel_roles`, when it has one; the default is no prior) is the prior for the first
+speaker (an inbound line's agent answers first; an outbound dialer's customer does), so
+`channel_roles` configures mono sources too. Below MIN_CONFIDENCE every
 speaker stays `unknown`: a wrong agent is worse than none. More than two speakers (a
 meeting) get no roles.
 """
