@@ -115,7 +115,12 @@ def test_der_counts_miss_false_alarm_and_confusion() -> None:
 
 def test_a_segment_is_split_where_the_speaker_changes() -> None:
     d = Diarization([SpeakerTurn(0.0, 2.0, "S1"), SpeakerTurn(2.1, 5.0, "S2")])
-    words = ((0.1, 0.5, " Hello."), (0.6, 1.9, " Hi there."), (2.05, 2.3, " Hi,"), (2.4, 3.0, " me."))
+    words = (
+        (0.1, 0.5, " Hello."),
+        (0.6, 1.9, " Hi there."),
+        (2.05, 2.3, " Hi,"),
+        (2.4, 3.0, " me."),
+    )
     pieces = split_by_speaker(d, 0.1, 3.0, "Hello. Hi there. Hi, me.", words)
     assert pieces == [(0.1, 1.9, "Hello. Hi there.", "S1"), (2.05, 3.0, "Hi, me.", "S2")]
     # no words: the whole segment goes to whoever speaks most of it

@@ -157,7 +157,14 @@ class FasterWhisperEngine:
 
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
-    ) -> Iterator[tuple[float, float, str] | tuple[float, float, str, Words]]:
+    ) -> Iterator[tuple[float, float, str]]:
+        for start, end, text, _words in self.transcribe_words(audio, language=language):
+            yield start, end, text
+
+    def transcribe_words(
+        self, audio: np.ndarray, *, language: str | None = None
+    ) -> Iterator[tuple[float, float, str, Words]]:
+        """transcribe, with each segment's words as (start_s, end_s, word)."""
         temperatures = tuple(self.config.temperatures) or (0.0,)
         if any(t > 0 for t in temperatures):
             # sampling fallbacks draw from CTranslate2's generator; seeding it makes a
@@ -187,7 +194,7 @@ class FasterWhisperEngine:
                 stamps = tuple((float(w.start), float(w.end), w.word) for w in words)
                 yield float(words[0].start), float(words[-1].end), text, stamps
             else:
-                yield float(segment.start), float(segment.end), text
+                yield float(segment.start), float(segment.end), text, ()
 
 
 class OpenAICompatibleEngine:

@@ -65,10 +65,12 @@ class SpeechEngine(Protocol):
 
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
-    ) -> Iterator[tuple[float, float, str] | tuple[float, float, str, Words]]:
+    ) -> Iterator[tuple[float, float, str]]:
         """audio: float32 mono 16 kHz; yields (start_s, end_s, text) relative to the
-        array start, lazily (as produced), optionally with a fourth item: the segment's
-        words as (start_s, end_s, word), which mono diarization splits turns by."""
+        array start, lazily (as produced). An engine that also has
+        `transcribe_words(audio, language=)` yielding (start_s, end_s, text, words) with
+        words as (start_s, end_s, word) gives turns its word times (mono diarization
+        splits segments by them)."""
         ...
 
 
@@ -313,6 +315,17 @@ def _channels_identical(window: np.ndarray) -> bool | None:
     return correlation > IDENTICAL_CHANNELS_CORRELATION
 
 
+def _with_words(
+    engine: SpeechEngine, audio: np.ndarray, language: str | None
+) -> Iterator[tuple[float, float, str, Words]]:
+    with_words = getattr(engine, "transcribe_words", None)
+    if with_words is not None:
+        yield from with_words(audio, language=language)
+        return
+    for start, end, text in engine.transcribe(audio, language=language):
+        yield start, end, text, ()
+
+
 def transcribe_file(
     path: str | PathLike[str],
     engine: SpeechEngine,
@@ -360,9 +373,7 @@ def transcribe_file(
             passes = [(None, mix)]
         for index, (channel, samples) in enumerate(passes):
             audio = np.ascontiguousarray(samples, dtype=np.float32)
-            for item in engine.transcribe(audio, language=language):
-                start, end, text = item[0], item[1], item[2]
-                words = item[3] if len(item) > 3 else ()  # type: ignore[misc]
+            for start, end, text, words in _with_words(engine, audio, language):
                 # Engines can place the last segment's end past the audio they were given;
                 # clamping keeps windows from overlapping in absolute time.
                 end = min(end, window_len_s)
