@@ -171,3 +171,16 @@ def test_the_sources_configured_side_is_the_prior_for_the_first_speaker() -> Non
     as_agent = assign_speaker_roles(weak, configured={"0": "agent"}, min_confidence=0.5)
     as_customer = assign_speaker_roles(weak, configured={"0": "customer"}, min_confidence=0.5)
     assert as_agent.confidence > as_customer.confidence
+
+
+def test_call_page_labels_diarized_speakers_by_role_when_known() -> None:
+    from types import SimpleNamespace
+
+    from callscribe.calls.views import role_label
+
+    call = SimpleNamespace(customer_name="Ann Lee")
+    agent = SimpleNamespace(name="Dana")
+    assert role_label("unknown", "S2", call, agent) == "Speaker 2"  # type: ignore[arg-type]
+    assert role_label("agent", "S1", call, agent) == "Dana (S1)"  # type: ignore[arg-type]
+    assert role_label("customer", "S2", call, None) == "Ann Lee (S2)"  # type: ignore[arg-type]
+    assert role_label("agent", "Dana", call, agent) == "Dana"  # type: ignore[arg-type]
