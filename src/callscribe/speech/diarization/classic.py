@@ -33,6 +33,7 @@ WIN = 400  # 25 ms
 N_FFT = 512
 N_MELS = 40
 N_MFCC = 20  # c0 (loudness) dropped: 19 used
+BLOCK = 6000  # frames per MFCC block (60 s)
 CHANGE_WINDOW = 100  # frames each side of a candidate change point (1 s)
 CHANGE_THRESHOLD = 2.0  # divergence peak height (in standardised units) that is a change
 MAX_SEGMENT_S = 1.5
@@ -67,16 +68,22 @@ def _mel_filterbank() -> np.ndarray:
 
 
 def mfcc(audio: np.ndarray) -> np.ndarray:
-    """(frames, 19) MFCCs, one frame per 10 ms."""
+    """(frames, 19) MFCCs, one frame per 10 ms; computed BLOCK frames at a time, so an
+    hour costs the memory of a minute's spectra, not 1.5 GB."""
     if len(audio) < WIN:
         return np.zeros((0, N_MFCC - 1))
     emphasised = np.append(audio[0], audio[1:] - 0.97 * audio[:-1]).astype(np.float32)
     n = 1 + (len(emphasised) - WIN) // HOP
-    idx = np.arange(WIN)[None, :] + HOP * np.arange(n)[:, None]
-    frames = emphasised[idx] * np.hanning(WIN).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
-    logmel = np.log(power @ _mel_filterbank().T + 1e-8)
-    return np.asarray(dct(logmel, type=2, axis=1, norm="ortho")[:, 1:N_MFCC])
+    window = np.hanning(WIN).astype(np.float32)
+    bank = _mel_filterbank().T
+    out = np.empty((n, N_MFCC - 1), dtype=np.float32)
+    for first in range(0, n, BLOCK):
+        count = min(BLOCK, n - first)
+        idx = np.arange(WIN)[None, :] + HOP * (first + np.arange(count))[:, None]
+        power = np.abs(np.fft.rfft(emphasised[idx] * window, N_FFT)) ** 2
+        logmel = np.log(power @ bank + 1e-8)
+        out[first : first + count] = dct(logmel, type=2, axis=1, norm="ortho")[:, 1:N_MFCC]
+    return out
 
 
 def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
