@@ -74,6 +74,7 @@ class ErrorCode(StrEnum):
     SHEET_FINALIZED = "sheet_finalized"
     SIZE_MISMATCH = "size_mismatch"
     SPEECH_ENDPOINT_MISSING = "speech_endpoint_missing"
+    DIARIZER_UNKNOWN = "diarizer_unknown"
     SPEECH_ENGINE_UNKNOWN = "speech_engine_unknown"
     SPEECH_LANGUAGE_UNSUPPORTED = "speech_language_unsupported"
     SPEECH_MODEL_UNAVAILABLE = "speech_model_unavailable"

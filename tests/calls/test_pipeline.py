@@ -109,6 +109,13 @@ def test_events_stream_status_and_segments(live_server, company) -> None:  # typ
     assert "analyzing" in statuses or "transcribing" in statuses
     assert len(segments) == len(final["turns"])
     assert {s["text"] for s in segments} == {t["text"] for t in final["turns"]}
+    # a mono call is diarized: every turn carries its speaker next to its role, the
+    # transcribed segments split where the speaker changes; with no configured side and
+    # no agent phrases (two people chatting) the roles stay unknown rather than guessed
+    turns = final["turns"]
+    assert {t["speaker"] for t in turns} == {"S1", "S2"}
+    assert all(t["role"] == "unknown" and t["channel"] is None for t in turns)
+    assert any(a["speaker"] != b["speaker"] for a, b in zip(turns, turns[1:], strict=False))
 
 
 def test_llm_engine_without_key_waits_then_resumes_when_key_is_set(live_server, company) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ transcript, Minutes, action items, downloads, retry)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -44,6 +45,7 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 SORTABLE = ("created_at", "started_at", "duration", "status")
+DIARIZED_SPEAKER = re.compile(r"S\d+")  # the diarization's labels (speech.diarization)
 GROUP_WINDOW_MS = 60_000  # consecutive turns of one speaker within a minute are one block
 UPLOAD_FORMATS = ("wav", "mp3", "m4a", "ogg", "opus", "flac", "webm", "mp4", "aac")
 
@@ -83,6 +85,11 @@ class TurnGroup:
 
 
 def role_label(role: str, speaker: str | None, call: Engagement, agent: Agent | None) -> str:
+    if speaker and DIARIZED_SPEAKER.fullmatch(speaker):
+        # a diarized mono call: "S2" is who; the role, when known, says what they are
+        if role in (TurnRole.AGENT, TurnRole.CUSTOMER):
+            return f"{role_label(role, None, call, agent)} ({speaker})"
+        return f"Speaker {speaker[1:]}"
     if speaker:
         return speaker
     if role == TurnRole.AGENT:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import delete, update
+import numpy as np
+from sqlalchemy import delete, select, update
 
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls import service as calls_service
@@ -31,7 +32,10 @@ from callscribe.reviews import service as reviews_service
 from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
-from callscribe.speech.audio import decode_pcm, write_wav
+from callscribe.speech.audio import decode_mono, decode_pcm, write_wav
+from callscribe.speech.diarization import Diarization, get_diarizer
+from callscribe.speech.diarization.base import split_by_speaker
+from callscribe.speech.diarization.roles import assign_speaker_roles
 from callscribe.speech.roles import agent_channel_of, guess_agent_channel
 from callscribe.speech.settings import speech_key
 from callscribe.storage import get_store
@@ -43,6 +47,11 @@ STREAM_EVERY_S = 0.5  # new turns and progress are committed at most this often
 def channel_roles(cs: CompanySettings, source: str) -> dict[str, str]:
     configured = cs.channel_roles or {}
     return configured.get(source) or configured.get("*") or DEFAULT_CHANNEL_ROLES
+
+
+def _roles_configured(ctx: PipelineContext) -> bool:
+    configured = ctx.settings.channel_roles or {}
+    return bool(ctx.meta.get("channel_roles") or configured.get(ctx.source) or configured.get("*"))
 
 
 def speech_config_for(cs: CompanySettings) -> speech.SpeechConfig:
@@ -108,6 +117,8 @@ class Transcribe:
             pending.clear()
 
         with get_store().local_path(ctx.audio_key) as path:
+            # a mono recording: who spoke when, from the audio, before the words
+            diarized = self._diarize(ctx, path)
             for segment in speech.transcribe_file(
                 path,
                 engine,
@@ -124,33 +135,80 @@ class Transcribe:
                     role = TurnRole.UNKNOWN
                 else:
                     role = roles.get(str(segment.channel), TurnRole.UNKNOWN)
-                pending.append(
-                    Turn(
-                        company_id=ctx.company_id,
-                        engagement_id=call_id,
-                        seq=seq,
-                        role=role,
-                        speaker=ctx.agent_name if role == TurnRole.AGENT else None,
-                        channel=segment.channel,
-                        start_ms=int(segment.start_s * 1000),
-                        end_ms=int(segment.end_s * 1000),
-                        text=text,
+                pieces: list[tuple[float, float, str, str | None]] = [
+                    (segment.start_s, segment.end_s, text, None)
+                ]
+                if diarized is not None and segment.channel is None:
+                    pieces = split_by_speaker(
+                        diarized, segment.start_s, segment.end_s, text, segment.words
                     )
-                )
-                seq += 1
+                for start_s, end_s, piece, label in pieces:
+                    pending.append(
+                        Turn(
+                            company_id=ctx.company_id,
+                            engagement_id=call_id,
+                            seq=seq,
+                            role=role,
+                            speaker=label or (ctx.agent_name if role == TurnRole.AGENT else None),
+                            channel=segment.channel,
+                            start_ms=int(start_s * 1000),
+                            end_ms=int(end_s * 1000),
+                            text=piece,
+                        )
+                    )
+                    seq += 1
                 if segment.channel is not None:
                     heard.append((segment.channel, segment.start_s, text))
                 flush()
-        state["progress"] = 1.0
-        flush(force=True)
+            state["progress"] = 1.0
+            flush(force=True)
+        # a mono recording: roles from what each diarized speaker says
+        mono_roles = self._settle_speaker_roles(ctx, diarized, roles) if diarized else None
         ctx.meta = {
             **ctx.meta,
-            "roles": self._settle_roles(ctx, roles, heard, trust_configured=from_connector),
+            "roles": mono_roles
+            or self._settle_roles(ctx, roles, heard, trust_configured=from_connector),
             "transcript_complete": True,
         }
         with session_scope() as session:
             _update(session, call_id, meta=ctx.meta)
         return DONE
+
+    @staticmethod
+    def _diarize(ctx: PipelineContext, path: Any) -> Diarization | None:
+        """Who spoke when on a one-channel recording (None for two channels). A phone
+        call has two speakers; `meta.num_speakers` says otherwise (None: estimated)."""
+        if speech.probe_audio(path).channels != 1:
+            return None
+        audio = decode_mono(path).astype(np.float32) / 32768.0
+        return get_diarizer().diarize(audio, num_speakers=ctx.meta.get("num_speakers", 2))
+
+    @staticmethod
+    def _settle_speaker_roles(
+        ctx: PipelineContext, diarized: Diarization, roles: dict[str, str]
+    ) -> dict[str, Any]:
+        """Agent/customer per diarized speaker where the text cues are clear (else the
+        turns stay unknown); the turns already carry their S1, S2, … labels."""
+        with session_scope() as session:
+            turns = session.scalars(
+                select(Turn).where(Turn.engagement_id == ctx.call_id, Turn.channel.is_(None))
+            ).all()
+            # only a source's own channel_roles is a prior (the default is no evidence)
+            configured = roles if _roles_configured(ctx) else None
+            guess = assign_speaker_roles(
+                [(t.speaker, t.start_ms / 1000, t.text) for t in turns if t.speaker],
+                configured=configured,
+            )
+            for turn in turns:
+                turn.role = guess.roles.get(turn.speaker or "", TurnRole.UNKNOWN)
+        ctx.turns = None
+        return {
+            "mono": True,
+            "agent_channel": None,
+            "method": f"diarized:{diarized.method}",
+            "speakers": diarized.speakers,
+            **guess.as_meta(),
+        }
 
     @staticmethod
     def _settle_roles(

@@ -13,7 +13,7 @@ import numpy as np
 from callscribe.errors import CallscribeError, ErrorCode, UpstreamError
 from callscribe.security import http
 from callscribe.speech.audio import encode_wav
-from callscribe.speech.service import SAMPLE_RATE, SpeechConfig
+from callscribe.speech.service import SAMPLE_RATE, SpeechConfig, Words
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -158,6 +158,13 @@ class FasterWhisperEngine:
     def transcribe(
         self, audio: np.ndarray, *, language: str | None = None
     ) -> Iterator[tuple[float, float, str]]:
+        for start, end, text, _words in self.transcribe_words(audio, language=language):
+            yield start, end, text
+
+    def transcribe_words(
+        self, audio: np.ndarray, *, language: str | None = None
+    ) -> Iterator[tuple[float, float, str, Words]]:
+        """transcribe, with each segment's words as (start_s, end_s, word)."""
         temperatures = tuple(self.config.temperatures) or (0.0,)
         if any(t > 0 for t in temperatures):
             # sampling fallbacks draw from CTranslate2's generator; seeding it makes a
@@ -184,9 +191,10 @@ class FasterWhisperEngine:
                 continue
             words = [w for w in segment.words or [] if w.word.strip()]
             if words:
-                yield float(words[0].start), float(words[-1].end), text
+                stamps = tuple((float(w.start), float(w.end), w.word) for w in words)
+                yield float(words[0].start), float(words[-1].end), text, stamps
             else:
-                yield float(segment.start), float(segment.end), text
+                yield float(segment.start), float(segment.end), text, ()
 
 
 class OpenAICompatibleEngine:

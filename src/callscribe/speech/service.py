@@ -47,6 +47,11 @@ class Segment:
     end_s: float
     text: str
     channel: int | None  # 0/1 for a stereo call transcribed per channel; None for mono/mix
+    # (start_s, end_s, word) with absolute times, when the engine gives word timestamps
+    words: tuple[tuple[float, float, str], ...] = ()
+
+
+Words = tuple[tuple[float, float, str], ...]
 
 
 class SpeechEngine(Protocol):
@@ -62,7 +67,10 @@ class SpeechEngine(Protocol):
         self, audio: np.ndarray, *, language: str | None = None
     ) -> Iterator[tuple[float, float, str]]:
         """audio: float32 mono 16 kHz; yields (start_s, end_s, text) relative to the
-        array start, lazily (as produced)."""
+        array start, lazily (as produced). An engine that also has
+        `transcribe_words(audio, language=)` yielding (start_s, end_s, text, words) with
+        words as (start_s, end_s, word) gives turns its word times (mono diarization
+        splits segments by them)."""
         ...
 
 
@@ -307,6 +315,17 @@ def _channels_identical(window: np.ndarray) -> bool | None:
     return correlation > IDENTICAL_CHANNELS_CORRELATION
 
 
+def _with_words(
+    engine: SpeechEngine, audio: np.ndarray, language: str | None
+) -> Iterator[tuple[float, float, str, Words]]:
+    with_words = getattr(engine, "transcribe_words", None)
+    if with_words is not None:
+        yield from with_words(audio, language=language)
+        return
+    for start, end, text in engine.transcribe(audio, language=language):
+        yield start, end, text, ()
+
+
 def transcribe_file(
     path: str | PathLike[str],
     engine: SpeechEngine,
@@ -354,7 +373,7 @@ def transcribe_file(
             passes = [(None, mix)]
         for index, (channel, samples) in enumerate(passes):
             audio = np.ascontiguousarray(samples, dtype=np.float32)
-            for start, end, text in engine.transcribe(audio, language=language):
+            for start, end, text, words in _with_words(engine, audio, language):
                 # Engines can place the last segment's end past the audio they were given;
                 # clamping keeps windows from overlapping in absolute time.
                 end = min(end, window_len_s)
@@ -364,6 +383,10 @@ def transcribe_file(
                     end_s=round(offset_s + end, 3),
                     text=text,
                     channel=channel,
+                    words=tuple(
+                        (round(offset_s + min(a, end), 3), round(offset_s + min(b, end), 3), w)
+                        for a, b, w in words
+                    ),
                 )
                 # Progress counts the channel passes of a window as equal shares of it.
                 share = (index + end / window_len_s) / len(passes)
