@@ -31,6 +31,7 @@ from callscribe.reviews import service as reviews_service
 from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
+from callscribe.speech import stats as conversation_stats
 from callscribe.speech.audio import decode_pcm, write_wav
 from callscribe.speech.roles import agent_channel_of, guess_agent_channel
 from callscribe.speech.settings import speech_key
@@ -268,6 +269,42 @@ def silence_stored_audio(call_id: Any, key: str, ranges_ms: list[tuple[int, int]
         )
 
 
+class Stats:
+    """Conversation stats (speech.stats) from the turns, after Redact: the full result in
+    `meta["stats"]`, the numbers as flat `facts` for analytics (`facts.talk_s_agent`...),
+    replacing what an earlier run stored; the engagement's other facts stay."""
+
+    name = "stats"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        turns = ctx.load_turns()
+        with session_scope() as session:
+            call = session.get(Engagement, ctx.call_id)
+            assert call is not None
+            spans = [
+                conversation_stats.TurnSpan(t.role, t.start_ms, t.end_ms, t.text) for t in turns
+            ]
+            duration = call.duration_s
+            stats = conversation_stats.conversation_stats(
+                spans,
+                voice=call.channel == Channel.VOICE,
+                times_real=calls_service.times_are_real(call),
+                duration_ms=int(duration * 1000) if duration else None,
+            )
+            meta = dict(call.meta or {})
+            stale = conversation_stats.stats_facts(meta.get("stats") or {})
+            facts = {k: v for k, v in (call.facts or {}).items() if k not in stale}
+            facts.update(conversation_stats.stats_facts(stats))
+            meta["stats"] = stats
+            call.meta, call.facts = meta, facts
+            ctx.meta = meta
+        return DONE
+
+
 class Analyze:
     """Minutes and action items from the turns, by the company's analyzer; waits when
     the analyzer it names has no API key."""
@@ -365,6 +402,7 @@ class Complete:
 STEPS: tuple[Step, ...] = (
     Transcribe(),
     Redact(),
+    Stats(),
     Analyze(),
     Index(),
     AutoReview(),
