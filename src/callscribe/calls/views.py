@@ -281,7 +281,26 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "live": call.status in ACTIVE_STATUSES,
         "can_manage": user.can(Permission.CALLS_MANAGE),
         "roles": _roles_view(call, turns),
+        "stats": _stats_view(call, turns),
     }
+
+
+def _stats_view(call: Engagement, turns: list[Turn]) -> dict[str, Any] | None:
+    """The conversation stats strip (speech.stats, stored by the Stats step) and, for a
+    voice call, the spans of who spoke when that static/js/stats.js draws."""
+    stats = (call.meta or {}).get("stats")
+    if not isinstance(stats, dict):
+        return None
+    roles = sorted(set(stats.get("questions") or {}))
+    timeline = None
+    if call.channel == Channel.VOICE and turns:
+        end = max([t.end_ms for t in turns] + [int((call.duration_s or 0) * 1000)])
+        timeline = {
+            "end_ms": end,
+            "spans": [[t.role, t.start_ms, t.end_ms] for t in turns if t.end_ms > t.start_ms],
+            "holds": stats.get("hold_spans") or [],
+        }
+    return {"s": stats, "roles": roles, "timeline": timeline}
 
 
 def _masked_minutes(minutes: Minutes, known: KnownIdentity) -> SimpleNamespace:
