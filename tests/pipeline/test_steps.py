@@ -51,6 +51,7 @@ def test_text_engagements_and_transcribed_calls_skip_transcribe(company: Company
         "Analyze",
         "Index",
         "AutoReview",
+        "Trackers",
         "Complete",
     ]
     chat = load_context(_engagement(company, "chat", {"transcript_complete": True}))

@@ -29,6 +29,9 @@ class AutomationIn(BaseModel):
     include_internal: bool = False
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
+    events: list[Literal["call.completed", "tracker.matched"]] = Field(
+        default_factory=lambda: ["call.completed"], description="outbox events it delivers"
+    )
 
 
 class AutomationPatch(BaseModel):
@@ -46,6 +49,7 @@ class AutomationPatch(BaseModel):
     include_internal: bool | None = None
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
+    events: list[Literal["call.completed", "tracker.matched"]] | None = None
 
 
 class AttemptOut(OutModel):
@@ -106,6 +110,7 @@ class AutomationOut(OutModel):
     include_internal: bool
     agent_id: uuid.UUID | None
     direction: str | None
+    events: list[str] = ["call.completed"]
     consecutive_failures: int
     disabled_reason: str | None
     last_delivery: DeliveryOut | None = None

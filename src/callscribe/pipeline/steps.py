@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls import service as calls_service
+from callscribe.calls import trackers as calls_trackers
 from callscribe.calls.models import (
     Channel,
     Engagement,
@@ -374,6 +375,26 @@ class AutoReview:
         return DONE
 
 
+class Trackers:
+    """The company's keyword and phrase trackers over the turns (calls.trackers), after
+    the Minutes so a `tracker.matched` delivery carries them: the matches, the
+    `facts.tracker.<name>` counts and the event, in one transaction."""
+
+    name = "trackers"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        turns = ctx.load_turns()
+        with session_scope() as session:
+            call = session.get(Engagement, ctx.call_id)
+            assert call is not None
+            calls_trackers.track_engagement(session, call, turns)
+        return DONE
+
+
 class Complete:
     """`completed` and the `call.completed` outbox event, in one transaction: the
     automations fire for every completed call, even when the worker dies right after."""
@@ -406,6 +427,7 @@ STEPS: tuple[Step, ...] = (
     Analyze(),
     Index(),
     AutoReview(),
+    Trackers(),
     Complete(),
 )
 
