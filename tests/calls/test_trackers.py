@@ -46,7 +46,10 @@ def test_the_trackers_api_and_its_errors(company: CompanyCtx) -> None:
         assert made.status_code == 201, made.text
         tracker = made.json()
         assert tracker["mode"] == "stem" and tracker["roles"] == ["customer"]
-        assert api.post("/api/trackers", json={"name": "competitor", "terms": ["x"]}).status_code == 409
+        assert (
+            api.post("/api/trackers", json={"name": "competitor", "terms": ["x"]}).status_code
+            == 409
+        )
         for bad in (
             {"name": "Bad Name", "terms": ["x"]},
             {"name": "ok", "terms": []},

@@ -20,9 +20,7 @@ def test_a_tracker_match_reaches_a_subscribed_webhook(
         trackers.create_tracker(
             s, company.id, name="refunds", terms=["refund"], roles=["customer"], mode="stem"
         )
-    on_match = add_automation(
-        company, kind="webhook", url=receiver.url, events=["tracker.matched"]
-    )
+    on_match = add_automation(company, kind="webhook", url=receiver.url, events=["tracker.matched"])
     on_complete = add_automation(company, kind="webhook", url=receiver.url)
     call_id = processed_call(company)  # the customer asks for "a refund"
     matched = deliveries_of(on_match)
@@ -37,9 +35,7 @@ def test_a_tracker_match_reaches_a_subscribed_webhook(
     assert tracked["trackers"] == [{"name": "refunds", "count": 1}]
     assert tracked["call"]["id"] == str(call_id)
     with session_scope() as s:
-        events = list(
-            s.scalars(select(OutboxEvent).where(OutboxEvent.type == "tracker.matched"))
-        )
+        events = list(s.scalars(select(OutboxEvent).where(OutboxEvent.type == "tracker.matched")))
     assert len(events) == 1 and events[0].payload["call_id"] == str(call_id)
 
 
@@ -55,9 +51,7 @@ def test_no_match_no_event_and_bad_subscriptions_are_refused(
 
     with session_scope() as s:
         trackers.create_tracker(s, company.id, name="rivals", terms=["Globex"])
-    on_match = add_automation(
-        company, kind="webhook", url=receiver.url, events=["tracker.matched"]
-    )
+    on_match = add_automation(company, kind="webhook", url=receiver.url, events=["tracker.matched"])
     processed_call(company)
     assert deliveries_of(on_match) == []
     with pytest.raises(ValueError):

@@ -20,7 +20,12 @@ def harper_turns():  # type: ignore[no-untyped-def]
     rows = json.loads(HARPER.read_text())
     role = {"agent": "agent", "caller": "customer"}
     return [
-        TurnSpan(role[r["speaker_role"]], r["start_ms"], r["start_ms"] + r["duration_ms"], r["transcript"])
+        TurnSpan(
+            role[r["speaker_role"]],
+            r["start_ms"],
+            r["start_ms"] + r["duration_ms"],
+            r["transcript"],
+        )
         for r in rows
     ]
 

@@ -93,7 +93,9 @@ def _stemmer() -> Any:
 
 
 def _tokens(text: str, stem: bool) -> list[tuple[str, int, int]]:
-    found = [(m.group(0).lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    found = [
+        (m.group(0).lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(text)
+    ]
     if stem and found:
         stems = _stemmer().stemWords([w for w, _, _ in found])
         found = [(s, a, b) for s, (_, a, b) in zip(stems, found, strict=True)]
@@ -196,7 +198,9 @@ def matches_of(session: Session, call_id: uuid.UUID) -> list[dict[str, Any]]:
 # -- CRUD --------------------------------------------------------------------------------
 
 
-def _clean(name: str | None, terms: list[str] | None, roles: list[str] | None, mode: str | None) -> None:
+def _clean(
+    name: str | None, terms: list[str] | None, roles: list[str] | None, mode: str | None
+) -> None:
     if name is not None and not NAME.match(name):
         raise ValidationFailed(
             "A tracker's name is 1-40 lowercase letters, digits or _, starting with a letter."

@@ -81,7 +81,9 @@ def update_tracker(
 
 
 @router.delete("/trackers/{tracker_id}", status_code=204)
-def delete_tracker(tracker_id: uuid.UUID, principal: TrackersManager, session: DbSession) -> Response:
+def delete_tracker(
+    tracker_id: uuid.UUID, principal: TrackersManager, session: DbSession
+) -> Response:
     trackers_service.delete_tracker(session, principal.company_id, tracker_id)
     return Response(status_code=204)
 

@@ -16,6 +16,9 @@ Kind = Literal["slack", "webhook", "email"]
 Direction = Literal["inbound", "outbound"]
 
 
+EventName = Literal["call.completed", "tracker.matched"]  # delivery.service.SUBSCRIBABLE
+
+
 class AutomationIn(BaseModel):
     kind: Kind
     name: str = Field(min_length=1, max_length=200)
@@ -29,8 +32,9 @@ class AutomationIn(BaseModel):
     include_internal: bool = False
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
-    events: list[Literal["call.completed", "tracker.matched"]] = Field(
-        default_factory=lambda: ["call.completed"], description="outbox events it delivers"
+    events: list[EventName] = Field(
+        default_factory=lambda: list[EventName](["call.completed"]),
+        description="outbox events it delivers",
     )
 
 
@@ -49,7 +53,7 @@ class AutomationPatch(BaseModel):
     include_internal: bool | None = None
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
-    events: list[Literal["call.completed", "tracker.matched"]] | None = None
+    events: list[EventName] | None = None
 
 
 class AttemptOut(OutModel):

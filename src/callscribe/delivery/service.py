@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,6 @@ from sqlalchemy.orm import Session
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent, User
 from callscribe.calls import service as calls
-from callscribe.events import TRACKER_MATCHED
 from callscribe.calls.models import Engagement
 from callscribe.crm.models import Customer
 from callscribe.db import session_scope, utcnow
@@ -47,6 +47,7 @@ from callscribe.delivery.senders import (
 )
 from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secret
 from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, ValidationFailed
+from callscribe.events import TRACKER_MATCHED
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
@@ -152,7 +153,7 @@ def create_automation(
     return automation, whsec
 
 
-def _check_events(events: list[str]) -> list[str]:
+def _check_events(events: Sequence[str]) -> list[str]:
     wanted = sorted(set(events))
     if not wanted or any(e not in SUBSCRIBABLE for e in wanted):
         raise ValidationFailed(f"Subscribe to one or more of: {', '.join(SUBSCRIBABLE)}.")

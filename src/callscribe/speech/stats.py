@@ -209,4 +209,3 @@ def stats_facts(stats: dict[str, Any]) -> dict[str, float]:
         if stats.get(name) is not None:
             facts[name] = stats[name]
     return facts
-
