@@ -1,5 +1,5 @@
 """Trackers: stemmed and exact matching on whole words, by role; the CRUD API with its
-errors; the Trackers step storing matches and `facts.tracker.<name>` counts."""
+errors; the Trackers step storing matches and `facts.tracker_<name>` counts."""
 
 from __future__ import annotations
 
@@ -100,8 +100,8 @@ def test_the_trackers_step_stores_matches_by_role_and_counts_them_as_facts(
         facts = dict(call.facts)
         found = trackers.matches_of(s, call_id)
     # the agent's Acme/Globex are not counted: the tracker listens to the customer
-    assert facts["tracker.competitor"] == 2 and facts["tracker.cancel"] == 2
-    assert facts["tracker.unused"] == 0 and "tracker.off" not in facts
+    assert facts["tracker_competitor"] == 2 and facts["tracker_cancel"] == 2
+    assert facts["tracker_unused"] == 0 and "tracker_off" not in facts
     assert [(m["tracker"], m["role"], m["turn_seq"]) for m in found] == [
         ("competitor", "customer", 0),  # in the order said
         ("cancel", "customer", 0),
@@ -120,20 +120,68 @@ def test_the_trackers_step_stores_matches_by_role_and_counts_them_as_facts(
 
 
 @pytest.mark.parametrize("mode", ["stem", "exact"])
-def test_analytics_reads_tracker_counts(company: CompanyCtx, mode: str) -> None:
-    from sqlalchemy import select
-
+def test_analytics_reads_tracker_counts_and_stats_facts(company: CompanyCtx, mode: str) -> None:
     from callscribe.calls import trackers
-    from callscribe.calls.models import Engagement
     from callscribe.db import session_scope
     from callscribe.pipeline.runner import process_call
 
     with session_scope() as s:
         trackers.create_tracker(s, company.id, name="rivals", terms=["Globex"], mode=mode)
-    call_id = insert_text_engagement(company.id, [("customer", "Globex is cheaper. Globex!")])
-    assert process_call(call_id) == "completed"
-    with session_scope() as s:
-        value = s.scalar(
-            select(Engagement.facts["tracker.rivals"].as_float()).where(Engagement.id == call_id)
+    for text in ("Globex is cheaper. Globex!", "Is Globex better?", "No rivals here."):
+        call_id = insert_text_engagement(company.id, [("customer", text)])
+        assert process_call(call_id) == "completed"
+    with _client(company) as api:
+        for name, expression in (
+            ("rivals_total", "SUM(facts.tracker_rivals)"),
+            ("questions_total", "SUM(facts.questions_customer)"),
+        ):
+            made = api.post(
+                "/api/metrics", json={"name": name, "label": name, "expression": expression}
+            )
+            assert made.status_code in (200, 201), made.text
+        answer = api.post(
+            "/api/metrics/query", json={"metrics": ["rivals_total", "questions_total"]}
         )
-    assert value == 2
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"][0] == [3, 1]
+
+
+def test_the_settings_page_adds_lists_and_deletes_trackers_and_the_call_page_shows_matches(
+    company: CompanyCtx,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from callscribe.app import create_app
+    from callscribe.calls import trackers
+    from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
+    from tests.web.conftest import PASSWORD, WebClient, create_user, csrf_from
+
+    create_user(company.id, "ann@acme.test", "admin")
+    with TestClient(create_app(), base_url="https://testserver", follow_redirects=False) as tc:
+        web = WebClient(tc)
+        web.csrf = csrf_from(tc.get("/login").text)
+        assert (
+            web.post_form("/login", {"email": "ann@acme.test", "password": PASSWORD}).status_code
+            == 303
+        )
+        web.refresh_csrf("/settings/trackers")
+        added = web.post_form(
+            "/settings/trackers",
+            {"name": "competitor", "terms": "Acme, Globex", "mode": "exact", "roles": ["customer"]},
+        )
+        assert added.status_code == 303
+        bad = web.post_form("/settings/trackers", {"name": "Not Valid", "terms": "x"})
+        assert bad.status_code == 303
+        page = tc.get("/settings/trackers").text
+        assert page.count('data-testid="tracker-row"') == 1 and "Acme, Globex" in page
+        with session_scope() as s:
+            (tracker,) = trackers.list_trackers(s, company.id)
+            assert tracker.roles == ["customer"] and tracker.mode == "exact"
+        call_id = insert_text_engagement(company.id, [("customer", "Acme called me yesterday.")])
+        assert process_call(call_id) == "completed"
+        call_page = tc.get(f"/calls/{call_id}").text
+        assert call_page.count('data-testid="tracker-match"') == 1 and "competitor" in call_page
+        web.refresh_csrf("/settings/trackers")
+        assert web.post_form(f"/settings/trackers/{tracker.id}/delete").status_code == 303
+        assert 'data-testid="tracker-row"' not in tc.get("/settings/trackers").text

@@ -5,7 +5,7 @@ A tracker has terms (words or phrases), the speaker roles it listens to (none: e
 role) and a mode: `stem` (each word reduced by the Snowball English stemmer, so
 "cancelling my accounts" matches "cancel my account") or `exact` (the phrase as
 written, case-insensitive, on whole words). Matches are stored in `tracker_matches`
-(one row per occurrence), counted as facts (`facts.tracker.<name>`) and announced by
+(one row per occurrence), counted as facts (`facts.tracker_<name>`) and announced by
 one `tracker.matched` outbox event per engagement, written in the same transaction."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from callscribe.errors import Conflict, NotFound, ValidationFailed
 from callscribe.events import TRACKER_MATCHED, record_event
 
-FACT_PREFIX = "tracker."
+FACT_PREFIX = "tracker_"  # facts.tracker_<name>: the expression language takes one dot
 MODES = ("stem", "exact")
 ROLES = ("agent", "customer", "bot", "unknown")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -54,7 +54,7 @@ class Tracker(Base):
     company_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(40))  # facts.tracker.<name>
+    name: Mapped[str] = mapped_column(String(40))  # facts.tracker_<name>
     terms: Mapped[list[str]] = mapped_column(JSONType, default=list)
     roles: Mapped[list[str]] = mapped_column(JSONType, default=list)  # [] = every role
     mode: Mapped[str] = mapped_column(String(10), default="stem")  # stem | exact

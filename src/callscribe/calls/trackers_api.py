@@ -23,7 +23,7 @@ Role = Literal["agent", "customer", "bot", "unknown"]
 
 class TrackerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=40, description="facts.tracker.<name>")
+    name: str = Field(min_length=1, max_length=40, description="facts.tracker_<name>")
     terms: list[str] = Field(min_length=1, max_length=trackers_service.MAX_TERMS)
     roles: list[Role] = Field(default_factory=list, description="[]: every speaker")
     mode: Literal["stem", "exact"] = "stem"

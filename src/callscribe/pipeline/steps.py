@@ -378,7 +378,7 @@ class AutoReview:
 class Trackers:
     """The company's keyword and phrase trackers over the turns (calls.trackers), after
     the Minutes so a `tracker.matched` delivery carries them: the matches, the
-    `facts.tracker.<name>` counts and the event, in one transaction."""
+    `facts.tracker_<name>` counts and the event, in one transaction."""
 
     name = "trackers"
     status: str | None = None
