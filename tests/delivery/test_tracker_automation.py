@@ -62,3 +62,15 @@ def test_no_match_no_event_and_bad_subscriptions_are_refused(
         service.create_automation(
             s, company.id, AutomationIn(kind="webhook", name="x", url=receiver.url, events=[])
         )
+
+
+def test_the_automation_forms_choose_the_events() -> None:
+    from callscribe.delivery.views import automation_in
+
+    url = "https://hooks.example.com/x"
+    assert automation_in({"kind": "webhook", "url": url}).events == ["call.completed"]
+    chosen = automation_in({"kind": "webhook", "url": url, "events": "both"})
+    assert chosen.events == ["call.completed", "tracker.matched"]
+    assert automation_in({"kind": "slack", "url": url, "events": "tracker.matched"}).events == [
+        "tracker.matched"
+    ]
