@@ -185,3 +185,28 @@ def test_the_settings_page_adds_lists_and_deletes_trackers_and_the_call_page_sho
         web.refresh_csrf("/settings/trackers")
         assert web.post_form(f"/settings/trackers/{tracker.id}/delete").status_code == 303
         assert 'data-testid="tracker-row"' not in tc.get("/settings/trackers").text
+
+
+def test_the_journey_carries_each_engagements_tracker_counts(company: CompanyCtx) -> None:
+    from datetime import UTC, datetime
+
+    from callscribe.calls import trackers
+    from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
+    from tests.journey.conftest import chat_messages, customer, customer_of, ticket
+
+    with session_scope() as s:
+        trackers.create_tracker(s, company.id, name="refund", terms=["refund"])
+        trackers.create_tracker(s, company.id, name="never", terms=["zebra crossing"])
+    messages = chat_messages(0, datetime(2026, 10, 1, 8, 0, tzinfo=UTC))
+    messages.append({"role": "customer", "text": "I want a refund, a full refund."})
+    with _client(company) as api:
+        call_id = ticket(
+            api,
+            {"channel": "chat", "external_id": "t1", "customer": customer(), "messages": messages},
+        )
+        assert process_call(call_id) == "completed"
+        journey = api.get(f"/api/customers/{customer_of(call_id)}/journey").json()
+    (engagement,) = [e for c in journey["conversations"] for e in c["engagements"]]
+    expected = sum(len(trackers.find_terms(m["text"], ["refund"], "stem")) for m in messages)
+    assert expected >= 2 and engagement["trackers"] == {"refund": expected}
