@@ -144,3 +144,24 @@ def test_messages_get_only_what_is_meaningful() -> None:
     assert made_up["response_time_s"] is None and made_up["patience_s"] is None
     assert set(stats_facts(made_up)) == {"questions_agent", "questions_customer"}
     assert conversation_stats([])["talk_s"] == {} and conversation_stats([])["hold_s"] is None
+
+
+def test_interruptions_match_the_pairwise_definition_on_random_overlaps() -> None:
+    """The sweep against the definition itself, pair by pair, on random two- and
+    three-party turns (ties included)."""
+    import random
+
+    from callscribe.speech.stats import TurnSpan, conversation_stats
+
+    rng = random.Random(15)
+    for _ in range(200):
+        turns = []
+        for _ in range(rng.randint(1, 12)):
+            start = rng.randrange(0, 20) * 500
+            turns.append(TurnSpan(rng.choice("abc"), start, start + rng.randrange(1, 8) * 500, "x"))
+        expected: dict[str, int] = {}
+        for t in turns:
+            expected.setdefault(t.role, 0)
+            if any(o.role != t.role and o.start_ms < t.start_ms < o.end_ms for o in turns):
+                expected[t.role] += 1
+        assert conversation_stats(turns)["interruptions"] == expected

@@ -152,15 +152,22 @@ def _longest_monologues(ordered: Sequence[TurnSpan], roles: list[str]) -> dict[s
 
 def _interruptions(ordered: Sequence[TurnSpan], roles: list[str]) -> dict[str, int]:
     """A turn of one role that starts while another role's turn is in progress (strictly
-    after its start, before its end) is one interruption by its role."""
+    after its start, before its end) is one interruption by its role. One sweep by start:
+    the latest end of each role's turns that started strictly earlier."""
     counts = dict.fromkeys(roles, 0)
-    for turn in ordered:
-        if any(
-            o.role != turn.role and o.start_ms < turn.start_ms < o.end_ms
-            for o in ordered
-            if o.start_ms < turn.start_ms
-        ):
-            counts[turn.role] += 1
+    latest_end: dict[str, int] = {}
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j < len(ordered) and ordered[j].start_ms == ordered[i].start_ms:
+            j += 1
+        group = ordered[i:j]  # same start: none interrupts another
+        for turn in group:
+            if any(e > turn.start_ms for r, e in latest_end.items() if r != turn.role):
+                counts[turn.role] += 1
+        for turn in group:
+            latest_end[turn.role] = max(latest_end.get(turn.role, turn.end_ms), turn.end_ms)
+        i = j
     return counts
 
 
