@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from callscribe.calls import service as calls_service
 from callscribe.calls.models import Engagement, Turn
 from callscribe.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from callscribe.errors import Conflict, NotFound, ValidationFailed
@@ -160,9 +161,10 @@ def track_engagement(session: Session, call: Engagement, turns: Sequence[Turn]) 
                         start_ms=turn.start_ms,
                     )
                 )
-    facts = {k: v for k, v in (call.facts or {}).items() if not k.startswith(FACT_PREFIX)}
-    facts.update({f"{FACT_PREFIX}{name}": n for name, n in counts.items()})
-    call.facts = facts
+    stale = [k for k in calls_service.computed_facts(call) if k.startswith(FACT_PREFIX)]
+    calls_service.set_computed_facts(
+        call, stale, {f"{FACT_PREFIX}{name}": n for name, n in counts.items()}
+    )
     matched = [{"name": name, "count": n} for name, n in counts.items() if n]
     if matched:
         record_event(

@@ -296,13 +296,10 @@ class Stats:
                 times_real=calls_service.times_are_real(call),
                 duration_ms=int(duration * 1000) if duration else None,
             )
-            meta = dict(call.meta or {})
-            stale = conversation_stats.stats_facts(meta.get("stats") or {})
-            facts = {k: v for k, v in (call.facts or {}).items() if k not in stale}
-            facts.update(conversation_stats.stats_facts(stats))
-            meta["stats"] = stats
-            call.meta, call.facts = meta, facts
-            ctx.meta = meta
+            stale = conversation_stats.stats_facts((call.meta or {}).get("stats") or {})
+            call.meta = {**(call.meta or {}), "stats": stats}
+            calls_service.set_computed_facts(call, stale, conversation_stats.stats_facts(stats))
+            ctx.meta = dict(call.meta)
         return DONE
 
 
