@@ -30,6 +30,7 @@ from callscribe.analytics import api as analytics_api
 from callscribe.analytics import views as analytics_views
 from callscribe.auth import deps as auth
 from callscribe.calls import api as calls_api
+from callscribe.calls import trackers_api
 from callscribe.calls import views as calls_views
 from callscribe.connectors import api as connectors_api
 from callscribe.connectors import views as connectors_views
@@ -66,6 +67,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     accounts_api.router,
     crm_api.router,
     calls_api.router,
+    trackers_api.router,
     minutes_api.router,
     minutes_api.settings_router,
     delivery_api.router,

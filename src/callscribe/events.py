@@ -26,6 +26,7 @@ from callscribe.settings import get_settings
 log = logging.getLogger(__name__)
 
 CALL_COMPLETED = "call.completed"
+TRACKER_MATCHED = "tracker.matched"  # calls.trackers: a tracker matched in an engagement
 
 
 class OutboxEvent(Base):

@@ -47,6 +47,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
 # outbox event type -> consumers; each must be idempotent on the event id
 CONSUMERS: dict[str, tuple[events.Consumer, ...]] = {
     events.CALL_COMPLETED: (delivery_tasks.on_call_completed,),
+    events.TRACKER_MATCHED: (delivery_tasks.on_tracker_matched,),
 }
 
 

@@ -45,6 +45,29 @@ def test_stereo_call_comes_out_with_agent_and_customer_turns(live_server, compan
     assert starts == sorted(starts)
     # the decoding that produced this transcript is kept with the call
     assert call["metadata"]["speech"]["temperatures"] == [0.0]
+    # conversation stats (speech.stats) from the two channels' turns: each channel's talk
+    # is its turns' covered milliseconds, a turn starting inside the other channel's is
+    # an interruption
+    stats = call["stats"]
+    for role in roles:
+        covered: set[int] = set()
+        for t in call["turns"]:
+            if t["role"] == role:
+                covered.update(range(t["start_ms"], t["end_ms"]))
+        assert stats["talk_s"][role] == pytest.approx(len(covered) / 1000, abs=0.002)
+        cut_ins = sum(
+            1
+            for t in call["turns"]
+            if t["role"] == role
+            and any(
+                o["role"] != role and o["start_ms"] < t["start_ms"] < o["end_ms"]
+                for o in call["turns"]
+            )
+        )
+        if stats["interruptions"] is not None:
+            assert stats["interruptions"][role] == cut_ins
+    assert sum(stats["talk_ratio"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0 <= stats["silence_share"] < 1
 
 
 def test_channel_roles_are_configurable(live_server, company) -> None:  # type: ignore[no-untyped-def]

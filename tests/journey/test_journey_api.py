@@ -21,6 +21,7 @@ ENGAGEMENT_KEYS = {
     "outcome",
     "started_at",
     "turns",
+    "trackers",
 }
 
 

@@ -47,9 +47,11 @@ def test_text_engagements_and_transcribed_calls_skip_transcribe(company: Company
     assert [type(step).__name__ for step in STEPS] == [
         "Transcribe",
         "Redact",
+        "Stats",
         "Analyze",
         "Index",
         "AutoReview",
+        "Trackers",
         "Complete",
     ]
     chat = load_context(_engagement(company, "chat", {"transcript_complete": True}))

@@ -39,6 +39,7 @@ from callscribe.calls.schemas import (
     RevealLogOut,
     RevealOut,
     SectionOut,
+    StatsOut,
     TurnOut,
 )
 from callscribe.calls.tasks import enqueue_calls
@@ -96,6 +97,11 @@ def action_item_out(item: ActionItem, known: KnownIdentity | None) -> ActionItem
     return out.model_copy(update={"title": service.mask(item.title, known)})
 
 
+def stats_out(call: Engagement) -> StatsOut | None:
+    stats = (call.meta or {}).get("stats")
+    return StatsOut.model_validate(stats) if isinstance(stats, dict) else None
+
+
 def call_out(session: Session, call: Engagement) -> CallOut:
     """The call as the API shows it: PII in turns, Minutes and action items masked."""
     minutes = service.get_minutes(session, call.id)
@@ -107,6 +113,7 @@ def call_out(session: Session, call: Engagement) -> CallOut:
             "metadata": service.masked_meta(call.meta or {}, known),
             "turns": [turn_out(t, known) for t in service.list_turns(session, call.id)],
             "minutes": minutes_out(minutes, known) if minutes else None,
+            "stats": stats_out(call),
             "action_items": [
                 action_item_out(i, known) for i in service.list_call_action_items(session, call.id)
             ],

@@ -97,6 +97,27 @@ class CallSummaryOut(OutModel):
     audio_url: str | None = None
 
 
+class ResponseTimeOut(BaseModel):
+    avg: float
+    max: float
+
+
+class StatsOut(BaseModel):
+    """Conversation stats (speech.stats; docs/conversation-stats.md): seconds, shares
+    0..1 and counts by role; null where not meaningful (a chat's talk time) or not
+    computable (interruptions without real turn times)."""
+
+    talk_s: dict[str, float] | None = None
+    talk_ratio: dict[str, float | None] | None = None
+    longest_monologue_s: dict[str, float] | None = None
+    interruptions: dict[str, int] | None = None
+    silence_share: float | None = None
+    hold_s: float | None = None
+    response_time_s: dict[str, ResponseTimeOut | None] | None = None
+    wpm: dict[str, float | None] | None = None
+    questions: dict[str, int] | None = None
+
+
 class CallOut(CallSummaryOut):
     attempts: int
     audio_format: str | None
@@ -108,6 +129,7 @@ class CallOut(CallSummaryOut):
     turns: list[TurnOut] = []
     minutes: MinutesOut | None = None
     action_items: list[ActionItemOut] = []
+    stats: StatsOut | None = None  # null until the Stats step ran
 
     @field_validator("metadata", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,26 @@ CHUNK = 1024 * 1024
 
 # The pipeline's task: enqueued by name, since calls sits below the pipeline.
 PROCESS_TASK = "pipeline.process"
+
+
+# `meta["computed_facts"]`: the names of the facts the pipeline computed (conversation
+# stats, tracker counts), kept apart from the source system's own facts
+COMPUTED_FACTS = "computed_facts"
+
+
+def computed_facts(call: Engagement) -> dict[str, Any]:
+    """The facts the pipeline computed (a re-sent record keeps them)."""
+    names = (call.meta or {}).get(COMPUTED_FACTS) or []
+    facts = call.facts or {}
+    return {k: facts[k] for k in names if k in facts}
+
+
+def set_computed_facts(call: Engagement, drop: Iterable[str], new: dict[str, Any]) -> None:
+    """Replace the computed facts named in `drop` by `new`; the others stay."""
+    gone = set(drop) - set(new)
+    call.facts = {**{k: v for k, v in (call.facts or {}).items() if k not in gone}, **new}
+    names = (set((call.meta or {}).get(COMPUTED_FACTS) or []) - gone) | set(new)
+    call.meta = {**(call.meta or {}), COMPUTED_FACTS: sorted(names)}
 
 
 def times_are_real(call: Engagement) -> bool:

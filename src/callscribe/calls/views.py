@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -20,7 +20,7 @@ from callscribe.accounts.models import Agent
 from callscribe.auth.deps import DbSession, PageUser
 from callscribe.auth.permissions import Permission
 from callscribe.auth.users import CurrentUser
-from callscribe.calls import service
+from callscribe.calls import service, trackers
 from callscribe.calls.models import (
     ACTIVE_STATUSES,
     Channel,
@@ -288,7 +288,27 @@ def _call_context(session: Session, user: CurrentUser, call_id: str) -> dict[str
         "live": call.status in ACTIVE_STATUSES,
         "can_manage": user.can(Permission.CALLS_MANAGE),
         "roles": _roles_view(call, turns),
+        "stats": _stats_view(call, turns),
+        "tracker_matches": trackers.matches_of(session, call.id),
     }
+
+
+def _stats_view(call: Engagement, turns: list[Turn]) -> dict[str, Any] | None:
+    """The conversation stats strip (speech.stats, stored by the Stats step) and, for a
+    voice call, the spans of who spoke when that static/js/stats.js draws."""
+    stats = (call.meta or {}).get("stats")
+    if not isinstance(stats, dict):
+        return None
+    roles = sorted(set(stats.get("questions") or {}))
+    timeline = None
+    if call.channel == Channel.VOICE and turns:
+        end = max([t.end_ms for t in turns] + [int((call.duration_s or 0) * 1000)])
+        timeline = {
+            "end_ms": end,
+            "spans": [[t.role, t.start_ms, t.end_ms] for t in turns if t.end_ms > t.start_ms],
+            "holds": stats.get("hold_spans") or [],
+        }
+    return {"s": stats, "roles": roles, "timeline": timeline}
 
 
 def _masked_minutes(minutes: Minutes, known: KnownIdentity) -> SimpleNamespace:
@@ -407,3 +427,64 @@ def reveals_page(request: Request, user: PageUser, session: DbSession, page: int
     page = min(max(1, page), MAX_PAGE)
     found = audit.list_reveals(session, user.company_id, page, 50)
     return render(request, "calls/reveals.html", reveals=found.items, page=page, pages=found.pages)
+
+
+# -- the trackers settings page ----------------------------------------------------------
+
+
+@router.get("/settings/trackers")
+def trackers_page(request: Request, user: PageUser, session: DbSession) -> Response:
+    return render(
+        request,
+        "calls/trackers.html",
+        trackers=trackers.list_trackers(session, user.company_id),
+        can_manage=user.can(Permission.FORMS_MANAGE),
+        roles=trackers.ROLES,
+    )
+
+
+@router.post("/settings/trackers")
+def create_tracker_form(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    name: str = Form(""),
+    terms: str = Form(""),
+    mode: str = Form("stem"),
+    roles: list[str] = Form([]),
+) -> Response:
+    if not user.can(Permission.FORMS_MANAGE):
+        flash(request, "Your role does not allow this.", "error")
+        return redirect(request, "/settings/trackers")
+    try:
+        trackers.create_tracker(
+            session,
+            user.company_id,
+            name=name.strip(),
+            terms=[t for t in terms.replace("\n", ",").split(",")],
+            roles=roles,
+            mode=mode,
+        )
+        session.commit()
+        flash(request, f"Tracker {name.strip()} added; it counts from the next processed call.")
+    except CallscribeError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+    return redirect(request, "/settings/trackers")
+
+
+@router.post("/settings/trackers/{tracker_id}/delete")
+def delete_tracker_form(
+    request: Request, tracker_id: uuid.UUID, user: PageUser, session: DbSession
+) -> Response:
+    if not user.can(Permission.FORMS_MANAGE):
+        flash(request, "Your role does not allow this.", "error")
+        return redirect(request, "/settings/trackers")
+    try:
+        trackers.delete_tracker(session, user.company_id, tracker_id)
+        session.commit()
+        flash(request, "Tracker deleted.")
+    except CallscribeError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+    return redirect(request, "/settings/trackers")

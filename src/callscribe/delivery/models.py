@@ -83,6 +83,11 @@ class Automation(Base):
 
     # the kind-specific options, read as attributes (what AutomationOut shows)
     @property
+    def events(self) -> list[str]:
+        """The outbox events it delivers (call.completed, tracker.matched)."""
+        return list((self.options or {}).get("events") or ["call.completed"])
+
+    @property
     def method(self) -> str | None:
         return (self.options or {}).get("method")
 

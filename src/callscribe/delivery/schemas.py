@@ -16,6 +16,9 @@ Kind = Literal["slack", "webhook", "email"]
 Direction = Literal["inbound", "outbound"]
 
 
+EventName = Literal["call.completed", "tracker.matched"]  # delivery.service.SUBSCRIBABLE
+
+
 class AutomationIn(BaseModel):
     kind: Kind
     name: str = Field(min_length=1, max_length=200)
@@ -29,6 +32,10 @@ class AutomationIn(BaseModel):
     include_internal: bool = False
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
+    events: list[EventName] = Field(
+        default_factory=lambda: list[EventName](["call.completed"]),
+        description="outbox events it delivers",
+    )
 
 
 class AutomationPatch(BaseModel):
@@ -46,6 +53,7 @@ class AutomationPatch(BaseModel):
     include_internal: bool | None = None
     agent_id: uuid.UUID | None = None
     direction: Direction | None = None
+    events: list[EventName] | None = None
 
 
 class AttemptOut(OutModel):
@@ -106,6 +114,7 @@ class AutomationOut(OutModel):
     include_internal: bool
     agent_id: uuid.UUID | None
     direction: str | None
+    events: list[str] = ["call.completed"]
     consecutive_failures: int
     disabled_reason: str | None
     last_delivery: DeliveryOut | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -46,6 +47,7 @@ from callscribe.delivery.senders import (
 )
 from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secret
 from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, ValidationFailed
+from callscribe.events import TRACKER_MATCHED
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
@@ -61,6 +63,8 @@ log = logging.getLogger(__name__)
 
 EVENT = "call.completed"
 TEST_EVENT = "test"
+# the events an automation may subscribe to (`options["events"]`; default: call.completed)
+SUBSCRIBABLE = (EVENT, TRACKER_MATCHED)
 RETRYABLE_STATES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 CLAIM_SLACK_S = 1.0  # a job may run this much before its delivery's due time
 
@@ -130,6 +134,7 @@ def create_automation(
         options={},
     )
     whsec = None
+    events = _check_events(data.events)
     if data.kind in (AutomationKind.SLACK, AutomationKind.WEBHOOK):
         if not data.url:
             raise ValidationFailed(f"A {data.kind} automation needs a URL.")
@@ -142,9 +147,17 @@ def create_automation(
         if not recipients and not data.send_to_agent:
             raise ValidationFailed("Send to the call's agent, or give at least one address.")
         automation.options = {"recipients": recipients, "send_to_agent": data.send_to_agent}
+    automation.options = {**automation.options, "events": events}
     session.add(automation)
     session.flush()
     return automation, whsec
+
+
+def _check_events(events: Sequence[str]) -> list[str]:
+    wanted = sorted(set(events))
+    if not wanted or any(e not in SUBSCRIBABLE for e in wanted):
+        raise ValidationFailed(f"Subscribe to one or more of: {', '.join(SUBSCRIBABLE)}.")
+    return wanted
 
 
 def update_automation(
@@ -186,6 +199,8 @@ def update_automation(
             automation.agent_id = value
         elif key == "direction":
             automation.direction = value
+        elif key == "events" and value is not None:
+            options["events"] = _check_events(value)
     if automation.kind == AutomationKind.EMAIL and not (
         options.get("recipients") or options.get("send_to_agent")
     ):
@@ -362,11 +377,18 @@ def sample_body() -> dict[str, Any]:
 # -- creating deliveries -----------------------------------------------------------------
 
 
-def create_deliveries_for_call(session: Session, call_id: uuid.UUID) -> list[uuid.UUID]:
-    """One pending delivery per matching enabled automation of the call's company.
-    An automation that already has a delivery for this call gets no second one."""
+def create_deliveries_for_call(
+    session: Session,
+    call_id: uuid.UUID,
+    event: str = EVENT,
+    extra: dict[str, Any] | None = None,
+) -> list[uuid.UUID]:
+    """One pending delivery per matching enabled automation of the call's company that
+    subscribes to `event` (call.completed: only once the call is completed; `extra`
+    goes into the body, e.g. a tracker.matched event's trackers). An automation that
+    already has a delivery for this call and event gets no second one."""
     call = session.get(Engagement, call_id)
-    if call is None or call.status != "completed":
+    if call is None or (event == EVENT and call.status != "completed"):
         return []
     automations = [
         a
@@ -375,18 +397,19 @@ def create_deliveries_for_call(session: Session, call_id: uuid.UUID) -> list[uui
                 Automation.company_id == call.company_id, Automation.enabled.is_(True)
             )
         )
-        if matches(a, call)
+        if matches(a, call) and event in a.events
     ]
     if not automations:
         return []
     existing = set(
         session.scalars(
             select(Delivery.automation_id).where(
-                Delivery.engagement_id == call.id, Delivery.event == EVENT
+                Delivery.engagement_id == call.id, Delivery.event == event
             )
         )
     )
-    body, context = build_body(session, call), call_context(session, call)
+    body, context = {**build_body(session, call), **(extra or {})}, call_context(session, call)
+    body["event"] = event
     ids = []
     for automation in automations:
         if automation.id in existing:
@@ -396,7 +419,7 @@ def create_deliveries_for_call(session: Session, call_id: uuid.UUID) -> list[uui
             company_id=call.company_id,
             automation_id=automation.id,
             engagement_id=call.id,
-            event=EVENT,
+            event=event,
             payload=encode_body(body),
             context=context,
             status=DeliveryStatus.PENDING,

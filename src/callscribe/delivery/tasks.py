@@ -42,6 +42,19 @@ def enqueue_deliveries(delivery_ids: Iterable[uuid.UUID]) -> None:
         deliver(str(delivery_id))
 
 
+def on_tracker_matched(session: Session, event: Event) -> None:
+    """A tracker matched in an engagement: one delivery per automation that subscribes
+    to `tracker.matched`, its body the call's with the trackers that matched."""
+    ids = service.create_deliveries_for_call(
+        session,
+        uuid.UUID(event.payload["call_id"]),
+        event=event.type,
+        extra={"trackers": event.payload.get("trackers") or []},
+    )
+    if ids:
+        after_commit(session, lambda: enqueue_deliveries(ids))
+
+
 def on_call_completed(session: Session, event: Event) -> None:
     """One delivery per matching automation, created in the dispatcher's transaction
     and enqueued after it commits. Handed the same event twice, it creates nothing new:

@@ -69,7 +69,17 @@ def _filters_from(form: dict[str, str]) -> dict[str, Any]:
         "include_internal": bool(form.get("include_internal")),
         "agent_id": form.get("agent_id") or None,
         "direction": form.get("direction") or None,
+        "events": EVENT_CHOICES.get(form.get("events") or "", [EVENT_CHOICES_DEFAULT]),
     }
+
+
+# the "When" select of the forms: outbox events an automation delivers
+EVENT_CHOICES_DEFAULT = "call.completed"
+EVENT_CHOICES: dict[str, list[str]] = {
+    "call.completed": ["call.completed"],
+    "tracker.matched": ["tracker.matched"],
+    "both": ["call.completed", "tracker.matched"],
+}
 
 
 def _recipients(form: dict[str, str]) -> list[str]:

@@ -45,6 +45,9 @@ class JourneyEngagementOut(BaseModel):
     outcome: str | None
     started_at: datetime | None
     turns: list[JourneyTurnOut]
+    trackers: dict[str, int] = Field(
+        default_factory=dict, description="tracker name -> matches (calls.trackers), those > 0"
+    )
 
 
 class JourneyConversationOut(BaseModel):

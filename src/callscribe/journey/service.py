@@ -27,6 +27,7 @@ from callscribe.accounts.models import Agent
 from callscribe.ai.llm import ChatClient, InvalidAnswer
 from callscribe.auth.principal import Principal
 from callscribe.calls import service as calls
+from callscribe.calls import trackers
 from callscribe.calls.models import Channel, Engagement, Minutes, Turn, TurnRole
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
@@ -280,11 +281,13 @@ def customer_journey(
     ids = [e.id for c in chosen for e in c.engagements]
     turns: dict[uuid.UUID, list[Turn]] = {i: [] for i in ids}
     metas: dict[uuid.UUID, dict[str, Any] | None] = {}
+    tracked: dict[uuid.UUID, dict[str, int]] = {}
     for chunk in _chunks(ids, 500):
-        for engagement_id, meta in session.execute(
-            select(Engagement.id, Engagement.meta).where(Engagement.id.in_(chunk))
+        for engagement_id, meta, facts in session.execute(
+            select(Engagement.id, Engagement.meta, Engagement.facts).where(Engagement.id.in_(chunk))
         ):
             metas[engagement_id] = meta
+            tracked[engagement_id] = tracker_counts(facts)
         for turn in session.scalars(
             select(Turn).where(Turn.engagement_id.in_(chunk)).order_by(Turn.start_ms, Turn.seq)
         ):
@@ -301,7 +304,9 @@ def customer_journey(
                 direction=c.direction,
                 channels=c.channels,
                 engagements=[
-                    _engagement_out(e, turns[e.id], metas.get(e.id), principal)
+                    _engagement_out(e, turns[e.id], metas.get(e.id), principal).model_copy(
+                        update={"trackers": tracked.get(e.id) or {}}
+                    )
                     for e in c.engagements
                 ],
             )
@@ -309,6 +314,16 @@ def customer_journey(
         ],
     )
     return JourneyPage(journey, len(outline.conversations))
+
+
+def tracker_counts(facts: dict[str, Any] | None) -> dict[str, int]:
+    """The trackers that matched, from the engagement's `tracker_<name>` facts."""
+    prefix = trackers.FACT_PREFIX
+    return {
+        k[len(prefix) :]: int(v)
+        for k, v in (facts or {}).items()
+        if k.startswith(prefix) and isinstance(v, int | float) and v > 0
+    }
 
 
 def _engagement_out(

@@ -9,6 +9,7 @@ from callscribe.accounts import models as _accounts  # noqa: F401
 from callscribe.analytics import models as _analytics  # noqa: F401
 from callscribe.auth import models as _auth  # noqa: F401
 from callscribe.calls import models as _calls  # noqa: F401
+from callscribe.calls import trackers as _trackers  # noqa: F401
 from callscribe.connectors import models as _connectors  # noqa: F401
 from callscribe.crm import models as _crm  # noqa: F401
 from callscribe.db import Base, make_engine

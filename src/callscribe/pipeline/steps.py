@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 
 from callscribe.accounts.models import CompanySettings
 from callscribe.calls import service as calls_service
+from callscribe.calls import trackers as calls_trackers
 from callscribe.calls.models import (
     Channel,
     Engagement,
@@ -32,6 +33,7 @@ from callscribe.reviews import service as reviews_service
 from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
 from callscribe.speech import service as speech
+from callscribe.speech import stats as conversation_stats
 from callscribe.speech.audio import decode_mono, decode_pcm, write_wav
 from callscribe.speech.diarization import Diarization, get_diarizer
 from callscribe.speech.diarization.base import split_by_speaker
@@ -326,6 +328,39 @@ def silence_stored_audio(call_id: Any, key: str, ranges_ms: list[tuple[int, int]
         )
 
 
+class Stats:
+    """Conversation stats (speech.stats) from the turns, after Redact: the full result in
+    `meta["stats"]`, the numbers as flat `facts` for analytics (`facts.talk_s_agent`...),
+    replacing what an earlier run stored; the engagement's other facts stay."""
+
+    name = "stats"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        turns = ctx.load_turns()
+        with session_scope() as session:
+            call = session.get(Engagement, ctx.call_id)
+            assert call is not None
+            spans = [
+                conversation_stats.TurnSpan(t.role, t.start_ms, t.end_ms, t.text) for t in turns
+            ]
+            duration = call.duration_s
+            stats = conversation_stats.conversation_stats(
+                spans,
+                voice=call.channel == Channel.VOICE,
+                times_real=calls_service.times_are_real(call),
+                duration_ms=int(duration * 1000) if duration else None,
+            )
+            stale = conversation_stats.stats_facts((call.meta or {}).get("stats") or {})
+            call.meta = {**(call.meta or {}), "stats": stats}
+            calls_service.set_computed_facts(call, stale, conversation_stats.stats_facts(stats))
+            ctx.meta = dict(call.meta)
+        return DONE
+
+
 class Analyze:
     """Minutes and action items from the turns, by the company's analyzer; waits when
     the analyzer it names has no API key."""
@@ -395,6 +430,26 @@ class AutoReview:
         return DONE
 
 
+class Trackers:
+    """The company's keyword and phrase trackers over the turns (calls.trackers), after
+    the Minutes so a `tracker.matched` delivery carries them: the matches, the
+    `facts.tracker_<name>` counts and the event, in one transaction."""
+
+    name = "trackers"
+    status: str | None = None
+
+    def applies(self, ctx: PipelineContext) -> bool:
+        return True
+
+    def run(self, ctx: PipelineContext) -> StepResult:
+        turns = ctx.load_turns()
+        with session_scope() as session:
+            call = session.get(Engagement, ctx.call_id)
+            assert call is not None
+            calls_trackers.track_engagement(session, call, turns)
+        return DONE
+
+
 class Complete:
     """`completed` and the `call.completed` outbox event, in one transaction: the
     automations fire for every completed call, even when the worker dies right after."""
@@ -423,9 +478,11 @@ class Complete:
 STEPS: tuple[Step, ...] = (
     Transcribe(),
     Redact(),
+    Stats(),
     Analyze(),
     Index(),
     AutoReview(),
+    Trackers(),
     Complete(),
 )
 

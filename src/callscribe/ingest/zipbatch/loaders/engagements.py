@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from callscribe.accounts import service as accounts
 from callscribe.accounts.models import Agent
+from callscribe.calls import service as calls
 from callscribe.calls.models import (
     Channel,
     Conversation,
@@ -177,6 +178,8 @@ class EngagementsLoader(Loader):
             chunk.touched.add(result.engagement.id)
             return Outcome.CREATED
         chunk.refs[("engagements", external)] = existing.id
+        # the pipeline's facts (conversation stats, trackers) stay: the source's are its own
+        columns["facts"] = {**calls.computed_facts(existing), **columns["facts"]}
         values = {
             **columns,
             "channel": channel,

@@ -187,6 +187,11 @@
     var joined = (eng.agent_name || (eng.handled_by === "bot" ? "A bot" : "An agent")) + " joined";
     if (eng.started_at) joined += " at " + fmtTime(eng.started_at);
     head.appendChild(el("span", "eng-joined", joined));
+    Object.keys(eng.trackers || {}).sort().forEach(function (name) {
+      var chip = el("span", "eng-tracker", name + " \u00d7" + eng.trackers[name]);
+      chip.title = "tracker " + name + " matched " + eng.trackers[name] + " time(s)";
+      head.appendChild(chip);
+    });
     var link = el("a", "eng-open", "Open");
     link.href = "/calls/" + eng.id;
     head.appendChild(link);
