@@ -50,3 +50,21 @@ def s3_env(endpoint: str) -> dict[str, str]:
         "CALLSCRIBE_STORAGE_SECRET_KEY": SECRET_KEY,
         "CALLSCRIBE_STORAGE_PATH_STYLE": "true",
     }
+
+
+@pytest.fixture
+def s3_install(
+    app_env: dict[str, str], s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """app_env with its blobs on a fresh prefix of the moto bucket (request it before
+    live_server / api_server so they start with it)."""
+    from callscribe import storage
+    from callscribe.settings import reset_settings
+
+    env = s3_env(s3_endpoint)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    storage._store_for.cache_clear()
+    app_env.update(env)
+    return app_env

@@ -167,11 +167,24 @@ class S3BlobStore:
     def _expires_in(expires_at: int) -> int:
         return max(1, min(MAX_PRESIGN_S, expires_at - int(time.time())))
 
-    def presign_get(self, key: str, expires_at: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_at: int,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if filename:
+            safe = "".join(c for c in filename if c.isalnum() or c in "._-")[:200]
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
         return str(
             self.client.generate_presigned_url(
                 "get_object",
-                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                Params=params,
                 ExpiresIn=self._expires_in(expires_at),
             )
         )
