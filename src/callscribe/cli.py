@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from callscribe.observability import configure_logging
 from callscribe.settings import Settings, get_settings
 
 app = typer.Typer(help="callscribe: calls in, transcripts and Minutes out.", no_args_is_help=True)
@@ -25,10 +26,8 @@ err = Console(stderr=True)
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=get_settings().LOG_LEVEL.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     # fontTools logs every subset table at INFO while a PDF export embeds its font
     for noisy in ("huey", "alembic", "faster_whisper", "httpx", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

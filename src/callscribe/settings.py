@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     AI_MAX_RETRIES: int = 2  # retries after a failed or malformed LLM answer
 
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"  # json: one object a line, with request_id
 
     @property
     def database_url(self) -> str:

@@ -20,6 +20,7 @@ __all__ = ["s3_endpoint", "s3_install"]  # fixtures
 
 WAV = (AUDIO / "stereo_diarization.wav").read_bytes()
 WHEN = "2026-11-20T14:03:00Z"
+DANA = "dana@example.com"
 
 
 def _agent(company: CompanyCtx) -> None:
@@ -61,11 +62,13 @@ def test_signed_url_upload_goes_straight_to_s3_and_the_audio_redirects(
     endpoint = s3_install["CALLSCRIBE_STORAGE_ENDPOINT_URL"]
     _agent(company)
     with api_server.client(headers=company.headers) as client:
-        urls = client.post(
-            "/api/v1/recordings/signed-urls", json={"filename": "call.wav"}
-        ).json()
+        urls = client.post("/api/v1/recordings/signed-urls", json={"filename": "call.wav"}).json()
         assert urls["uploadUrl"].startswith(endpoint) and "X-Amz-Signature=" in urls["uploadUrl"]
-        step3 = {"downloadUrl": urls["downloadUrl"], "dateCreated": WHEN, "userEmail": "dana@example.com"}
+        step3 = {
+            "downloadUrl": urls["downloadUrl"],
+            "dateCreated": WHEN,
+            "userEmail": DANA,
+        }
         early = client.post("/api/v2/recordings", json=step3)
         assert early.status_code == 409 and early.json()["error"]["code"] == "upload_missing"
         assert httpx.put(urls["uploadUrl"], content=WAV, timeout=30).status_code == 200
@@ -97,7 +100,11 @@ def test_a_presigned_put_of_the_wrong_size_is_refused_at_step_3(
         assert httpx.put(urls["uploadUrl"], content=WAV, timeout=30).status_code == 200
         r = client.post(
             "/api/v2/recordings",
-            json={"downloadUrl": urls["downloadUrl"], "dateCreated": WHEN, "userEmail": "dana@example.com"},
+            json={
+                "downloadUrl": urls["downloadUrl"],
+                "dateCreated": WHEN,
+                "userEmail": DANA,
+            },
         )
         assert r.status_code == 400 and r.json()["error"]["code"] == "size_mismatch"
         assert client.get("/api/calls").json()["total"] == 0
@@ -126,7 +133,10 @@ def test_zip_ingest_upload_url_is_a_presigned_put_and_the_batch_is_processed(
     good, bad = api.upload_url().json(), api.upload_url().json()
     assert good["uploadUrl"].startswith(s3_install["CALLSCRIBE_STORAGE_ENDPOINT_URL"])
     agents = jsonl([{"id": "a1", "name": "Ann"}, {"id": "a2", "name": "Bo"}])
-    for answer, body in ((good, _zip([("agents.jsonl", agents)])), (bad, _zip([("../a.jsonl", agents)]))):
+    for answer, body in (
+        (good, _zip([("agents.jsonl", agents)])),
+        (bad, _zip([("../a.jsonl", agents)])),
+    ):
         put = httpx.put(answer["uploadUrl"], content=body, timeout=30)
         assert put.status_code == 200, put.text
     assert api.batch(good["batchId"])["status"] == "pending"
@@ -151,7 +161,11 @@ def test_a_presigned_upload_is_transcribed_from_s3(
         assert httpx.put(urls["uploadUrl"], content=WAV, timeout=30).status_code == 200
         r = client.post(
             "/api/v2/recordings",
-            json={"downloadUrl": urls["downloadUrl"], "dateCreated": WHEN, "userEmail": "dana@example.com"},
+            json={
+                "downloadUrl": urls["downloadUrl"],
+                "dateCreated": WHEN,
+                "userEmail": DANA,
+            },
         )
         assert r.status_code == 201, r.text
         call = wait_for_status(client, r.json()["callId"])

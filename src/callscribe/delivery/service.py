@@ -48,6 +48,7 @@ from callscribe.delivery.webhook import encode_body, new_whsec, whsec_from_secre
 from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, ValidationFailed
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
+from callscribe.observability import DELIVERIES
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
 from callscribe.security.outbound import (
     PrivateAllowList,
@@ -663,6 +664,7 @@ def _record(
                 _count_failure(session, automation, result)  # type: ignore[arg-type]
         delivery.locked_at = None
         delivery.last_error = result.error
+        DELIVERIES.labels(str(delivery.status)).inc()
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery_id,
