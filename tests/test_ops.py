@@ -132,7 +132,7 @@ def test_metrics_count_calls_by_state_requests_and_pipeline_steps(
     assert _metric(text, "callscribe_queue_depth", kind="pending") >= 0
     series = {"method": "GET", "route": "/api/calls", "status": "2xx"}
     count = "callscribe_http_request_duration_seconds_count"
-    was = _metric(before, count, **series) if "/api/calls\"" in before else 0
+    was = _metric(before, count, **series) if '/api/calls"' in before else 0
     assert _metric(text, count, **series) == was + 1
     assert f'call_id="{done}"' not in text and str(done) not in text  # templates, not paths
     assert "callscribe_pipeline_step_duration_seconds_count{step=" in text

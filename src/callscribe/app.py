@@ -47,6 +47,8 @@ from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
 from callscribe.queue import configure_queue
+from callscribe.retention import api as retention_api
+from callscribe.retention import views as retention_views
 from callscribe.reviews import api as reviews_api
 from callscribe.reviews import views as reviews_views
 from callscribe.search import api as search_api
@@ -79,6 +81,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search_api.router,
     analytics_api.router,
     reviews_api.router,
+    retention_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
@@ -89,6 +92,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     analytics_views.router,
     zipbatch_views.router,
     reviews_views.router,
+    retention_views.router,
 )
 
 
