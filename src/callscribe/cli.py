@@ -257,6 +257,43 @@ def _say_data_dir() -> None:
     )
 
 
+@app.command("backup")
+def backup_cmd(path: Path = typer.Argument(..., help="A new (or empty) directory")) -> None:
+    """Back up the embedded install: a consistent copy of the SQLite database (taken
+    online), the queue, the blobs and the secret key."""
+    from callscribe import backup
+    from callscribe.errors import CallscribeError
+
+    _say_data_dir()
+    try:
+        manifest = backup.backup(path)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"backed up to {path} ({manifest['blobs']} blobs; secret key {manifest['secret_key']})"
+    )
+
+
+@app.command("restore")
+def restore_cmd(
+    path: Path = typer.Argument(..., help="A directory made by `callscribe backup`"),
+    force: bool = typer.Option(False, help="Replace the data dir's database and blobs"),
+) -> None:
+    """Restore a backup into the data dir (CALLSCRIBE_DATA_DIR); stop serve and workers
+    first. Migrations run on the next start."""
+    from callscribe import backup
+    from callscribe.errors import CallscribeError
+
+    _say_data_dir()
+    try:
+        manifest = backup.restore(path, force=force)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored the backup of {manifest['created_at']} (version {manifest['version']})")
+
+
 @admin.command("create-company")
 def create_company(name: str) -> None:
     """Create a company; prints its id."""
