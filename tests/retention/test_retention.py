@@ -280,3 +280,32 @@ def test_retention_page_saves_and_the_delete_buttons_ask_first(
     r = web.post_form(f"/customers/{customer}/erase")
     assert r.status_code == 303 and r.headers["location"] == "/customers"
     assert isinstance(web.client, httpx.Client)
+
+
+@pytest.mark.parametrize("summaries", [True, False])
+def test_the_summaries_toggle_decides_whether_a_recorded_call_gets_minutes(
+    company: CompanyCtx, tmp_path: Path, summaries: bool
+) -> None:
+    from callscribe.calls.models import Engagement, Minutes
+    from callscribe.db import session_scope
+    from callscribe.pipeline.runner import process_call
+    from callscribe.retention import service
+
+    with session_scope() as s:
+        service.set_policy(
+            s,
+            company.id,
+            recordings_days=30,
+            transcripts_days=None,
+            create_summaries=summaries,
+            apply_to_internal=False,
+            changed_by="tests",
+        )
+    recorded = insert_text_engagement(company.id, TURNS, channel="voice")
+    _with_audio(recorded, tmp_path)
+    chat = insert_text_engagement(company.id, TURNS)
+    assert process_call(recorded) == "completed"
+    assert process_call(chat) == "completed"
+    assert _count(Minutes, engagement_id=recorded) == (1 if summaries else 0)
+    assert _count(Minutes, engagement_id=chat) == 1  # not a recorded call: always
+    assert _count(Engagement, id=recorded, status="completed") == 1

@@ -76,6 +76,17 @@ class TestS3BlobStore(StorageContract):
         store.put_file("k/blob", staged)
         assert not staged.exists()
 
+    def test_stale_staging_files_are_swept(self, store: BlobStore) -> None:
+        import os
+
+        fh, old = store.staging_file()
+        fh.close()
+        os.utime(old, (time.time() - 7 * 3600,) * 2)
+        fh, fresh = store.staging_file()
+        fh.close()
+        assert store.sweep_staging() == 1  # type: ignore[attr-defined]
+        assert not old.exists() and fresh.exists()
+
     def test_ping_reports_an_unreachable_bucket(self, s3_endpoint: str, tmp_path: Path) -> None:
         store = _store(s3_endpoint, tmp_path)
         store.ping()

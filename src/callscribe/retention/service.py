@@ -77,7 +77,12 @@ def _days(value: Any, field: str) -> int | None:
 
 
 def get_policy(session: Session, company_id: uuid.UUID) -> Policy:
-    raw = (accounts.get_company_settings(session, company_id).extra or {}).get(POLICY_KEY) or {}
+    return policy_of(accounts.get_company_settings(session, company_id))
+
+
+def policy_of(cs: CompanySettings) -> Policy:
+    """The policy in a company's settings row (the pipeline reads its detached copy)."""
+    raw = (cs.extra or {}).get(POLICY_KEY) or {}
     return Policy(
         recordings_days=raw.get("recordings_days"),
         transcripts_days=raw.get("transcripts_days"),

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from callscribe.errors import NotFound
 from callscribe.storage.base import Capability, check_key
+from callscribe.storage.local import STAGING_MAX_AGE_S
 
 CHUNK = 1024 * 1024
 MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4's limit on a presigned URL's lifetime
@@ -89,6 +90,20 @@ class S3BlobStore:
         self.client.head_bucket(Bucket=self.bucket)
 
     # -- basics
+
+    def sweep_staging(self, max_age_s: float = STAGING_MAX_AGE_S) -> int:
+        """Delete local staging / download files nobody has written for `max_age_s`
+        (a crash or restart left them behind); returns how many."""
+        cutoff = time.time() - max_age_s
+        removed = 0
+        for path in self.tmp.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def staging_file(self) -> tuple[BinaryIO, Path]:
         fd, name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
