@@ -364,6 +364,9 @@ def create_served_app() -> FastAPI:
     """Factory for `callscribe serve` (uvicorn imports it in each web worker process)."""
     import os
 
+    settings = get_settings()
+    # a spawned web worker starts with bare logging: the same format as the parent's
+    observability.configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     return create_app(embedded_worker=os.environ.get("CALLSCRIBE_EMBEDDED_WORKER", "1") == "1")
 
 

@@ -28,9 +28,6 @@ err = Console(stderr=True)
 def _logging() -> None:
     settings = get_settings()
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
-    # fontTools logs every subset table at INFO while a PDF export embeds its font
-    for noisy in ("huey", "alembic", "faster_whisper", "httpx", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -70,6 +67,9 @@ def serve(
         "timeout_keep_alive": settings.KEEP_ALIVE_S,
         "timeout_graceful_shutdown": int(settings.SHUTDOWN_GRACE_S),
     }
+    if settings.LOG_FORMAT == "json":
+        # uvicorn's own lines go to the root logger too (JSON), not its text handlers
+        server_options["log_config"] = None
     if processes > 1:
         # uvicorn starts each process from the import string; settings travel by env
         os.environ["CALLSCRIBE_EMBEDDED_WORKER"] = "1" if worker else "0"

@@ -162,3 +162,6 @@ def configure_logging(level: str, fmt: str) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # fontTools logs every subset table at INFO while a PDF export embeds its font
+    for noisy in ("huey", "alembic", "faster_whisper", "httpx", "fontTools", "botocore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
