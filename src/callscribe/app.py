@@ -9,7 +9,7 @@ import logging
 import math
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -17,12 +17,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from callscribe import __version__
+from callscribe import __version__, observability
 from callscribe.accounts import api as accounts_api
 from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
@@ -35,7 +36,7 @@ from callscribe.calls import views as calls_views
 from callscribe.connectors import api as connectors_api
 from callscribe.connectors import views as connectors_views
 from callscribe.crm import api as crm_api
-from callscribe.db import migrate
+from callscribe.db import get_engine, migrate, session_scope
 from callscribe.delivery import api as delivery_api
 from callscribe.delivery import views as delivery_views
 from callscribe.errors import CallscribeError, ErrorCode, from_validation
@@ -46,11 +47,15 @@ from callscribe.journey import api as journey_api
 from callscribe.journey import views as journey_views
 from callscribe.minutes import api as minutes_api
 from callscribe.minutes import views as minutes_views
+from callscribe.queue import configure_queue
+from callscribe.retention import api as retention_api
+from callscribe.retention import views as retention_views
 from callscribe.reviews import api as reviews_api
 from callscribe.reviews import views as reviews_views
 from callscribe.search import api as search_api
 from callscribe.search import views as search_views
 from callscribe.settings import get_settings
+from callscribe.storage import get_store
 from callscribe.web.errors import error_page, wants_page
 from callscribe.web.security_headers import (
     REDOC_LOAD_STYLE_HASHES,
@@ -78,6 +83,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search_api.router,
     analytics_api.router,
     reviews_api.router,
+    retention_api.router,
     accounts_views.router,
     calls_views.router,
     minutes_views.router,
@@ -88,6 +94,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     analytics_views.router,
     zipbatch_views.router,
     reviews_views.router,
+    retention_views.router,
 )
 
 
@@ -193,6 +200,28 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
     def health() -> dict:
         return {"success": True, "status": "ok", "version": __version__}
 
+    @app.get("/healthz", tags=["meta"], summary="Liveness: the process answers (no database)")
+    async def healthz() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/readyz",
+        tags=["meta"],
+        summary="Readiness: database, queue and blob store reachable (503 names which failed)",
+        responses={503: {"description": "One or more dependencies unreachable"}},
+    )
+    def readyz() -> JSONResponse:
+        checks = readiness()
+        ok = all(v == "ok" for v in checks.values())
+        body: dict[str, object] = {"status": "ok" if ok else "unavailable", "checks": checks}
+        if not ok:
+            body["failed"] = [k for k, v in checks.items() if v != "ok"]
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(observability.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     for router in ROUTERS:
         app.include_router(router)
     auth.release_sessions_before_serialization(app)
@@ -205,7 +234,74 @@ def create_app(*, embedded_worker: bool = False) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # around every route, static files and the error handlers
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(observability.MetricsMiddleware)  # outermost: times everything
     return app
+
+
+# -- operations: readiness and the values /metrics reads when scraped --------------------
+
+
+def _check(name: str, probe: Callable[[], object]) -> str:
+    try:
+        probe()
+    except Exception as exc:  # noqa: BLE001  (any failure: not ready)
+        # the type only: a driver's message can carry a URL with its password
+        log.warning("readyz: %s unreachable (%s)", name, type(exc).__name__)
+        return f"unreachable ({type(exc).__name__})"
+    return "ok"
+
+
+def _ping_database() -> None:
+    from sqlalchemy import text
+
+    with get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _ping_store() -> None:
+    store = get_store()
+    ping = getattr(store, "ping", None)  # the S3 store's HEAD bucket
+    if ping is not None:
+        ping()
+    else:
+        store.exists("readyz/probe")
+
+
+def readiness() -> dict[str, str]:
+    return {
+        "database": _check("database", _ping_database),
+        "queue": _check("queue", lambda: configure_queue().pending_count()),
+        "store": _check("store", _ping_store),
+    }
+
+
+def _calls_by_state() -> dict[str, float]:
+    from sqlalchemy import func, select
+
+    from callscribe.calls.models import Engagement, EngagementStatus
+
+    with session_scope() as session:
+        rows = session.execute(
+            select(Engagement.status, func.count()).group_by(Engagement.status)
+        ).all()
+    counts: dict[str, float] = {status.value: 0 for status in EngagementStatus}
+    counts.update({str(status): float(n) for status, n in rows})
+    return counts
+
+
+def _queue_depth() -> dict[str, float]:
+    huey = configure_queue()
+    return {"pending": float(huey.pending_count()), "scheduled": float(huey.scheduled_count())}
+
+
+observability.REGISTRY.register(
+    observability.ScrapeCollector(
+        {
+            "callscribe_calls": ("Engagements by status", "state", _calls_by_state),
+            "callscribe_queue_depth": ("Jobs in the task queue", "kind", _queue_depth),
+        }
+    )
+)
 
 
 class BodyIdleTimeout:
@@ -270,6 +366,9 @@ def create_served_app() -> FastAPI:
     """Factory for `callscribe serve` (uvicorn imports it in each web worker process)."""
     import os
 
+    settings = get_settings()
+    # a spawned web worker starts with bare logging: the same format as the parent's
+    observability.configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     return create_app(embedded_worker=os.environ.get("CALLSCRIBE_EMBEDDED_WORKER", "1") == "1")
 
 

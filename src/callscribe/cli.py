@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from callscribe.observability import configure_logging
 from callscribe.settings import Settings, get_settings
 
 app = typer.Typer(help="callscribe: calls in, transcripts and Minutes out.", no_args_is_help=True)
@@ -25,13 +26,8 @@ err = Console(stderr=True)
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=get_settings().LOG_LEVEL.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # fontTools logs every subset table at INFO while a PDF export embeds its font
-    for noisy in ("huey", "alembic", "faster_whisper", "httpx", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
 
 @app.command()
@@ -71,6 +67,9 @@ def serve(
         "timeout_keep_alive": settings.KEEP_ALIVE_S,
         "timeout_graceful_shutdown": int(settings.SHUTDOWN_GRACE_S),
     }
+    if settings.LOG_FORMAT == "json":
+        # uvicorn's own lines go to the root logger too (JSON), not its text handlers
+        server_options["log_config"] = None
     if processes > 1:
         # uvicorn starts each process from the import string; settings travel by env
         os.environ["CALLSCRIBE_EMBEDDED_WORKER"] = "1" if worker else "0"
@@ -256,6 +255,43 @@ def _say_data_dir() -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command("backup")
+def backup_cmd(path: Path = typer.Argument(..., help="A new (or empty) directory")) -> None:
+    """Back up the embedded install: a consistent copy of the SQLite database (taken
+    online), the queue, the blobs and the secret key."""
+    from callscribe import backup
+    from callscribe.errors import CallscribeError
+
+    _say_data_dir()
+    try:
+        manifest = backup.backup(path)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"backed up to {path} ({manifest['blobs']} blobs; secret key {manifest['secret_key']})"
+    )
+
+
+@app.command("restore")
+def restore_cmd(
+    path: Path = typer.Argument(..., help="A directory made by `callscribe backup`"),
+    force: bool = typer.Option(False, help="Replace the data dir's database and blobs"),
+) -> None:
+    """Restore a backup into the data dir (CALLSCRIBE_DATA_DIR); stop serve and workers
+    first. Migrations run on the next start."""
+    from callscribe import backup
+    from callscribe.errors import CallscribeError
+
+    _say_data_dir()
+    try:
+        manifest = backup.restore(path, force=force)
+    except CallscribeError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored the backup of {manifest['created_at']} (version {manifest['version']})")
 
 
 @admin.command("create-company")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,7 +18,14 @@ class Settings(BaseSettings):
     DATA_DIR: Path = Field(default=Path("./data"))  # SQLite db, queue, blobs, secret key
     DATABASE_URL: str | None = None  # default: sqlite:///<DATA_DIR>/callscribe.db
     REDIS_URL: str | None = None  # set => Huey on Redis instead of SQLite
-    STORAGE_URL: str | None = None  # default: file://<DATA_DIR>/blobs
+    STORAGE_URL: str | None = None  # default: file://<DATA_DIR>/blobs; or s3://bucket/prefix
+    # the S3-compatible store (STORAGE_URL=s3://...): endpoint for MinIO/Ceph/R2/moto
+    # (default: AWS), region, keys (default: boto3's chain: env, profile, instance role)
+    STORAGE_ENDPOINT_URL: str | None = None
+    STORAGE_REGION: str | None = None
+    STORAGE_ACCESS_KEY: str | None = None
+    STORAGE_SECRET_KEY: SecretStr | None = None  # never logged or shown
+    STORAGE_PATH_STYLE: bool = False  # http://host/bucket/key (MinIO, Ceph) not bucket.host
     SECRET_KEY: str | None = None  # Fernet key; default: generated into DATA_DIR (0600)
 
     HOST: str = "127.0.0.1"
@@ -95,6 +103,7 @@ class Settings(BaseSettings):
     AI_MAX_RETRIES: int = 2  # retries after a failed or malformed LLM answer
 
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"  # json: one object a line, with request_id
 
     @property
     def database_url(self) -> str:

@@ -25,6 +25,7 @@ from callscribe.ingest import tasks as ingest_tasks
 from callscribe.ingest.zipbatch import tasks as zipbatch_tasks
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
+from callscribe.retention import tasks as retention_tasks
 from callscribe.reviews import tasks as reviews_tasks
 from callscribe.search import tasks as search_tasks
 from callscribe.settings import get_settings
@@ -42,6 +43,7 @@ TASK_MODULES: tuple[ModuleType, ...] = (
     zipbatch_tasks,
     search_tasks,
     reviews_tasks,
+    retention_tasks,
 )
 
 # outbox event type -> consumers; each must be idempotent on the event id
@@ -83,6 +85,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
     Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
     Sweep("stalled auto reviews", reviews_tasks.sweep_stalled, every_s=300),
+    Sweep("retention", retention_tasks.sweep_retention, every_s=retention_tasks.DAILY_S),
 )
 
 

@@ -204,12 +204,22 @@ def test_receiver_slower_than_timeout_is_retried_with_the_same_webhook_id(
 def test_500_then_200_succeeds_on_the_second_attempt(
     fast_retries: None, live_server: LiveServer, company: CompanyCtx
 ) -> None:
+    from callscribe.observability import REGISTRY
+
+    def outcomes() -> tuple[float, float]:  # the /metrics counters of this process
+        return tuple(  # type: ignore[return-value]
+            REGISTRY.get_sample_value("callscribe_deliveries_total", {"outcome": o}) or 0.0
+            for o in ("retrying", "succeeded")
+        )
+
+    before = outcomes()
     receiver = Receiver([Reply(status=500, body=b"database on fire")])
     try:
         automation_id = add_automation(company, kind="webhook", url=receiver.url)
         call_id = processed_call(company)
         delivery = wait_delivery(automation_id)
         assert delivery.status == "succeeded"
+        assert outcomes() == (before[0] + 1, before[1] + 1)
         first, second = attempts_of(delivery.id)
         assert (first.http_status, first.response, first.ok) == (500, "database on fire", False)
         assert first.retry_in_s == 0.2

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
@@ -51,7 +52,8 @@ from callscribe.kit.pagination import PageNumber, PageSize
 from callscribe.kit.schemas import InstantIn, Page
 from callscribe.privacy import audit
 from callscribe.privacy.detectors import KnownIdentity
-from callscribe.storage import get_store
+from callscribe.settings import get_settings
+from callscribe.storage import Capability, get_store
 
 router = APIRouter(prefix="/api", tags=["calls"])
 
@@ -241,7 +243,10 @@ def swap_roles(call_id: str, principal: CallsManager, session: DbSession) -> Cal
 @router.get(
     "/calls/{call_id}/audio",
     response_class=FileResponse,
-    responses={200: {"content": {"audio/*": {}}}},
+    responses={
+        200: {"content": {"audio/*": {}}},
+        307: {"description": "A presigned URL of the object store holding the recording"},
+    },
 )
 def get_audio(
     call_id: str,
@@ -274,8 +279,15 @@ def get_audio(
         "flac": "audio/flac",
         "aac": "audio/aac",
     }.get(call.audio_format or "", "application/octet-stream")
-    with get_store().local_path(call.audio_key) as path:
-        return FileResponse(path, media_type=media, filename=f"{call.id}.{call.audio_format}")
+    store = get_store()
+    filename = f"{call.id}.{call.audio_format}"
+    if Capability.PRESIGNED_GET in store.capabilities:
+        # the bytes come straight from the store (ranges included), never through us
+        expires = int(time.time()) + get_settings().AUDIO_URL_TTL_S
+        url = store.presign_get(call.audio_key, expires, content_type=media, filename=filename)
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    with store.local_path(call.audio_key) as path:
+        return FileResponse(path, media_type=media, filename=filename)
 
 
 @router.get("/calls/{call_id}/events", summary="Live status and transcript (server-sent events)")

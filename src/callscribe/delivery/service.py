@@ -50,6 +50,7 @@ from callscribe.errors import BadRequest, CallscribeError, ErrorCode, NotFound, 
 from callscribe.events import TRACKER_MATCHED
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
+from callscribe.observability import DELIVERIES
 from callscribe.security.crypto import decrypt_secret, encrypt_secret, secret_last4
 from callscribe.security.outbound import (
     PrivateAllowList,
@@ -686,6 +687,7 @@ def _record(
                 _count_failure(session, automation, result)  # type: ignore[arg-type]
         delivery.locked_at = None
         delivery.last_error = result.error
+        DELIVERIES.labels(str(delivery.status)).inc()
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery_id,

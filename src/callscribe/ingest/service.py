@@ -67,7 +67,7 @@ from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.security import http
 from callscribe.security.crypto import sign, verify_signature
 from callscribe.settings import get_settings
-from callscribe.storage import get_store, new_audio_key
+from callscribe.storage import Capability, get_store, new_audio_key
 from callscribe.storage.staging import StagedAudio, copy_into_stage
 
 log = logging.getLogger(__name__)
@@ -729,13 +729,13 @@ def _upload_message(upload_id: uuid.UUID) -> str:
 
 
 def upload_url_for(upload: RecordingUpload) -> str:
-    """Where the client PUTs the bytes. This is the seam for an S3-compatible store: a
-    store that can presign a PUT (`presigned_put_url(key, expires_at)`) answers with its
-    own URL and the bytes never pass through us; the local store gets our signed URL."""
+    """Where the client PUTs the bytes. A store that can presign a PUT (the S3 store)
+    answers with its own URL and the bytes never pass through us; the local store gets
+    our signed URL."""
     expires = int(upload.expires_at.timestamp())
-    presign = getattr(get_store(), "presigned_put_url", None)
-    if presign is not None:
-        return str(presign(upload.blob_key, expires))
+    store = get_store()
+    if Capability.PRESIGNED_PUT in store.capabilities:
+        return store.presign_put(upload.blob_key, expires)
     token = sign(_upload_message(upload.id), expires)
     return f"{get_settings().public_url}{UPLOAD_PATH}/{upload.id}?token={token}"
 
@@ -841,6 +841,25 @@ def _upload_id_from(download_url: str) -> uuid.UUID:
         ) from exc
 
 
+def _check_presigned_upload(upload: RecordingUpload) -> None:
+    """A PUT to a presigned URL never passed our size checks: make them on the blob."""
+    size = get_store().size(upload.blob_key)
+    if size == 0:
+        raise BadRequest("The upload is empty.", code="empty_file")
+    if upload.expected_size is not None and size != upload.expected_size:
+        raise BadRequest(
+            f"Received {size} bytes but the upload URL was made for {upload.expected_size}.",
+            code="size_mismatch",
+        )
+    limit = get_settings().max_upload_bytes
+    if size > limit:
+        get_store().delete(upload.blob_key)
+        raise PayloadTooLarge(f"The recording is larger than the {limit // 2**20} MB limit.")
+    upload.size = size
+    upload.status = "uploaded"
+    upload.uploaded_at = utcnow()
+
+
 def create_recording(session: Session, principal: Principal, body: Any) -> IngestResult:
     """Step 3. Everything is checked before anything is written: the upload is there, the
     rep resolves, the CRM objects are looked up; then the call is created. The upload's
@@ -859,6 +878,8 @@ def create_recording(session: Session, principal: Principal, body: Any) -> Inges
             "The recording has not been uploaded yet: PUT the audio to the uploadUrl first.",
             code="upload_missing",
         )
+    if upload.status == "pending":  # PUT straight to the store: check what we never saw
+        _check_presigned_upload(upload)
     if not (body.user_id or body.user_email or body.user_phone):
         raise ValidationFailed(
             "Say who the rep is: userId, userEmail or userPhone.", code="rep_required"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -22,6 +23,7 @@ from sqlalchemy import func, or_, update
 from callscribe.calls.models import ACTIVE_STATUSES, Engagement, EngagementStatus
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import CallscribeError
+from callscribe.observability import STEP_DURATION
 from callscribe.pipeline.base import Step, WaitFor
 from callscribe.pipeline.context import load_context
 from callscribe.pipeline.steps import STEPS
@@ -129,7 +131,11 @@ def _run_steps(call_id: uuid.UUID, steps: Sequence[Step]) -> str:
             continue
         if step.status is not None:
             set_state(call_id, status=step.status, progress=0.0, error=None)
-        result = step.run(ctx)
+        started = time.perf_counter()
+        try:
+            result = step.run(ctx)
+        finally:
+            STEP_DURATION.labels(step.name).observe(time.perf_counter() - started)
         if isinstance(result, WaitFor):
             set_state(
                 call_id,

@@ -29,6 +29,7 @@ from callscribe.pipeline.context import PipelineContext
 from callscribe.privacy.detectors import KnownIdentity, detect_turns
 from callscribe.privacy.masking import mask_text, spans_to_json
 from callscribe.privacy.redaction import audio_ranges_ms, silence
+from callscribe.retention import service as retention
 from callscribe.reviews import service as reviews_service
 from callscribe.search import indexing as search_indexing
 from callscribe.settings import get_settings
@@ -369,7 +370,10 @@ class Analyze:
     status: str | None = EngagementStatus.ANALYZING
 
     def applies(self, ctx: PipelineContext) -> bool:
-        return True
+        # "Create AI summaries of recorded calls" off (Settings -> Retention): a recorded
+        # call gets its transcript and no Minutes; chats, emails and tickets still do
+        recorded = ctx.channel == Channel.VOICE.value and ctx.audio_key is not None
+        return not recorded or retention.policy_of(ctx.settings).create_summaries
 
     def run(self, ctx: PipelineContext) -> StepResult:
         analyzer = minutes_service.find_analyzer(ctx.settings)

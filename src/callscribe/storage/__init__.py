@@ -1,5 +1,5 @@
-"""Blob storage: the store for this install (local directory by default; the Protocol is
-the seam for an S3-compatible store, CALLSCRIBE_STORAGE_URL=s3://...) and blob keys."""
+"""Blob storage: the store for this install (local directory by default, or an
+S3-compatible bucket with CALLSCRIBE_STORAGE_URL=s3://bucket/prefix) and blob keys."""
 
 from __future__ import annotations
 
@@ -24,7 +24,24 @@ def _store_for(url: str) -> BlobStore:
     parts = urlsplit(url)
     if parts.scheme == "file":
         return LocalBlobStore(Path(parts.path))
-    raise Unsupported(f"Storage scheme {parts.scheme!r} is not supported yet; use file://.")
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise Unsupported("CALLSCRIBE_STORAGE_URL=s3://BUCKET/prefix needs a bucket.")
+        from callscribe.storage.s3 import S3BlobStore
+
+        settings = get_settings()
+        secret = settings.STORAGE_SECRET_KEY
+        return S3BlobStore(
+            parts.netloc,
+            parts.path,
+            endpoint_url=settings.STORAGE_ENDPOINT_URL,
+            region=settings.STORAGE_REGION,
+            access_key=settings.STORAGE_ACCESS_KEY,
+            secret_key=secret.get_secret_value() if secret else None,
+            path_style=settings.STORAGE_PATH_STYLE,
+            staging_dir=settings.DATA_DIR / "s3-staging",
+        )
+    raise Unsupported(f"Storage scheme {parts.scheme!r} is not supported; use file:// or s3://.")
 
 
 def get_store() -> BlobStore:

@@ -76,7 +76,18 @@ class BlobStore(Protocol):
         """Server-side copy; returns the copy's size."""
         ...
 
-    def presign_get(self, key: str, expires_at: int) -> str: ...
+    def presign_get(
+        self,
+        key: str,
+        expires_at: int,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> str:
+        """A GET URL until `expires_at`; the response carries `content_type` and an
+        attachment `filename` when given."""
+        ...
+
     def presign_put(self, key: str, expires_at: int) -> str: ...
 
 

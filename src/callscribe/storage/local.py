@@ -129,7 +129,14 @@ class LocalBlobStore:
         shutil.copyfile(src, dest)
         return dest.stat().st_size
 
-    def presign_get(self, key: str, expires_at: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_at: int,
+        *,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> str:
         raise unsupported(self, Capability.PRESIGNED_GET)
 
     def presign_put(self, key: str, expires_at: int) -> str:
