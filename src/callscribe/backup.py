@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from callscribe import __version__
-from callscribe.errors import Conflict, ValidationFailed
+from callscribe.errors import Conflict, ErrorCode, ValidationFailed
 from callscribe.settings import Settings, get_settings
 
 MANIFEST = "manifest.json"
@@ -36,7 +36,7 @@ def _sqlite_path(settings: Settings) -> Path:
         raise ValidationFailed(
             "backup and restore are for the embedded install (SQLite); back up PostgreSQL "
             "with pg_dump.",
-            code="not_embedded",
+            code=ErrorCode.NOT_EMBEDDED,
         )
     return Path(url.removeprefix("sqlite:///"))
 
@@ -47,7 +47,7 @@ def _blob_root(settings: Settings) -> Path:
         raise ValidationFailed(
             "backup and restore are for the embedded install (local blobs); an S3 bucket "
             "is backed up with its own versioning or replication.",
-            code="not_embedded",
+            code=ErrorCode.NOT_EMBEDDED,
         )
     return Path(parts.path)
 
@@ -82,9 +82,13 @@ def backup(path: Path, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     db_path, blob_root = _sqlite_path(settings), _blob_root(settings)
     if not db_path.exists():
-        raise ValidationFailed(f"No database at {db_path}: nothing to back up.", code="no_data")
+        raise ValidationFailed(
+            f"No database at {db_path}: nothing to back up.", code=ErrorCode.NO_DATA
+        )
     if path.exists() and any(path.iterdir()):
-        raise Conflict(f"{path} is not empty; back up into a new directory.", code="not_empty")
+        raise Conflict(
+            f"{path} is not empty; back up into a new directory.", code=ErrorCode.NOT_EMPTY
+        )
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     _online_copy(db_path, path / "callscribe.db")
     queue = settings.DATA_DIR / "queue.db"
@@ -111,12 +115,12 @@ def restore(path: Path, settings: Settings | None = None, *, force: bool = False
     db_path, blob_root = _sqlite_path(settings), _blob_root(settings)
     manifest_file = path / MANIFEST
     if not manifest_file.is_file() or not (path / "callscribe.db").is_file():
-        raise ValidationFailed(f"{path} is not a callscribe backup.", code="not_a_backup")
+        raise ValidationFailed(f"{path} is not a callscribe backup.", code=ErrorCode.NOT_A_BACKUP)
     manifest = json.loads(manifest_file.read_text())
     if db_path.exists() and not force:
         raise Conflict(
             f"{db_path} exists: restore into a new data dir, or pass --force to replace it.",
-            code="data_exists",
+            code=ErrorCode.DATA_EXISTS,
         )
     settings.DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     db_path.parent.mkdir(parents=True, exist_ok=True)

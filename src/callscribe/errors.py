@@ -75,6 +75,13 @@ class ErrorCode(StrEnum):
     SIZE_MISMATCH = "size_mismatch"
     SPEECH_ENDPOINT_MISSING = "speech_endpoint_missing"
     DIARIZER_UNKNOWN = "diarizer_unknown"
+    # backup / restore (callscribe backup, restore)
+    NOT_EMBEDDED = "not_embedded"  # a PostgreSQL or S3 install: back up those with their tools
+    NO_DATA = "no_data"
+    NOT_EMPTY = "not_empty"
+    NOT_A_BACKUP = "not_a_backup"
+    DATA_EXISTS = "data_exists"
+    BAD_RETENTION = "bad_retention"  # retention settings: days out of range or not a number
     SPEECH_ENGINE_UNKNOWN = "speech_engine_unknown"
     SPEECH_LANGUAGE_UNSUPPORTED = "speech_language_unsupported"
     SPEECH_MODEL_UNAVAILABLE = "speech_model_unavailable"

@@ -25,7 +25,7 @@ from callscribe.calls.models import (
 )
 from callscribe.crm.models import Customer
 from callscribe.db import utcnow
-from callscribe.errors import NotFound, ValidationFailed
+from callscribe.errors import ErrorCode, NotFound, ValidationFailed
 from callscribe.search import service as search
 from callscribe.storage import get_store
 
@@ -64,14 +64,17 @@ def _days(value: Any, field: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValidationFailed(f"{field} is a number of days.", code="bad_retention")
+        raise ValidationFailed(f"{field} is a number of days.", code=ErrorCode.BAD_RETENTION)
     try:
         days = int(value)
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{field} is a number of days.", code="bad_retention") from exc
+        raise ValidationFailed(
+            f"{field} is a number of days.", code=ErrorCode.BAD_RETENTION
+        ) from exc
     if not 0 <= days <= MAX_DAYS:
         raise ValidationFailed(
-            f"{field} must be between 0 and {MAX_DAYS} days (empty: keep).", code="bad_retention"
+            f"{field} must be between 0 and {MAX_DAYS} days (empty: keep).",
+            code=ErrorCode.BAD_RETENTION,
         )
     return days
 
