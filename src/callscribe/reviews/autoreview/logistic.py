@@ -2,16 +2,22 @@
 class-balanced. Its flag threshold is chosen by cross-validation on the examples: the
 probability that maximises F1 over the out-of-fold predictions (stratified k-fold, k =
 min(5, positives)); the out-of-fold precision and recall at that threshold are what the
-tag's page shows. Then it is refit on every example."""
+tag's page shows. Then it is refit on every example.
+
+scikit-learn is imported where a training runs, not with the module: reviews are wired
+into every process (serve, worker, CLI) and the import costs ~1.8 s of start-up, while
+reviewing with a trained classifier needs NumPy only."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_curve
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from callscribe.reviews.autoreview.base import TrainedClassifier
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 MIN_POSITIVES = 5  # a tag needs this many examples before it can review by itself
 C = 10.0  # inverse regularisation, on unit-length embeddings (bench/bench_autoreview.py)
@@ -19,12 +25,16 @@ MAX_FOLDS = 5
 
 
 def _model(seed: int) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
 
 
 def best_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float, float]:
     """(threshold, precision, recall) maximising F1; ties go to the higher threshold
     (fewer flags)."""
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(labels, probabilities)
     # precision/recall have one more entry than thresholds (the point recall=0)
     p, r = precision[:-1], recall[:-1]
@@ -43,6 +53,8 @@ def train(
     """A classifier of positives against negatives (rows: L2-normalised embeddings).
     `negative_weights` (default 1 each) lets confirmed negatives (a person said the AI's
     flag was incorrect) count more than sampled ones."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     n_pos, n_neg = len(positives), len(negatives)
     if n_pos < MIN_POSITIVES:
         raise ValueError(f"at least {MIN_POSITIVES} positive examples are needed, got {n_pos}")
