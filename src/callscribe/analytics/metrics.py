@@ -317,10 +317,6 @@ def tagged(name: str) -> ColumnElement[bool]:
 
 
 def reviewed_engagement() -> ColumnElement[bool]:
-    return _reviewed()
-
-
-def _reviewed() -> ColumnElement[bool]:
     """A person tagged the engagement `Reviewed` (the built-in tag)."""
     return exists(
         select(Review.id)
@@ -336,7 +332,7 @@ def _reviewed() -> ColumnElement[bool]:
 
 
 def _review_coverage(_frame: Frame) -> ColumnElement[Any]:
-    return _ratio(func.count(case((_reviewed(), 1))), func.count(Engagement.id))
+    return _ratio(func.count(case((reviewed_engagement(), 1))), func.count(Engagement.id))
 
 
 def _avg_qa_score(frame: Frame) -> ColumnElement[Any]:
