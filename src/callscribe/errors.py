@@ -62,6 +62,7 @@ class ErrorCode(StrEnum):
     MONO_RECORDING = "mono_recording"
     PROVIDER_NOT_FOUND = "provider_not_found"
     PROVIDER_PERMISSION_DENIED = "provider_permission_denied"
+    PROVIDER_RATE_LIMITED = "provider_rate_limited"
     PROVIDER_SERVER_ERROR = "provider_server_error"
     PROVIDER_TIMEOUT = "provider_timeout"
     PROVIDER_UNREACHABLE = "provider_unreachable"

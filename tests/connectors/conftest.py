@@ -66,7 +66,7 @@ def add_connector(company: CompanyCtx, type_: str, server, **kw):  # type: ignor
     from callscribe.connectors.schemas import ConnectorCreate
     from callscribe.db import session_scope
 
-    creds = (
+    creds = kw.pop("credentials", None) or (
         {"api_key": server.api_key}
         if type_ == "cloudvoice"
         else {"username": server.username, "password": server.password}

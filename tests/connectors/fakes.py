@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class FakeServer:
-    """A threading HTTP server; subclasses implement `handle(req, path, query)`.
-    `down` answers 503 to everything, `slow_s` delays every answer, `requests` records
-    (method, path, query) of each request."""
+    """A threading HTTP server; subclasses implement `handle(req, path, query)` for GET
+    and `handle_post(req, path, query, body)` for POST. `down` answers 503 to everything,
+    `slow_s` delays every answer, `fail_paths` answers a status to paths with a prefix,
+    `requests` records (method, path, query, headers) of each request."""
 
     def __init__(self) -> None:
         self.down = False
@@ -36,10 +37,18 @@ class FakeServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
+                self._serve("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._serve("POST")
+
+            def _serve(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query, keep_blank_values=True)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if method == "POST" and length else b""
                 with outer.lock:
-                    outer.requests.append(("GET", parts.path, query, dict(self.headers)))
+                    outer.requests.append((method, parts.path, query, dict(self.headers)))
                 if outer.slow_s:
                     time.sleep(outer.slow_s)
                 if outer.down:
@@ -47,6 +56,8 @@ class FakeServer:
                 for prefix, status in outer.fail_paths.items():
                     if parts.path.startswith(prefix):
                         return outer.send(self, status, b"failure", "text/plain")
+                if method == "POST":
+                    return outer.handle_post(self, parts.path, query, body)
                 outer.handle(self, parts.path, query)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -67,6 +78,11 @@ class FakeServer:
 
     def handle(self, req: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]]) -> None:
         raise NotImplementedError
+
+    def handle_post(
+        self, req: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]], body: bytes
+    ) -> None:
+        self.send(req, 405, b"Method Not Allowed", "text/plain")
 
     @staticmethod
     def send(

@@ -13,6 +13,7 @@ from callscribe.auth.deps import DbSession, require
 from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
 from callscribe.connectors import service, sync, webhooks
+from callscribe.connectors.base import WebhookDelivery, WebhookRequest
 from callscribe.connectors.models import SyncTrigger
 from callscribe.connectors.schemas import (
     ConnectionResult,
@@ -22,6 +23,7 @@ from callscribe.connectors.schemas import (
     ConnectorOut,
     ConnectorTypeOut,
     ConnectorUpdate,
+    ProviderWebhookAccepted,
     SyncRunList,
     SyncRunOut,
     WebhookAccepted,
@@ -30,6 +32,7 @@ from callscribe.connectors.schemas import (
 from callscribe.connectors.tasks import enqueue_import, enqueue_sync
 from callscribe.db import session_scope
 from callscribe.errors import PayloadTooLarge
+from callscribe.settings import get_settings
 
 router = APIRouter(tags=["connectors"])
 MAX_WEBHOOK_BODY = 64 * 1024
@@ -216,14 +219,7 @@ async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONRespons
     """Body `{"run_id": "1234"}`, header `X-Callscribe-Secret`. Answers 202 at once; the
     call is fetched and processed in the background. Re-deliveries (same run id or same
     `X-Dograh-Delivery-Id`) answer 202 and change nothing."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
-        raise PayloadTooLarge("The webhook body is larger than 64 KB.")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_WEBHOOK_BODY:
-            raise PayloadTooLarge("The webhook body is larger than 64 KB.")
+    body = await _read_limited(request, MAX_WEBHOOK_BODY)
     secret = request.headers.get(service.WEBHOOK_HEADER)
     delivery_id = request.headers.get("x-dograh-delivery-id")
 
@@ -241,3 +237,72 @@ async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONRespons
         {"success": True, "status": "accepted" if new else "duplicate", "event_id": str(event_id)},
         status_code=202,
     )
+
+
+MAX_PROVIDER_WEBHOOK_BODY = 512 * 1024  # a contact trace record with attributes fits
+
+
+@router.post(
+    "/api/webhooks/{connector_type}/{connector_id}",
+    status_code=202,
+    response_model=ProviderWebhookAccepted,
+    summary="A provider's real-time webhook (Twilio, Aircall, RingCentral, ...)",
+)
+async def provider_webhook(
+    connector_type: str, connector_id: str, request: Request
+) -> JSONResponse:
+    """The provider's own payload, verified its own way (see docs/connectors/<type>.md).
+    Answers 202 at once; each call it names is fetched and processed in the background.
+    A re-delivery answers 202 with status "duplicate" and changes nothing; an event we
+    do not act on (a call ringing) answers 202 with status "ignored"."""
+    body = await _read_limited(request, MAX_PROVIDER_WEBHOOK_BODY)
+    query = request.url.query
+    path = request.url.path
+    webhook_request = WebhookRequest(
+        url=f"{get_settings().public_url}{path}" + (f"?{query}" if query else ""),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+        content_type=request.headers.get("content-type", ""),
+    )
+
+    def record() -> tuple[list[tuple[str, bool]], WebhookDelivery]:
+        with session_scope() as session:
+            events, delivery = webhooks.receive_provider_webhook(
+                session, connector_type, connector_id, webhook_request
+            )
+            return [(str(e.id), new) for e, new in events], delivery
+
+    events, delivery = await run_in_threadpool(record)
+    ignored = delivery.ignored
+    for event_id, new in events:
+        if new:
+            await run_in_threadpool(enqueue_import, uuid.UUID(event_id))
+    if not events:
+        status = "ignored"
+    elif any(new for _, new in events):
+        status = "accepted"
+    else:
+        status = "duplicate"
+    return JSONResponse(
+        {
+            "success": True,
+            "status": status,
+            "event_ids": [e for e, _ in events],
+            **({"reason": ignored} if ignored and not events else {}),
+        },
+        status_code=delivery.response_status,
+        headers=delivery.response_headers,
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    too_large = f"The webhook body is larger than {limit // 1024} KB."
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(too_large)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(too_large)
+    return body

@@ -10,22 +10,25 @@ credential.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from callscribe.errors import (
+    BadRequest,
     CallscribeError,
     ErrorCode,
     PayloadTooLarge,
     UpstreamError,
 )
+from callscribe.ingest.parsers.base import ParsedTurn
 from callscribe.security import http
 from callscribe.settings import get_settings
 
@@ -62,16 +65,67 @@ class CredentialField:
 
 @dataclass
 class CallRef:
-    """A call as the provider lists it. `created_at` orders calls for the cursor."""
+    """A call (or chat, or ticket) as the provider lists it. `created_at` orders calls
+    for the cursor. `data` is what the listing or the webhook already said of it; it is
+    kept in the webhook's event row, so it must be JSON (str keys, plain values).
+    `updatable`: the item changes after it is first imported (a ticket gaining comments):
+    when already here, it is fetched again and its turns are brought up to date."""
 
     external_id: str
     created_at: datetime | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    updatable: bool = False
 
 
 @dataclass
 class CallPage:
+    """One page of a listing. `cursor`: the provider's own cursor after this page
+    (Zendesk's `after_cursor`, a last-modified key): when a page gives one, a successful
+    sync stores the last page's instead of `cursor_for(last seen)`."""
+
     calls: list[CallRef]
+    cursor: dict[str, Any] | None = None
+
+
+@dataclass
+class WebhookRequest:
+    """One delivery to /api/webhooks/<type>/<connector id>, as the provider sent it.
+    `url` is the public URL the provider was given (settings.public_url + path + the
+    query string it sent), which is what signature schemes like Twilio's sign."""
+
+    url: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    content_type: str = ""
+
+    def form(self) -> dict[str, str]:
+        """The body as a form (application/x-www-form-urlencoded): the last value of
+        each name, as Twilio's parameters are."""
+        try:
+            return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            return {}
+
+    def json(self) -> Any:
+        """The body as JSON; BadRequest (malformed_body) saying so when it is not."""
+        try:
+            return json.loads(self.body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("The webhook body is not JSON.", code="malformed_body") from exc
+
+
+@dataclass
+class WebhookDelivery:
+    """What a verified delivery asks for: the calls to import (none for an event we do
+    not act on, such as a call starting), and the provider's id of this delivery when it
+    sends one (a re-delivery with the same id is recognised even before it is parsed)."""
+
+    refs: list[CallRef] = field(default_factory=list)
+    delivery_id: str | None = None
+    ignored: str | None = None  # why nothing is imported, for the response and the log
+    # headers the provider expects back (RingCentral echoes Validation-Token)
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_status: int = 202  # RingCentral's validation handshake wants 200
 
 
 @dataclass
@@ -108,6 +162,17 @@ class FetchedCall:
     # channel roles of the tracks, for the stereo file made from them
     track_roles: dict[str, str] = field(default_factory=lambda: {"agent": "agent"})
     meta: dict[str, Any] = field(default_factory=dict)
+    # a text engagement (chat, email, ticket): its turns instead of a recording
+    channel: str = "voice"
+    turns: list[ParsedTurn] | None = None
+    customer_email: str | None = None
+    thread_id: str | None = None  # groups a ticket's or a chat's engagements
+    # engagement columns (ingest.request.ENGAGEMENT_COLUMNS: queue, outcome, wait_s,
+    # hold_s, facts, attributes, ...) the provider knows
+    columns: dict[str, Any] = field(default_factory=dict)
+    # a recording a person can still listen to although it is not transcribed here
+    # (a voicemail with no audio left, a missed call): imported with no audio at all
+    no_media: bool = False
 
     def recording(self, kind: str) -> Recording | None:
         return next((r for r in self.recordings if r.kind == kind), None)
@@ -139,6 +204,22 @@ class ConnectorType(Protocol):
 
     def redact(self, text: str) -> str:
         """`text` without any of this connector's credentials."""
+        ...
+
+
+class WebhookConnector(Protocol):
+    """A type with `supports_webhook` also has these. The class attributes fill the
+    Integrations page's set-up box; `verify_webhook` checks a delivery the provider's
+    own way (signature, token) and says which calls it is about."""
+
+    webhook_header: ClassVar[str]  # the header that carries the proof, "" for none
+    webhook_payload_template: ClassVar[str]  # what to paste as the body, "" when fixed
+    webhook_instructions: ClassVar[str]
+
+    def verify_webhook(self, request: WebhookRequest, secret: str) -> WebhookDelivery:
+        """`secret` is the connector's generated webhook secret (for providers that let
+        us choose one); providers that sign with their own credentials use those. Raises
+        Unauthorized when the proof is missing or wrong, BadRequest when malformed."""
         ...
 
 
@@ -219,19 +300,56 @@ class ProviderHTTP:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
     ) -> httpx.Response:
+        # a listing or a lookup is idempotent: transient failures are retried
+        return self.send("GET", path, params=params, headers=headers, timeout=timeout, auth=auth)
+
+    def post(
+        self,
+        path: str,
+        *,
+        data: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        """A POST (an OAuth token request): not retried on failure."""
+        return self.send(
+            "POST", path, data=data, json=json, headers=headers, timeout=timeout, auth=auth
+        )
+
+    def send(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+        """One request; 5xx and unreachable are transient ProviderErrors. A GET is
+        retried by the guard (transport errors, 429 and 502-504, honouring Retry-After);
+        a 429 still there after that is a transient ProviderError, so the sync keeps its
+        cursor and the next one resumes."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         timeout = timeout or get_settings().URL_TIMEOUT_S
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        retries = PROVIDER_RETRIES if method == "GET" else 0
+        response = self._send_once(method, url, timeout, retries, kwargs)
+        if response.status_code == 429:
+            raise ProviderError(
+                f"{self.provider} is rate-limiting this account (HTTP 429); the next sync "
+                "carries on from where this one stopped.",
+                code=ErrorCode.PROVIDER_RATE_LIMITED,
+            )
+        if response.status_code >= 500:
+            raise ProviderError(
+                f"{self.provider} answered HTTP {response.status_code} (a server error on its "
+                "side). Try again later; calls are picked up by the next sync.",
+                code=ErrorCode.PROVIDER_SERVER_ERROR,
+            )
+        return response
+
+    def _send_once(
+        self, method: str, url: str, timeout: float, retries: int, kwargs: dict[str, Any]
+    ) -> httpx.Response:
         try:
-            # a listing or a lookup is idempotent: transient failures are retried
-            response = http.request(
-                "GET",
-                url,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-                secrets=self._secrets,
-                retries=PROVIDER_RETRIES,
+            return http.request(
+                method, url, timeout=timeout, secrets=self._secrets, retries=retries, **kwargs
             )
         except http.OutboundTimeout as exc:
             raise ProviderError(
@@ -258,13 +376,6 @@ class ProviderHTTP:
                 f"Cannot resolve the {self.provider} host {self.host()}: check the Base URL.",
                 code=ErrorCode.PROVIDER_UNREACHABLE,
             ) from exc
-        if response.status_code >= 500:
-            raise ProviderError(
-                f"{self.provider} answered HTTP {response.status_code} (a server error on its "
-                "side). Try again later; calls are picked up by the next sync.",
-                code=ErrorCode.PROVIDER_SERVER_ERROR,
-            )
-        return response
 
 
 def download(

@@ -55,6 +55,17 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+WEBHOOK_HEADER = "X-Callscribe-Secret"
+WEBHOOK_PAYLOAD_TEMPLATE = '{"run_id": "{{workflow_run_id}}"}'
+WEBHOOK_INSTRUCTIONS = (
+    "In CloudVoice, add a Webhook node at the end of the agent's workflow: method POST, "
+    "the endpoint URL below, and the payload template below. Add the header "
+    f'{WEBHOOK_HEADER} with the secret as a credential of type "custom header" — not as '
+    "a plain custom header: CloudVoice silently drops custom headers whose names contain "
+    '"secret", "token", "auth" or "api-key", and the calls would be refused.'
+)
+
+
 class CloudVoiceConnector:
     type: ClassVar[str] = "cloudvoice"
     label: ClassVar[str] = "CloudVoice"
@@ -69,6 +80,11 @@ class CloudVoiceConnector:
         ),
     )
     supports_webhook: ClassVar[bool] = True
+    # its webhook takes our run-id template (connectors.webhooks.receive_webhook)
+    webhook_header: ClassVar[str] = WEBHOOK_HEADER
+    webhook_payload_template: ClassVar[str] = WEBHOOK_PAYLOAD_TEMPLATE
+    webhook_uses_secret: ClassVar[bool] = True
+    webhook_instructions: ClassVar[str] = WEBHOOK_INSTRUCTIONS
 
     def __init__(self, base_url: str, credentials: dict[str, str]) -> None:
         self.api_key = (credentials.get("api_key") or "").strip()

@@ -9,7 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from callscribe.calls.models import Direction
+from sqlalchemy import select
+
+from callscribe.calls import service as calls
+from callscribe.calls.models import Direction, Engagement, Turn
 from callscribe.connectors import service
 from callscribe.connectors.base import (
     CallRef,
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ImportResult:
-    status: str  # imported | duplicate | pending | failed
+    status: str  # imported | updated | duplicate | pending | failed
     call_id: uuid.UUID | None = None
     error: str | None = None
 
@@ -62,12 +65,15 @@ def import_call(connector: ConnectorSnapshot, ref: CallRef) -> ImportResult:
         existing = ingest.find_duplicate(
             session, connector.company_id, connector.type, ref.external_id[:200]
         )
-        if existing is not None:
+        if existing is not None and not ref.updatable:
             return ImportResult("duplicate", existing.id)
+        existing_id = existing.id if existing is not None else None
     try:
         fetched = client.fetch_call(ref)
         if not fetched.complete:
             return ImportResult("pending")
+        if existing_id is not None:
+            return _refresh_turns(existing_id, fetched)
         ingested = _store_call(connector, fetched)
     except ProviderError as exc:
         if exc.transient:
@@ -116,6 +122,9 @@ def import_request(
     return IngestRequest(
         company_id=connector.company_id,
         source=connector.type,
+        channel=fetched.channel,
+        thread_id=fetched.thread_id,
+        columns=dict(fetched.columns),
         external_id=fetched.external_id[:200],
         direction=fetched.direction if fetched.direction in set(Direction) else None,
         started_at=fetched.started_at,
@@ -124,6 +133,7 @@ def import_request(
         customer=CustomerHints(
             name=(fetched.customer_name or None) and fetched.customer_name[:200],
             phone=(fetched.customer_phone or None) and fetched.customer_phone[:40],
+            email=(fetched.customer_email or None) and fetched.customer_email[:320],
         ),
         audio=staged,
         turns=turns,
@@ -132,7 +142,10 @@ def import_request(
 
 
 def _store_call(connector: ConnectorSnapshot, fetched: FetchedCall) -> ingest.IngestResult:
-    staged, how, turns = stage_recording(connector.client, fetched)
+    if fetched.turns is not None or fetched.no_media:  # a chat, a ticket, a missed call
+        staged, how, turns = None, ("messages" if fetched.turns else "none"), fetched.turns
+    else:
+        staged, how, turns = stage_recording(connector.client, fetched)
     request = import_request(connector, fetched, staged, how, turns)
     try:
         with session_scope() as session:
@@ -140,6 +153,28 @@ def _store_call(connector: ConnectorSnapshot, fetched: FetchedCall) -> ingest.In
     except BaseException:
         request.discard()
         raise
+
+
+def _refresh_turns(engagement_id: uuid.UUID, fetched: FetchedCall) -> ImportResult:
+    """An updatable item already here (a ticket with new comments): its turns brought up
+    to date by position; reprocessed when any changed."""
+    if not fetched.turns:
+        return ImportResult("duplicate", engagement_id)
+    with session_scope() as session:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is None:
+            return ImportResult("duplicate", engagement_id)
+        stored = {
+            t.seq: t
+            for t in session.scalars(select(Turn).where(Turn.engagement_id == engagement_id))
+        }
+        changes = ingest.upsert_turns(session, engagement, list(enumerate(fetched.turns)), stored)
+        if any(c != "unchanged" for c in changes):
+            calls.reset_for_processing(engagement, keep_transcript=True)
+            engagement.meta = {**(engagement.meta or {}), "transcript_complete": True}
+            calls.request_processing(session, [engagement.id])
+            return ImportResult("updated", engagement_id)
+    return ImportResult("duplicate", engagement_id)
 
 
 def stage_recording(

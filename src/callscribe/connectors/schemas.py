@@ -71,9 +71,10 @@ class ConnectorTypeOut(OutModel):
 
 class WebhookInfo(BaseModel):
     url: str
-    header: str
-    payload_template: str
+    header: str  # "" when the provider's proof travels in the body or no header
+    payload_template: str  # "" when the provider sends its own payload
     secret_set: bool
+    uses_secret: bool = True  # False: verified with the provider's own credentials
     instructions: str
 
 
@@ -136,6 +137,13 @@ class SyncRunOut(OutModel):
 class SyncRunList(BaseModel):
     success: bool = True
     runs: list[SyncRunOut]
+
+
+class ProviderWebhookAccepted(BaseModel):
+    success: bool = True
+    status: str  # accepted | duplicate | ignored
+    event_ids: list[uuid.UUID]
+    reason: str | None = None  # why an ignored delivery asks for nothing
 
 
 class WebhookAccepted(BaseModel):

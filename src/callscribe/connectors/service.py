@@ -23,6 +23,9 @@ from callscribe.connectors.base import (
     Recording,
     download,
 )
+from callscribe.connectors.cloudvoice import (
+    WEBHOOK_HEADER,
+)
 from callscribe.connectors.models import Connector, SyncRun
 from callscribe.connectors.registry import connector_types, get_connector_type
 from callscribe.connectors.schemas import (
@@ -54,15 +57,6 @@ from callscribe.storage.staging import StagedAudio
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_HEADER = "X-Callscribe-Secret"
-WEBHOOK_PAYLOAD_TEMPLATE = '{"run_id": "{{workflow_run_id}}"}'
-WEBHOOK_INSTRUCTIONS = (
-    "In CloudVoice, add a Webhook node at the end of the agent's workflow: method POST, "
-    "the endpoint URL below, and the payload template below. Add the header "
-    f'{WEBHOOK_HEADER} with the secret as a credential of type "custom header" — not as '
-    "a plain custom header: CloudVoice silently drops custom headers whose names contain "
-    '"secret", "token", "auth" or "api-key", and the calls would be refused.'
-)
 SYNC_LEASE = timedelta(minutes=30)  # a sync holding the lease longer than this died
 MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
 
@@ -314,10 +308,11 @@ def connector_view(connector: Connector) -> ConnectorOut:
     if cls.supports_webhook:
         webhook = WebhookInfo(
             url=webhook_url(connector),
-            header=WEBHOOK_HEADER,
-            payload_template=WEBHOOK_PAYLOAD_TEMPLATE,
+            header=getattr(cls, "webhook_header", WEBHOOK_HEADER),
+            payload_template=getattr(cls, "webhook_payload_template", ""),
             secret_set=bool(connector.webhook_secret_enc),
-            instructions=WEBHOOK_INSTRUCTIONS,
+            uses_secret=getattr(cls, "webhook_uses_secret", True),
+            instructions=getattr(cls, "webhook_instructions", ""),
         )
     return ConnectorOut.model_validate(connector).model_copy(
         update={"type_label": cls.label, "syncing": is_syncing(connector), "webhook": webhook}

@@ -120,13 +120,16 @@ def _run_sync(
     client = connector.client
     last_seen: datetime | None = None
     earliest_pending: datetime | None = None
+    page_cursor: dict[str, Any] | None = None
     problems: list[str] = []
     try:
         for page in client.list_calls(cursor):
+            if page.cursor is not None:
+                page_cursor = page.cursor
             for ref in page.calls:
                 outcome.seen += 1
                 result = import_call(connector, ref)
-                if result.status == "imported":
+                if result.status in ("imported", "updated"):
                     outcome.imported += 1
                     assert result.call_id is not None
                     outcome.call_ids.append(result.call_id)
@@ -166,6 +169,8 @@ def _run_sync(
             else ""
         )
         outcome.error = f"{len(problems)} call(s) could not be imported: {shown}{more}"
+    if page_cursor is not None and earliest_pending is None:
+        return page_cursor  # the provider's own cursor (calls in progress: the dates')
     if earliest_pending is not None and (last_seen is None or earliest_pending < last_seen):
         last_seen = earliest_pending  # calls still in progress are listed again next time
     return client.cursor_for(last_seen) if last_seen is not None else cursor

@@ -7,15 +7,17 @@ import json
 import logging
 import re
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callscribe.connectors.base import CallRef
+from callscribe.connectors.base import CallRef, WebhookDelivery, WebhookRequest
 from callscribe.connectors.importing import ConnectorSnapshot, ImportResult, import_call
 from callscribe.connectors.models import Connector, InboundEvent, SyncRun
-from callscribe.connectors.service import WEBHOOK_HEADER
+from callscribe.connectors.registry import get_connector_type
+from callscribe.connectors.service import WEBHOOK_HEADER, client_for
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import BadRequest, CallscribeError, NotFound, Unauthorized
 from callscribe.security.crypto import constant_time_equals, decrypt_secret
@@ -93,9 +95,81 @@ def receive_webhook(
     return event, True
 
 
+def receive_provider_webhook(
+    session: Session, connector_type: str, connector_id: str, request: WebhookRequest
+) -> tuple[list[tuple[InboundEvent, bool]], WebhookDelivery]:
+    """A delivery to any type but CloudVoice (whose run-id protocol is above): the type
+        verifies it its own way and names the calls; one event row per call, unique per
+        connector, so a re-delivery (or ten at once) finds the first. Returns the (event,
+        new) pairs and the type's reading of the delivery (why nothing is imported, headers to
+    answer with). The
+        caller commits, then enqueues `connectors.import_run` for each new event."""
+    try:
+        cid = uuid.UUID(connector_id)
+    except ValueError as exc:
+        raise NotFound("No such connector.") from exc
+    connector = session.get(Connector, cid)
+    if connector is None or connector.type != connector_type or not connector.enabled:
+        raise NotFound("No such connector, or it is disabled.")
+    if not get_connector_type(connector.type).supports_webhook:
+        raise NotFound(f"{connector.type} connectors take no real-time webhook.")
+    secret = decrypt_secret(connector.webhook_secret_enc) if connector.webhook_secret_enc else ""
+    delivery = client_for(connector).verify_webhook(request, secret)  # type: ignore[attr-defined]
+    source = f"{connector.type}:{connector.id}"
+    out: list[tuple[InboundEvent, bool]] = []
+    for ref in delivery.refs:
+        call_ref = ref.external_id[:200]
+        key = f"call:{call_ref}"[:200]
+        event = InboundEvent(
+            company_id=connector.company_id,
+            connector_id=connector.id,
+            source=source,
+            external_id=key,
+            call_ref=call_ref,
+            status="received",
+            payload={
+                "data": ref.data,
+                "created_at": ref.created_at.isoformat() if ref.created_at else None,
+                "updatable": ref.updatable,
+                "delivery_id": (delivery.delivery_id or "")[:150] or None,
+            },
+        )
+        try:
+            with session.begin_nested():
+                session.add(event)
+                session.flush()
+        except IntegrityError:
+            existing = session.scalars(
+                select(InboundEvent).where(
+                    InboundEvent.source == source, InboundEvent.external_id == key
+                )
+            ).first()
+            if existing is None:
+                raise
+            rearmed = _rearm_failed(session, existing) or _rearm_updated(session, existing, ref)
+            out.append((existing, rearmed))
+            continue
+        out.append((event, True))
+    return out, delivery
+
+
+def _rearm_updated(session: Session, event: InboundEvent, ref: CallRef) -> bool:
+    """A ticket's next delivery (a new comment) imports it again once the first import
+    is done; a re-delivery while one is still running changes nothing."""
+    if not ref.updatable or event.status not in ("imported", "duplicate"):
+        return False
+    result = session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event.id, InboundEvent.status == event.status)
+        .values(status="received", error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
 def _rearm_failed(session: Session, event: InboundEvent) -> bool:
     """A re-delivery of a run whose import failed tries it again (once per delivery)."""
-    if event.status != "failed" or not event.external_id.startswith("run:"):
+    if event.status != "failed" or not event.external_id.startswith(("run:", "call:")):
         return False
     result = session.execute(
         update(InboundEvent)
@@ -145,6 +219,7 @@ def import_event(event_id: uuid.UUID | str) -> str:
             event.error = "The connector was disabled before the call was fetched."
             return "skipped"
         snapshot = ConnectorSnapshot.of(connector)
+        label = get_connector_type(connector.type).label
         run = SyncRun(
             company_id=connector.company_id,
             connector_id=connector.id,
@@ -154,9 +229,9 @@ def import_event(event_id: uuid.UUID | str) -> str:
         )
         session.add(run)
         session.flush()
-        run_id, call_ref = run.id, event.call_ref
+        run_id, ref = run.id, _ref_of(event)
     try:
-        result = import_call(snapshot, CallRef(call_ref))
+        result = import_call(snapshot, ref)
     except CallscribeError as exc:
         result = ImportResult("failed", error=snapshot.client.redact(exc.message))
     except Exception as exc:
@@ -164,18 +239,29 @@ def import_event(event_id: uuid.UUID | str) -> str:
         result = ImportResult("failed", error=f"Internal error ({type(exc).__name__}).")
     if result.status == "pending":
         result = ImportResult(
-            "failed", error="The call is still in progress at CloudVoice; the next sync imports it."
+            "failed", error=f"The call is still in progress at {label}; the next sync imports it."
         )
     with session_scope() as session:
         event = session.get(InboundEvent, eid)
         log_row = session.get(SyncRun, run_id)
         assert event is not None and log_row is not None
-        event.status = "imported" if result.status == "imported" else result.status
+        event.status = "imported" if result.status in ("imported", "updated") else result.status
         event.call_id, event.error, event.processed_at = result.call_id, result.error, utcnow()
         log_row.status = "failed" if result.status == "failed" else "succeeded"
-        log_row.imported = int(result.status == "imported")
+        log_row.imported = int(result.status in ("imported", "updated"))
         log_row.duplicates = int(result.status == "duplicate")
         log_row.failed = int(result.status == "failed")
         log_row.error = result.error
         log_row.finished_at = utcnow()
     return result.status
+
+
+def _ref_of(event: InboundEvent) -> CallRef:
+    payload = event.payload or {}
+    created = payload.get("created_at")
+    return CallRef(
+        event.call_ref,
+        created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
+        data=payload.get("data") or {},
+        updatable=bool(payload.get("updatable")),
+    )
