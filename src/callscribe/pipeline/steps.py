@@ -98,6 +98,8 @@ class Transcribe:
         timing = Timing.REAL if decoding.get("word_timestamps") else Timing.SEGMENTS
         ctx.meta = {**ctx.meta, "speech": decoding, "timing": timing}
         with session_scope() as session:
+            # people's reviews of the old turns wait (anchored) for the new ones
+            reviews_service.detach_turn_reviews(session, call_id)
             session.execute(delete(Turn).where(Turn.engagement_id == call_id))
             _update(session, call_id, meta=ctx.meta)
         ctx.turns = None
@@ -175,6 +177,7 @@ class Transcribe:
         }
         with session_scope() as session:
             _update(session, call_id, meta=ctx.meta)
+            reviews_service.reattach_turn_reviews(session, call_id)
         return DONE
 
     @staticmethod

@@ -252,9 +252,12 @@ class Review(Base):
     engagement_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("engagements.id", ondelete="CASCADE")
     )
+    # a call transcribed again loses its turns: the review stays (turn_id NULL) with
+    # `anchor` ({role, seq, start_ms, end_ms}) and is put back on the new turn there
     turn_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("turns.id", ondelete="CASCADE"), index=True
+        Integer, ForeignKey("turns.id", ondelete="SET NULL"), index=True
     )
+    anchor: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     tag_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("review_tags.id", ondelete="CASCADE")
     )

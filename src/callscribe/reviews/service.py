@@ -738,6 +738,78 @@ class TrainingSet:
     sample: list[Turn]  # a random sample of the rest
 
 
+# -- a call transcribed again -------------------------------------------------------------
+
+
+def detach_turn_reviews(session: Session, engagement_id: uuid.UUID) -> int:
+    """Before an engagement's turns are replaced (transcribed again): each review of a
+    turn keeps where that turn was (`anchor`) and loses its turn_id when the turn goes;
+    the AI's flags nobody gave feedback on are dropped (the AutoReview step makes them
+    again from the new turns). Returns the reviews kept for `reattach_turn_reviews`."""
+    rows = session.execute(
+        select(Review, Turn)
+        .join(Turn, Turn.id == Review.turn_id)
+        .where(Review.engagement_id == engagement_id)
+    ).all()
+    kept = 0
+    for review, turn in rows:
+        if review.reviewer_kind == ReviewerKind.AI.value and review.verdict is None:
+            session.delete(review)
+            continue
+        review.anchor = {
+            "role": turn.role,
+            "seq": turn.seq,
+            "start_ms": turn.start_ms,
+            "end_ms": turn.end_ms,
+        }
+        kept += 1
+    session.flush()
+    return kept
+
+
+def reattach_turn_reviews(session: Session, engagement_id: uuid.UUID) -> int:
+    """After new turns were written: each review detached from its turn goes on the new
+    turn of the same role that overlaps its old time most (else the nearest in time of
+    that role, else of any role); with no turns at all it stays on the engagement.
+    Returns the reviews put back."""
+    detached = list(
+        session.scalars(
+            select(Review).where(
+                Review.engagement_id == engagement_id,
+                Review.turn_id.is_(None),
+                Review.anchor.is_not(None),
+            )
+        )
+    )
+    if not detached:
+        return 0
+    turns = list(
+        session.scalars(select(Turn).where(Turn.engagement_id == engagement_id).order_by(Turn.seq))
+    )
+    if not turns:
+        return 0
+    for review in detached:
+        turn = _turn_at(turns, review.anchor or {})
+        review.turn_id, review.anchor = turn.id, None
+    session.flush()
+    return len(detached)
+
+
+def _turn_at(turns: list[Turn], anchor: dict[str, Any]) -> Turn:
+    start, end = int(anchor.get("start_ms") or 0), int(anchor.get("end_ms") or 0)
+    end = max(end, start)
+    same_role = [t for t in turns if t.role == anchor.get("role")] or turns
+
+    def overlap(t: Turn) -> int:
+        return max(0, min(end, t.end_ms) - max(start, t.start_ms))
+
+    def distance(t: Turn) -> int:
+        return abs((t.start_ms + t.end_ms) // 2 - (start + end) // 2)
+
+    best = max(same_role, key=lambda t: (overlap(t), -distance(t)))
+    return best
+
+
 def training_set(session: Session, tag: Tag, seed: int) -> TrainingSet:
     """The positives (people's tags) and the candidate negatives of a training."""
     positive_ids = set(example_turn_ids(session, tag))

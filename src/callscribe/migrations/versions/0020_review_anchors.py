@@ -1,0 +1,42 @@
+"""issue 12: a person's review of a turn survives the call being transcribed again —
+reviews.turn_id is SET NULL when the turn goes (was CASCADE), and `anchor` keeps where
+the turn was (role, seq, times) so the review is put back on the new turn there
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-01 18:45:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_type=Text()))
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0020"
+down_revision: str | Sequence[str] | None = "0019"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+FK = "fk_reviews_turn_id_turns"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "anchor",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+                nullable=True,
+            )
+        )
+        batch_op.drop_constraint(FK, type_="foreignkey")
+        batch_op.create_foreign_key(FK, "turns", ["turn_id"], ["id"], ondelete="SET NULL")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.drop_constraint(FK, type_="foreignkey")
+        batch_op.create_foreign_key(FK, "turns", ["turn_id"], ["id"], ondelete="CASCADE")
+        batch_op.drop_column("anchor")
