@@ -102,9 +102,20 @@ PAGE_ROUTES = {
     "/reviews/tags/{tag_id}",
     "/reviews/forms",
     "/reviews/calibrations",
+    "/reviews/calibrations/{calibration_id}",
     "/api/docs",
     "/api/redoc",
 }
+
+
+def _user_id(email: str) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from callscribe.accounts.models import User
+    from callscribe.db import session_scope
+
+    with session_scope() as s:
+        return s.scalars(select(User.id).where(User.email == email)).one()
 
 
 def test_the_csp_allows_no_inline_script_or_style() -> None:
@@ -224,6 +235,32 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
             )
             assert tag.status_code == 201, tag.text
             tag_id = tag.json()["id"]
+            question = c.post(
+                "/api/questions",
+                headers=company.headers,
+                json={"text": "Greeted?", "kind": "binary", "allow_na": True},
+            ).json()
+            form = c.post(
+                "/api/forms",
+                headers=company.headers,
+                json={
+                    "name": "QA",
+                    "levels": ["engagement"],
+                    "sections": [{"title": "All", "question_ids": [question["id"]]}],
+                },
+            ).json()
+            calibration = c.post(
+                "/api/calibrations",
+                headers=company.headers,
+                json={
+                    "name": "December",
+                    "form_id": form["id"],
+                    "engagement_ids": [str(chat_id)],
+                    "expert_user_id": str(_user_id("ann@acme.test")),
+                },
+            )
+            assert calibration.status_code == 201, calibration.text
+            calibration_id = calibration.json()["id"]
         agent_id = _agent(company.id)
 
         sign_in_page(page, api_server.url, "ann@acme.test")
@@ -262,6 +299,7 @@ def test_every_page_raises_no_csp_violation_and_loads_nothing_foreign(
         visit("/analytics/visualizations/ov-by-agent", "/analytics/visualizations/{vis_id}")
         visit(f"/analytics/agents/{agent_id}", "/analytics/agents/{agent_id}")
         visit(f"/reviews/tags/{tag_id}", "/reviews/tags/{tag_id}")
+        visit(f"/reviews/calibrations/{calibration_id}", "/reviews/calibrations/{calibration_id}")
         customer_id = _customer_of(call_id)
         visit(
             f"/customers/{customer_id}/journey?engagement={call_id}",

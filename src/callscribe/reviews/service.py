@@ -15,7 +15,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from callscribe.accounts.models import User
 from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
-from callscribe.calls.models import Engagement, Turn, TurnRole
+from callscribe.calls.models import Engagement, Minutes, Turn, TurnRole
 from callscribe.db import after_commit, utcnow
 from callscribe.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callscribe.kit.pagination import paginate
@@ -1298,6 +1298,91 @@ def get_calibration(
     if calibration is None or calibration.company_id != company_id:
         raise NotFound("Calibration session not found.")
     return calibration
+
+
+@dataclass(frozen=True)
+class CalibrationItem:
+    """One engagement of a session as its scoring page lists it: what it is, and the
+    signed-in reviewer's own score there (None: not answered yet). Blind: no one else's."""
+
+    engagement_id: uuid.UUID
+    label: str
+    started_at: datetime | None
+    answered: bool
+    score: float | None
+    answers: dict[str, Any]
+
+
+def calibration_candidates(
+    session: Session, company_id: uuid.UUID, limit: int = 40
+) -> list[tuple[uuid.UUID, str]]:
+    """The company's latest completed engagements, (id, label), for a new session."""
+    rows = session.execute(
+        select(Engagement.id, Engagement.channel, Engagement.started_at, Minutes.subject)
+        .outerjoin(Minutes, Minutes.engagement_id == Engagement.id)
+        .where(Engagement.company_id == company_id, Engagement.status == "completed")
+        .order_by(Engagement.created_at.desc())
+        .limit(limit)
+    ).all()
+    return [
+        (eid, _engagement_label(channel, started, subject))
+        for eid, channel, started, subject in rows
+    ]
+
+
+def _engagement_label(channel: str, started: datetime | None, subject: str | None) -> str:
+    when = f"{started:%Y-%m-%d %H:%M}" if started else "undated"
+    return f"{channel} · {when} · {subject or 'no Minutes yet'}"[:200]
+
+
+def calibration_items(
+    session: Session, calibration: CalibrationSession, user_id: uuid.UUID | None
+) -> list[CalibrationItem]:
+    ids = [uuid.UUID(e) for e in calibration.engagement_ids]
+    info = {
+        eid: (channel, started, subject)
+        for eid, channel, started, subject in session.execute(
+            select(Engagement.id, Engagement.channel, Engagement.started_at, Minutes.subject)
+            .outerjoin(Minutes, Minutes.engagement_id == Engagement.id)
+            .where(Engagement.id.in_(ids))
+        )
+    }
+    mine = (
+        {
+            r.engagement_id: r
+            for r in session.scalars(
+                select(Review).where(
+                    Review.calibration_id == calibration.id, Review.reviewer_user_id == user_id
+                )
+            )
+        }
+        if user_id is not None
+        else {}
+    )
+    out = []
+    for eid in ids:
+        if eid not in info:
+            continue  # deleted since the session was made
+        channel, started, subject = info[eid]
+        review = mine.get(eid)
+        out.append(
+            CalibrationItem(
+                engagement_id=eid,
+                label=_engagement_label(channel, started, subject),
+                started_at=started,
+                answered=review is not None,
+                score=review.score if review is not None else None,
+                answers=dict(review.answers or {}) if review is not None else {},
+            )
+        )
+    return out
+
+
+def calibration_form(session: Session, calibration: CalibrationSession) -> dict[str, Any]:
+    """The frozen form version's snapshot the session is scored with."""
+    version = session.get(FormVersion, calibration.form_version_id)
+    assert version is not None
+    return version.snapshot
 
 
 def submit_calibration(

@@ -15,10 +15,12 @@ from starlette.responses import Response
 
 from callscribe.accounts import service as accounts
 from callscribe.auth.deps import DbSession, ManagerUser, PageUser
+from callscribe.auth.permissions import Permission
 from callscribe.errors import CallscribeError, from_validation
 from callscribe.reviews import service
 from callscribe.reviews.models import Level, Polarity, QuestionKind, SectionKind
-from callscribe.reviews.schemas import FormIn, QuestionIn, TagIn
+from callscribe.reviews.schemas import CalibrationIn, FormIn, QuestionIn, TagIn
+from callscribe.reviews.scoring import NA
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -269,9 +271,138 @@ async def _save_form(
 
 
 @router.get("/reviews/calibrations")
-def calibrations_page(request: Request, user: ManagerUser, session: DbSession) -> Response:
+def calibrations_page(request: Request, user: PageUser, session: DbSession) -> Response:
+    """Every session; managers also see each one's agreement and make new ones."""
     sessions = service.list_calibrations(session, user.company_id)
-    agreement = {
-        c.id: service.calibration_agreement(session, user.company_id, c.id) for c in sessions
-    }
-    return render(request, "reviews/calibrations.html", sessions=sessions, agreement=agreement)
+    manager = user.principal.can(Permission.FORMS_MANAGE)
+    agreement = (
+        {c.id: service.calibration_agreement(session, user.company_id, c.id) for c in sessions}
+        if manager
+        else {}
+    )
+    return render(
+        request,
+        "reviews/calibrations.html",
+        sessions=sessions,
+        agreement=agreement,
+        manager=manager,
+        forms=service.list_forms(session, user.company_id) if manager else [],
+        users=accounts.list_users(session, user.company_id) if manager else [],
+        candidates=service.calibration_candidates(session, user.company_id) if manager else [],
+    )
+
+
+@router.post("/reviews/calibrations")
+async def create_calibration_page(
+    request: Request, user: ManagerUser, session: DbSession
+) -> Response:
+    form = await request.form()
+    try:
+        body = CalibrationIn.model_validate(
+            {
+                "name": str(form.get("name") or "").strip(),
+                "form_id": form.get("form_id") or None,
+                "engagement_ids": form.getlist("engagement_ids"),
+                "expert_user_id": form.get("expert_user_id") or None,
+            }
+        )
+        calibration = service.create_calibration(
+            session,
+            user.company_id,
+            name=body.name,
+            form_id=body.form_id,
+            engagement_ids=body.engagement_ids,
+            expert_user_id=body.expert_user_id,
+        )
+    except ValidationError as exc:
+        flash(request, from_validation(exc).message, "error")
+        return redirect(request, "/reviews/calibrations")
+    except CallscribeError as exc:
+        flash(request, exc.message, "error")
+        return redirect(request, "/reviews/calibrations")
+    session.commit()
+    flash(
+        request,
+        f"Calibration session {calibration.name!r} made: reviewers score its "
+        f"{len(calibration.engagement_ids)} engagement(s) on its page.",
+    )
+    return redirect(request, f"/reviews/calibrations/{calibration.id}")
+
+
+def _reviewer(user: Any) -> None:
+    if not user.principal.can(Permission.REVIEWS_WRITE):
+        raise HTTPException(status_code=403, detail="Only reviewers can score a calibration.")
+
+
+@router.get("/reviews/calibrations/{calibration_id}")
+def calibration_page(
+    calibration_id: uuid.UUID, request: Request, user: PageUser, session: DbSession
+) -> Response:
+    """Blind scoring: the session's engagements, each with the frozen form; the reviewer
+    sees only their own answers."""
+    _reviewer(user)
+    calibration = service.get_calibration(session, user.company_id, calibration_id)
+    return render(
+        request,
+        "reviews/calibration.html",
+        calibration=calibration,
+        items=service.calibration_items(session, calibration, user.principal.user_id),
+        form=service.calibration_form(session, calibration),
+        is_expert=calibration.expert_user_id == user.principal.user_id,
+        na=NA,
+    )
+
+
+@router.post("/reviews/calibrations/{calibration_id}/answers")
+async def calibration_answers_page(
+    calibration_id: uuid.UUID, request: Request, user: PageUser, session: DbSession
+) -> Response:
+    _reviewer(user)
+    calibration = service.get_calibration(session, user.company_id, calibration_id)
+    form = await request.form()
+    back = f"/reviews/calibrations/{calibration.id}"
+    engagement_id = _uuid(str(form.get("engagement_id") or ""))
+    if engagement_id is None:
+        flash(request, "Pick the engagement you scored.", "error")
+        return redirect(request, back)
+    answers = _answers_from_form(service.calibration_form(session, calibration), form)
+    if not answers:
+        flash(request, "Answer at least one question.", "error")
+        return redirect(request, back)
+    try:
+        review = service.submit_calibration(
+            session, user.principal, calibration.id, engagement_id=engagement_id, answers=answers
+        )
+    except CallscribeError as exc:
+        flash(request, exc.message, "error")
+        return redirect(request, back)
+    session.commit()
+    score = "no score (text answers only)" if review.score is None else f"{review.score:.0f}%"
+    flash(request, f"Your answers are in: {score}.")
+    return redirect(request, back)
+
+
+def _answers_from_form(snapshot: dict[str, Any], form: Any) -> dict[str, Any]:
+    """The page's fields (q-<question id>, several for a multiple choice) as the answers
+    score_answers takes; a question left blank is not answered."""
+    answers: dict[str, Any] = {}
+    for section in snapshot.get("sections", []):
+        for q in section["questions"]:
+            name = f"q-{q['id']}"
+            if q["kind"] == QuestionKind.MULTIPLE:
+                picked = [str(v) for v in form.getlist(name) if str(v)]
+                if picked:
+                    answers[q["id"]] = NA if picked == [NA] else [v for v in picked if v != NA]
+                continue
+            value = str(form.get(name) or "").strip()
+            if not value:
+                continue
+            if value != NA and q["kind"] in (
+                QuestionKind.SCALE3,
+                QuestionKind.SCALE4,
+                QuestionKind.SCALE5,
+            ):
+                answers[q["id"]] = int(value) if value.isdigit() else value
+            else:
+                answers[q["id"]] = value
+    return answers
