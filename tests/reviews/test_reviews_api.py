@@ -24,6 +24,7 @@ REVIEW_KEYS = {
     "comment",
     "reviewer",
     "confidence",
+    "judge",  # an AI review of a tag with the LLM judge: its verdict
     "status",
     "verdict",
     "frozen",

@@ -82,6 +82,7 @@ def reviews_out(session: Session, reviews: list[Review]) -> list[ReviewOut]:
                 comment=r.comment or "",
                 reviewer=reviewer,
                 confidence=r.confidence,
+                judge=r.judge,
                 status=r.status,
                 verdict=r.verdict,
                 frozen=r.frozen,
@@ -153,7 +154,8 @@ def put_auto_review(
     tag_id: uuid.UUID, body: AutoReviewIn, principal: Manager, session: DbSession
 ) -> AutoReviewOut:
     tag = service.get_tag(session, principal.company_id, tag_id)
-    return committed(session, auto_out(service.set_auto_review(session, tag, body.enabled)))
+    state = service.set_auto_review(session, tag, body.enabled, llm_judge=body.llm_judge)
+    return committed(session, auto_out(state))
 
 
 @router.get(

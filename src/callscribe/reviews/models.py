@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -114,6 +115,8 @@ class Tag(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the classifier's candidates are confirmed by the company's LLM (when one is set)
+    llm_judge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     auto_status: Mapped[str] = mapped_column(String(20), default=AutoStatus.NEEDS_EXAMPLES.value)
     auto_error: Mapped[str | None] = mapped_column(String(300))
     # when a training was last asked for: the sweep re-asks when its job was lost
@@ -219,6 +222,11 @@ class AutoReviewModel(Base):
     recall: Mapped[float] = mapped_column(Float)
     f1: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    # the LLM judge's out-of-fold figures (the classifier's candidates it confirmed);
+    # None when the tag has no judge or no LLM was set when this version was trained
+    judge_precision: Mapped[float | None] = mapped_column(Float)
+    judge_recall: Mapped[float | None] = mapped_column(Float)
+    judge_model: Mapped[str | None] = mapped_column(String(200))
     embedder: Mapped[str] = mapped_column(String(80))
     # {"coef": [...], "intercept": float}
     classifier: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -258,6 +266,8 @@ class Review(Base):
         Integer, ForeignKey("turns.id", ondelete="SET NULL"), index=True
     )
     anchor: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # an AI review's LLM judge: {"verdict": confirmed | unavailable, "model", "error"?}
+    judge: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     tag_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("review_tags.id", ondelete="CASCADE")
     )

@@ -166,6 +166,8 @@ class ReviewOut(BaseModel):
     comment: str
     reviewer: dict[str, Any]  # {"kind": "ai"} or {"kind": "human", "user_id", "name"}
     confidence: float | None
+    # an AI review of a tag with the LLM judge: {"verdict": "confirmed"|"unavailable", ...}
+    judge: dict[str, Any] | None = None
     status: str
     verdict: str | None
     frozen: bool
@@ -191,6 +193,8 @@ class ResolveIn(Strict):
 
 class AutoReviewIn(Strict):
     enabled: bool
+    # the classifier's candidates confirmed by the company's LLM (None: left as it is)
+    llm_judge: bool | None = None
 
 
 class AutoReviewOut(BaseModel):
@@ -209,6 +213,9 @@ class ModelVersionOut(OutModel):
     recall: float
     f1: float
     threshold: float
+    judge_precision: float | None  # the LLM judge's out-of-fold figures (None: no judge)
+    judge_recall: float | None
+    judge_model: str | None
     flagged: int
     backfill_done: int
     backfill_total: int

@@ -23,7 +23,9 @@ from sqlalchemy import delete, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callscribe.accounts import service as accounts_service
 from callscribe.accounts.models import User
+from callscribe.ai.llm import ChatClient, LLMFailed
 from callscribe.auth.permissions import Permission
 from callscribe.auth.principal import Principal
 from callscribe.calls.models import Engagement, Minutes, Turn, TurnRole
@@ -31,8 +33,9 @@ from callscribe.db import after_commit, utcnow
 from callscribe.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callscribe.kit.pagination import paginate
 from callscribe.kit.schemas import Page
+from callscribe.minutes import service as minutes_service
 from callscribe.queue import enqueue_named
-from callscribe.reviews.autoreview import TrainedClassifier, logistic, reliable_negatives
+from callscribe.reviews.autoreview import TrainedClassifier, judge, logistic, reliable_negatives
 from callscribe.reviews.models import (
     AutoReviewModel,
     AutoStatus,
@@ -715,11 +718,19 @@ def _request_training(session: Session, tag: Tag) -> None:
     after_commit(session, lambda: enqueue_named("reviews.train", tag_id))
 
 
-def set_auto_review(session: Session, tag: Tag, enabled: bool) -> AutoReviewState:
+def set_auto_review(
+    session: Session, tag: Tag, enabled: bool, *, llm_judge: bool | None = None
+) -> AutoReviewState:
+    """On or off; `llm_judge` (None: unchanged) has the company's LLM confirm the
+    classifier's candidates. Switching on, or the judge changing, asks for a training
+    (the judge's figures are made with it) and so a new backfill."""
     if not any(level in TURN_LEVELS for level in tag.levels or []):
         raise ValidationFailed("Auto review flags turns: this tag is used on engagements only.")
+    judge_changed = llm_judge is not None and llm_judge != tag.llm_judge
+    if llm_judge is not None:
+        tag.llm_judge = llm_judge
     tag.auto_enabled = enabled
-    if enabled:
+    if enabled or (judge_changed and tag.auto_enabled):
         _request_training(session, tag)
     session.flush()
     return auto_review_state(session, tag)
@@ -728,14 +739,6 @@ def set_auto_review(session: Session, tag: Tag, enabled: bool) -> AutoReviewStat
 def _eligible_turns(session: Session, tag: Tag) -> Any:
     roles = [role for role, level in ROLE_LEVEL.items() if level in (tag.levels or [])]
     return select(Turn).where(Turn.company_id == tag.company_id, Turn.role.in_(roles))
-
-
-@dataclass
-class TrainingSet:
-    positives: list[Turn]
-    known: list[Turn]  # the examples' engagements' other turns, and turns marked incorrect
-    confirmed: set[int]  # of `known`: the turns marked incorrect
-    sample: list[Turn]  # a random sample of the rest
 
 
 # -- a call transcribed again -------------------------------------------------------------
@@ -810,6 +813,14 @@ def _turn_at(turns: list[Turn], anchor: dict[str, Any]) -> Turn:
     return best
 
 
+@dataclass
+class TrainingSet:
+    positives: list[Turn]
+    known: list[Turn]  # the examples' engagements' other turns, and turns marked incorrect
+    confirmed: set[int]  # of `known`: the turns marked incorrect
+    sample: list[Turn]  # a random sample of the rest
+
+
 def training_set(session: Session, tag: Tag, seed: int) -> TrainingSet:
     """The positives (people's tags) and the candidate negatives of a training."""
     positive_ids = set(example_turn_ids(session, tag))
@@ -876,6 +887,11 @@ def train_tag(session: Session, tag_id: uuid.UUID) -> AutoReviewModel | None:
         tag.auto_status = AutoStatus.NEEDS_EXAMPLES.value
         tag.auto_error = str(exc)[:300]
         return None
+    tag.auto_error = None
+    figures, judge_model = None, None
+    if tag.llm_judge:
+        texts = [t.text for t in positives + known] + [data.sample[i].text for i in keep]
+        figures, judge_model = _judge_figures(session, tag, clf, texts)
     model = AutoReviewModel(
         company_id=tag.company_id,
         tag_id=tag.id,
@@ -886,14 +902,96 @@ def train_tag(session: Session, tag_id: uuid.UUID) -> AutoReviewModel | None:
         recall=clf.recall,
         f1=clf.f1,
         threshold=clf.threshold,
+        judge_precision=figures.precision if figures else None,
+        judge_recall=figures.recall if figures else None,
+        judge_model=judge_model,
         embedder=name,
         classifier=clf.to_json(),
     )
     session.add(model)
     tag.auto_status = AutoStatus.RUNNING.value
-    tag.auto_error = None
     session.flush()
     return model
+
+
+def _judge_client(session: Session, company_id: uuid.UUID) -> ChatClient | None:
+    """The company's LLM for the judge; None while it uses the local engine."""
+    return minutes_service.chat_client_for(
+        accounts_service.get_company_settings(session, company_id)
+    )
+
+
+def _judge_figures(
+    session: Session, tag: Tag, clf: TrainedClassifier, texts: list[str]
+) -> tuple[judge.JudgedFigures | None, str | None]:
+    """The judge's out-of-fold precision/recall on the training rows (None, with the
+    reason in tag.auto_error, when no LLM is set or it cannot answer)."""
+    client = _judge_client(session, tag.company_id)
+    if client is None:
+        tag.auto_error = "LLM judge: no LLM is set (Settings → AI); the classifier flags alone."
+        return None, None
+    assert clf.oof is not None and clf.fold is not None
+    labels = np.r_[np.ones(clf.positives, dtype=int), np.zeros(clf.negatives, dtype=int)]
+    try:
+        with client:
+            figures = judge.cross_validated(
+                client,
+                tag_name=tag.name,
+                description=tag.description,
+                texts=texts,
+                labels=labels,
+                oof=clf.oof,
+                fold=clf.fold,
+                threshold=clf.threshold,
+            )
+    except LLMFailed as exc:
+        tag.auto_error = f"LLM judge: {exc.message}"[:300]
+        return None, None
+    return figures, client.model
+
+
+class _Judge:
+    """The AutoReview step's judge for one run: the company's LLM, opened on first use,
+    with each judged tag's examples read once."""
+
+    def __init__(self, session: Session, company_id: uuid.UUID):
+        self.session, self.company_id = session, company_id
+        self._client: ChatClient | None | bool = False  # False: not looked up yet
+        self._examples: dict[uuid.UUID, list[str]] = {}
+
+    def client(self) -> ChatClient | None:
+        if self._client is False:
+            self._client = _judge_client(self.session, self.company_id)
+        return self._client  # type: ignore[return-value]
+
+    def verdicts(self, tag: Tag, candidates: list[Turn]) -> dict[int, dict[str, Any]]:
+        """turn id -> the judge's record, for the candidates to flag (the others were
+        rejected). No LLM, or one that fails: every candidate, marked unavailable."""
+        client = self.client()
+        if client is None or not candidates:
+            return {t.id: {"verdict": "unavailable", "error": "no LLM is set"} for t in candidates}
+        if tag.id not in self._examples:
+            ids = example_turn_ids(self.session, tag)[: judge.MAX_EXAMPLES]
+            self._examples[tag.id] = list(
+                self.session.scalars(select(Turn.text).where(Turn.id.in_(ids)).order_by(Turn.id))
+            )
+        try:
+            with client:
+                picked = judge.confirm(
+                    client,
+                    tag_name=tag.name,
+                    description=tag.description,
+                    examples=self._examples[tag.id],
+                    candidates=[t.text for t in candidates],
+                )
+        except LLMFailed as exc:
+            log.warning("LLM judge of tag %s unavailable: %s", tag.id, exc.code)
+            note = {"verdict": "unavailable", "error": exc.message[:200]}
+            return {t.id: dict(note) for t in candidates}
+        return {
+            candidates[i].id: {"verdict": "confirmed", "model": client.model}
+            for i in sorted(picked)
+        }
 
 
 def classifier_of(model: AutoReviewModel) -> TrainedClassifier:
@@ -903,7 +1001,12 @@ def classifier_of(model: AutoReviewModel) -> TrainedClassifier:
 
 
 def _apply(
-    session: Session, tag: Tag, model: AutoReviewModel, turns: list[Turn], probs: np.ndarray
+    session: Session,
+    tag: Tag,
+    model: AutoReviewModel,
+    turns: list[Turn],
+    probs: np.ndarray,
+    judge_run: _Judge | None = None,
 ) -> int:
     """Write the AI reviews of `tag` on `turns` from `probs`: a flag per turn at or above
     the threshold. Replaces what an earlier model wrote on these turns, except reviews
@@ -931,10 +1034,20 @@ def _apply(
             )
         )
     )
+    verdicts: dict[int, dict[str, Any]] | None = None
+    if tag.llm_judge and judge_run is not None:  # the LLM confirms the candidates
+        candidates = [
+            t
+            for t, p in zip(turns, probs, strict=True)
+            if p >= model.threshold and t.id not in human
+        ]
+        verdicts = judge_run.verdicts(tag, candidates)
     flagged = 0
     for turn, prob in zip(turns, probs, strict=True):
         review = existing.get(turn.id)
         hit = bool(prob >= model.threshold) and turn.id not in human
+        if hit and verdicts is not None:
+            hit = turn.id in verdicts
         if hit:
             flagged += 1
             if review is None:
@@ -951,6 +1064,7 @@ def _apply(
             review.confidence = round(float(prob), 4)
             review.model_id = model.id
             review.status = ReviewStatus.FLAGGED.value
+            review.judge = verdicts.get(turn.id) if verdicts is not None else None
         elif review is not None:
             if review.verdict is None:
                 session.delete(review)
@@ -973,6 +1087,7 @@ def _score_turns(
         return 0
     name, vectors = search_service.embed_turns(session, company_id, turns)
     flagged = 0
+    judge_run = _Judge(session, company_id)
     for tag, model in tags:
         if model.embedder != name:
             log.warning("auto review of tag %s skipped: trained with another embedder", tag.id)
@@ -980,7 +1095,7 @@ def _score_turns(
         roles = {role for role, level in ROLE_LEVEL.items() if level in (tag.levels or [])}
         index = [i for i, t in enumerate(turns) if t.role in roles]
         probs = classifier_of(model).probabilities(vectors[index])
-        flagged += _apply(session, tag, model, [turns[i] for i in index], probs)
+        flagged += _apply(session, tag, model, [turns[i] for i in index], probs, judge_run)
     return flagged
 
 

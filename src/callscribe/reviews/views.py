@@ -145,8 +145,16 @@ async def toggle_auto_review(
     data = await request.form()
     try:
         tag = service.get_tag(session, user.company_id, tag_id)
-        state = service.set_auto_review(session, tag, data.get("enabled") == "true")
-        flash(request, f"Auto review is {state.status.replace('_', ' ')}.")
+        judge = data.get("llm_judge")
+        enabled = data.get("enabled") == "true" if "enabled" in data else tag.auto_enabled
+        state = service.set_auto_review(
+            session, tag, enabled, llm_judge=None if judge is None else judge == "true"
+        )
+        flash(
+            request,
+            f"Auto review is {state.status.replace('_', ' ')}"
+            + ("; the LLM judge confirms its flags." if tag.llm_judge else "."),
+        )
     except CallscribeError as exc:
         flash(request, exc.message, "error")
     session.commit()

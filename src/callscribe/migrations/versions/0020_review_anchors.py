@@ -1,6 +1,8 @@
 """issue 12: a person's review of a turn survives the call being transcribed again —
 reviews.turn_id is SET NULL when the turn goes (was CASCADE), and `anchor` keeps where
-the turn was (role, seq, times) so the review is put back on the new turn there
+the turn was (role, seq, times) so the review is put back on the new turn there;
+and the optional LLM judge of a tag's auto review (tag switch, the judge's cross-validated
+precision/recall per model version, its verdict on each AI review)
 
 Revision ID: 0020
 Revises: 0019
@@ -31,12 +33,34 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch_op.add_column(
+            sa.Column(
+                "judge",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+                nullable=True,
+            )
+        )
         batch_op.drop_constraint(FK, type_="foreignkey")
         batch_op.create_foreign_key(FK, "turns", ["turn_id"], ["id"], ondelete="SET NULL")
+    with op.batch_alter_table("review_tags", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("llm_judge", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("review_auto_models", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("judge_precision", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("judge_recall", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("judge_model", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("review_auto_models", schema=None) as batch_op:
+        batch_op.drop_column("judge_model")
+        batch_op.drop_column("judge_recall")
+        batch_op.drop_column("judge_precision")
+    with op.batch_alter_table("review_tags", schema=None) as batch_op:
+        batch_op.drop_column("llm_judge")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.drop_column("judge")
         batch_op.drop_constraint(FK, type_="foreignkey")
         batch_op.create_foreign_key(FK, "turns", ["turn_id"], ["id"], ondelete="CASCADE")
         batch_op.drop_column("anchor")

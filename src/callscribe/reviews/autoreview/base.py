@@ -25,6 +25,10 @@ class TrainedClassifier:
     f1: float
     positives: int
     negatives: int
+    # of the training only (not stored): each row's out-of-fold probability and fold,
+    # rows ordered positives then negatives, for the LLM judge's cross-validated figures
+    oof: np.ndarray | None = None
+    fold: np.ndarray | None = None
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         if len(vectors) == 0:

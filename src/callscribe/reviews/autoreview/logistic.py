@@ -72,6 +72,9 @@ def train(
     oof = cross_val_predict(
         _model(seed), x, y, cv=folds, method="predict_proba", params={"sample_weight": weights}
     )[:, 1]
+    fold = np.zeros(len(y), dtype=int)
+    for number, (_train, test) in enumerate(folds.split(x, y)):  # the same split again
+        fold[test] = number
     threshold, precision, recall = best_threshold(y, oof)
     fitted = _model(seed).fit(x, y, sample_weight=weights)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -84,4 +87,6 @@ def train(
         f1=f1,
         positives=n_pos,
         negatives=n_neg,
+        oof=oof,
+        fold=fold,
     )
