@@ -94,6 +94,17 @@ def test_group_by_agent_and_week_puts_groups_first_and_names_agents(client, worl
     }
 
 
+def test_group_by_tag_counts_each_engagement_under_its_tags(client, world: World) -> None:
+    r = client.post(
+        "/api/metrics/query",
+        json={"metrics": ["engagements", "revenue"], "group_by": ["tag", "channel"]},
+        headers=world.company.headers,
+    )
+    assert r.status_code == 200, r.text
+    # E1 (voice) and E3 (chat) are tagged Reviewed; E5 too, but technical; untagged: out
+    assert r.json()["rows"] == [["Reviewed", "chat", 1, 20.0], ["Reviewed", "voice", 1, 150.5]]
+
+
 def test_filters_channel_outcome_and_technical(client, world: World) -> None:
     def count(flt: dict) -> int:
         r = client.post(

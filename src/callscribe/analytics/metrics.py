@@ -52,6 +52,7 @@ class Frame:
         self._turns: Any = None
         self._txns: Any = None
         self._reviews: Any = None
+        self._tags: Any = None
 
     @property
     def when(self) -> ColumnElement[Any]:
@@ -143,8 +144,29 @@ class Frame:
             )
         return self._reviews
 
+    def tags(self) -> Any:
+        """Each (engagement, tag name) once: a person's tag or the AI's standing flag on
+        the engagement or one of its turns (calibration practice and withdrawn flags
+        left out). Grouping by it counts an engagement under every tag it carries and
+        leaves out the untagged."""
+        self.needs.add("tags")
+        if self._tags is None:
+            self._tags = (
+                select(Review.engagement_id.label("engagement_id"), Tag.name.label("tag"))
+                .join(Tag, Tag.id == Review.tag_id)
+                .where(
+                    Review.company_id == self.company_id,
+                    Review.calibration_id.is_(None),
+                    Review.status != ReviewStatus.WITHDRAWN.value,
+                )
+                .distinct()
+                .subquery("engagement_tags")
+            )
+        return self._tags
+
     def join(self, stmt: Select[Any]) -> Select[Any]:
-        """`stmt` (FROM engagements) with the outer joins asked for."""
+        """`stmt` (FROM engagements) with the outer joins asked for (the tags: an inner
+        join, see `tags`)."""
         if "agents" in self.needs:
             stmt = stmt.outerjoin(Agent, Agent.id == Engagement.agent_id)
         if "minutes" in self.needs:
@@ -158,6 +180,9 @@ class Frame:
         if "reviews" in self.needs:
             r = self.reviews()
             stmt = stmt.outerjoin(r, r.c.engagement_id == Engagement.id)
+        if "tags" in self.needs:
+            g = self.tags()
+            stmt = stmt.join(g, g.c.engagement_id == Engagement.id)
         return stmt
 
     # -- names of the expression language ------------------------------------------

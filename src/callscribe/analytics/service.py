@@ -70,6 +70,7 @@ GROUPS = (
     *SIMPLE_GROUPS,
     "outcome",
     "sentiment",
+    "tag",
     "date:day",
     "date:week",
     "date:month",
@@ -275,6 +276,9 @@ def _group(frame: Frame, name: str) -> tuple[Any, Any]:
         return col, col
     if name == "sentiment":
         col = frame.minutes().sentiment
+        return col, col
+    if name == "tag":  # drills down by EngagementFilter.tag (the name)
+        col = frame.tags().c.tag
         return col, col
     if name.startswith("date:") and name[5:] in ("day", "week", "month"):
         col = date_bucket(name[5:], frame.when)
