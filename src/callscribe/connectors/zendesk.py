@@ -72,7 +72,9 @@ WEBHOOK_INSTRUCTIONS = (
     "authentication. Open it, reveal its signing secret and paste it into this "
     "connector's 'Webhook signing secret'. Then add a trigger (Objects and rules > "
     "Triggers) on 'Ticket is Created' or 'Ticket is Updated' with the action 'Notify by "
-    "> Active webhook', this webhook, and the JSON body above."
+    "> Active webhook', this webhook, and the JSON body above. Zendesk signs every "
+    "delivery (X-Zendesk-Webhook-Signature); deliveries are refused until the signing "
+    "secret is stored here, and when signed more than 5 minutes ago."
 )
 
 
@@ -107,7 +109,7 @@ class ZendeskConnector:
         ),
     )
     supports_webhook: ClassVar[bool] = True
-    webhook_header: ClassVar[str] = "X-Zendesk-Webhook-Signature"
+    webhook_header: ClassVar[str] = ""  # Zendesk signs: nothing for the admin to add
     webhook_payload_template: ClassVar[str] = PAYLOAD_TEMPLATE
     webhook_uses_secret: ClassVar[bool] = False  # signed with Zendesk's signing secret
     webhook_instructions: ClassVar[str] = WEBHOOK_INSTRUCTIONS

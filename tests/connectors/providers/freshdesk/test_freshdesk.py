@@ -80,13 +80,22 @@ def test_a_ticket_is_its_description_and_replies_with_private_notes_apart_and_it
             incoming=True,
         ),
     ]
-    rating = {"ticket_id": ticket_id, "user_id": ticket.requester_id, "survey_id": 1}
-    server.ratings += [
-        {**rating, "id": 1, "ratings": {"default_question": 103}, "feedback": "Great",
-         "created_at": iso(t0 + timedelta(minutes=9)), "updated_at": iso(t0 + timedelta(minutes=9))},
-        {**rating, "id": 2, "ticket_id": 999, "ratings": {"default_question": -103},
-         "created_at": iso(t0 + timedelta(minutes=8)), "updated_at": iso(t0 + timedelta(minutes=8))},
-    ]  # fmt: skip
+
+    def rated(rating_id: int, ticket: int, value: int, minutes: int) -> dict:
+        at = iso(t0 + timedelta(minutes=minutes))
+        return {
+            "id": rating_id,
+            "survey_id": 1,
+            "ticket_id": ticket,
+            "user_id": requester,
+            "ratings": {"default_question": value},
+            "feedback": "Great" if value > 0 else None,
+            "created_at": at,
+            "updated_at": at,
+        }
+
+    requester = ticket.requester_id
+    server.ratings += [rated(1, ticket_id, 103, 9), rated(2, 999, -103, 8)]  # 999: another
 
     call = client(kit).fetch_call(all_refs(client(kit))[0])
 
