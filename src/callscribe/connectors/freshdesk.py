@@ -1,7 +1,7 @@
 """Freshdesk tickets: one text engagement per ticket (connectors.helpdesk).
 
 - Sync: `GET /api/v2/tickets?updated_since=&order_by=updated_at&order_type=asc
-  &per_page=100&page=N&include=requester`, pages followed while the `Link` header has
+  &per_page=100&page=N`, pages followed while the `Link` header has
   `rel="next"` (Freshdesk stops at page 300: the listing then starts again from the last
   `updated_at` seen). The cursor is the last `updated_at` (inclusive: the last ticket is
   seen again and found unchanged).
@@ -197,7 +197,8 @@ class FreshdeskConnector:
                 "order_by": "updated_at",
                 "order_type": "asc",
                 "per_page": PAGE_SIZE,
-                "include": "requester",
+                # no include=requester here (it costs an API credit a page): the ticket
+                # is read with its requester when it is fetched
             }
             pages = 0
             last: datetime | None = None
