@@ -61,6 +61,9 @@ class CredentialField:
     secret: bool = True
     placeholder: str = ""
     help: str = ""
+    # may be left empty (a webhook signing secret the provider only shows once the
+    # webhook, which needs our URL, exists): added later by editing the connector
+    optional: bool = False
 
 
 @dataclass

@@ -169,12 +169,37 @@ def _refresh_turns(engagement_id: uuid.UUID, fetched: FetchedCall) -> ImportResu
             for t in session.scalars(select(Turn).where(Turn.engagement_id == engagement_id))
         }
         changes = ingest.upsert_turns(session, engagement, list(enumerate(fetched.turns)), stored)
+        columns_changed = _refresh_columns(engagement, fetched)
         if any(c != "unchanged" for c in changes):
             calls.reset_for_processing(engagement, keep_transcript=True)
             engagement.meta = {**(engagement.meta or {}), "transcript_complete": True}
             calls.request_processing(session, [engagement.id])
             return ImportResult("updated", engagement_id)
+        if columns_changed:
+            return ImportResult("updated", engagement_id)
     return ImportResult("duplicate", engagement_id)
+
+
+def _refresh_columns(engagement: Engagement, fetched: FetchedCall) -> bool:
+    """What the provider says of an updatable item besides its turns (a ticket's status,
+    its group, a satisfaction rating given after it was solved): the given columns set,
+    `attributes` and `facts` merged into what is there (the pipeline's facts stay), the
+    provider's meta keys replaced. True when anything changed."""
+    changed = False
+    for column, value in fetched.columns.items():
+        if column in ("attributes", "facts"):
+            merged = {**(getattr(engagement, column) or {}), **(value or {})}
+            if merged != (getattr(engagement, column) or {}):
+                setattr(engagement, column, merged)
+                changed = True
+        elif getattr(engagement, column) != value:
+            setattr(engagement, column, value)
+            changed = True
+    meta = {**(engagement.meta or {}), **fetched.meta}
+    if meta != (engagement.meta or {}):
+        engagement.meta = meta
+        changed = True
+    return changed
 
 
 def stage_recording(

@@ -58,6 +58,7 @@ class CredentialFieldOut(OutModel):
     secret: bool
     placeholder: str
     help: str
+    optional: bool = False
 
 
 class ConnectorTypeOut(OutModel):

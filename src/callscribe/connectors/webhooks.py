@@ -155,13 +155,19 @@ def receive_provider_webhook(
 
 def _rearm_updated(session: Session, event: InboundEvent, ref: CallRef) -> bool:
     """A ticket's next delivery (a new comment) imports it again once the first import
-    is done; a re-delivery while one is still running changes nothing."""
+    is done; a re-delivery while one is still running changes nothing. When the type
+    gives the delivery a `version` (in `ref.data`: a digest of what the provider sent),
+    the same version again is a re-delivery and changes nothing either."""
     if not ref.updatable or event.status not in ("imported", "duplicate"):
+        return False
+    payload = dict(event.payload or {})
+    version = ref.data.get("version")
+    if version is not None and (payload.get("data") or {}).get("version") == version:
         return False
     result = session.execute(
         update(InboundEvent)
         .where(InboundEvent.id == event.id, InboundEvent.status == event.status)
-        .values(status="received", error=None)
+        .values(status="received", error=None, payload={**payload, "data": ref.data})
         .execution_options(synchronize_session=False)
     )
     return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
