@@ -58,6 +58,7 @@ class CredentialFieldOut(OutModel):
     secret: bool
     placeholder: str
     help: str
+    required: bool = True
 
 
 class ConnectorTypeOut(OutModel):
