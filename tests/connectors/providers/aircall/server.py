@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -91,8 +92,11 @@ class FakeAircall(FakeServer):
         return self.origin
 
     def stop(self) -> None:
-        self.store.stop()
+        # both at once: each waits up to its poll interval (0.5 s) to notice
+        other = threading.Thread(target=self.store.stop)
+        other.start()
         super().stop()
+        other.join()
 
     def add(self, call: AircallCall) -> AircallCall:
         self.calls[call.id] = call

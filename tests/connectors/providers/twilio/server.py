@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import secrets
+import threading
 import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,8 +114,11 @@ class FakeTwilio(FakeServer):
         return self.origin
 
     def stop(self) -> None:
-        self.media.stop()
+        # both at once: each waits up to its poll interval (0.5 s) to notice
+        other = threading.Thread(target=self.media.stop)
+        other.start()
         super().stop()
+        other.join()
 
     def add(self, call: TwilioCall, recording: TwilioRecording) -> TwilioRecording:
         self.calls[call.sid] = call
