@@ -233,10 +233,17 @@ class AircallConnector:
             yield CallPage(refs)
             path = self._page_path((meta or {}).get("next_page_link"))
             params, page = None, page + 1
-            if path is not None and page > MAX_PAGE and refs:
+            if path is not None and page > MAX_PAGE:
                 # past Aircall's 10,000-item window: the same query again from the last
                 # call seen (the seen set drops the overlap)
-                last = max(int(r.created_at.timestamp()) for r in refs if r.created_at)
+                last = max((int(r.created_at.timestamp()) for r in refs if r.created_at), default=0)
+                if last <= start:
+                    raise ProviderError(
+                        "Aircall has more calls in one second than one listing can page "
+                        "through (10,000).",
+                        transient=False,
+                    )
+                start = last
                 path, params, page = "/v1/calls", self._list_params(last), 1
 
     @staticmethod

@@ -209,6 +209,52 @@ def test_pages_follow_next_page_link_oldest_first(kit) -> None:  # type: ignore[
     assert listed[0]["order"] == ["asc"] and listed[0]["per_page"] == ["50"]
 
 
+def test_past_aircalls_window_the_listing_starts_again_from_the_last_call(  # type: ignore[no-untyped-def]
+    kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callscribe.connectors import aircall
+
+    monkeypatch.setattr(aircall, "MAX_PAGE", 1)  # as if a page were the 10,000th item
+    ids = [kit.add_call(n, minutes_ago=500 - n) for n in range(1, 121)]
+    refs = all_refs(client(kit))
+    assert [r.external_id for r in refs] == ids  # no gap, no repeat
+    listed = [q for _m, p, q, _h in kit.server.requests if p == "/v1/calls"]
+    assert [q["page"] for q in listed] == [["1"]] * len(listed) and len(listed) == 3
+    assert int(listed[1]["from"][0]) == int(kit.server.calls[int(ids[49])].started_at)
+
+
+def test_a_call_ended_before_its_recording_is_imported_when_the_recording_comes(  # type: ignore[no-untyped-def]
+    api_server: LiveServer, company: CompanyCtx, db_kit
+) -> None:
+    import httpx
+
+    from callscribe.connectors import webhooks
+
+    kit = db_kit
+    cid = add_connector(company, "aircall", kit.server, credentials=kit.credentials())
+    external_id = kit.add_call(1, 1)
+    call = kit.server.calls[int(external_id)]
+    recording, call.recording = call.recording, None  # Aircall still processing it
+    path = f"/api/webhooks/aircall/{cid}"
+
+    def deliver(event: str) -> httpx.Response:
+        body = kit.delivery(external_id, url=api_server.url + path, event=event).body
+        with httpx.Client(base_url=api_server.url, timeout=30) as http:
+            return http.post(path, content=body, headers={"content-type": "application/json"})
+
+    ended = deliver("call.ended")
+    assert ended.json()["status"] == "accepted"
+    (event_id,) = ended.json()["event_ids"]
+    assert webhooks.import_event(event_id) == "failed"  # no recording yet: waits
+    assert calls_of(company, "aircall") == []
+    call.recording = recording
+    ready = deliver("call.comm_assets_generated")
+    assert ready.json()["status"] == "accepted" and ready.json()["event_ids"] == [event_id]
+    assert webhooks.import_event(event_id) == "imported"
+    (engagement,) = calls_of(company, "aircall")
+    assert engagement.audio_key is not None and engagement.outcome == "answered"
+
+
 def test_rate_limiting_is_retried_then_a_transient_error(kit) -> None:  # type: ignore[no-untyped-def]
     from callscribe.connectors.base import ProviderError
 
