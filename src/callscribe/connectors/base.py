@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -61,9 +61,10 @@ class CredentialField:
     secret: bool = True
     placeholder: str = ""
     help: str = ""
-    # may be left empty (a webhook signing secret the provider only shows once the
-    # webhook, which needs our URL, exists): added later by editing the connector
-    optional: bool = False
+    # False: may be left empty at first (a webhook token or signing secret the provider
+    # only shows once the webhook, which needs this connector's URL, exists): added
+    # later by editing the connector
+    required: bool = True
 
 
 @dataclass
@@ -140,6 +141,9 @@ class Recording:
     url: str
     auth: httpx.Auth | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # a short-lived signed URL: how to get a fresh one when the download is refused as
+    # expired (403/410); download() asks once
+    refresh: Callable[[], Recording | None] | None = None
 
 
 @dataclass
@@ -149,6 +153,7 @@ class AgentInfo:
     is_bot: bool = False
     extension_id: str | None = None
     phone: str | None = None
+    email: str | None = None
 
 
 @dataclass
@@ -381,11 +386,31 @@ class ProviderHTTP:
             ) from exc
 
 
+EXPIRED_STATUSES = frozenset({403, 410})  # what an object store answers to an old signature
+
+
 def download(
     recording: Recording, sink: Any, *, redact: Any = None, max_bytes: int | None = None
 ) -> None:
     """Stream a recording into `sink` (a StagedAudio or any object with .write) through the
-    SSRF guard, following redirects to pre-signed URLs."""
+    SSRF guard, following redirects to pre-signed URLs. A recording with `refresh` whose
+    URL is refused as expired is downloaded once more from the fresh URL."""
+    try:
+        _download(recording, sink, redact=redact, max_bytes=max_bytes)
+    except _Expired as exc:
+        fresh = recording.refresh() if recording.refresh is not None else None
+        if fresh is None:
+            raise exc.error from None
+        fresh.refresh = None  # once
+        _download(fresh, sink, redact=redact, max_bytes=max_bytes)
+
+
+class _Expired(Exception):
+    def __init__(self, error: ProviderError):
+        self.error = error
+
+
+def _download(recording: Recording, sink: Any, *, redact: Any, max_bytes: int | None) -> None:
     try:
         with http.OutboundClient() as client:
             client.download(
@@ -406,11 +431,19 @@ def download(
         message = redact(exc.message) if redact else exc.message
         transient = not (isinstance(exc, http.UpstreamStatus) and 400 <= exc.http_status < 500)
         transient = transient and isinstance(exc, UpstreamError)
-        raise ProviderError(
+        error = ProviderError(
             f"The {recording.kind} recording could not be downloaded: {message}",
             code=ErrorCode.RECORDING_DOWNLOAD_FAILED,
             transient=transient,
-        ) from exc
+        )
+        error.__cause__ = exc
+        if (
+            recording.refresh is not None
+            and isinstance(exc, http.UpstreamStatus)
+            and exc.http_status in EXPIRED_STATUSES
+        ):
+            raise _Expired(error) from exc
+        raise error from exc
 
 
 class _TooLarge(PayloadTooLarge):

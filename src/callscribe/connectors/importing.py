@@ -113,6 +113,7 @@ def import_request(
             external_id=info.external_id or None,
             extension_id=info.extension_id,
             phone=info.phone,
+            email=info.email,
             is_bot=info.is_bot,
             create=True,
         )
@@ -137,6 +138,7 @@ def import_request(
         ),
         audio=staged,
         turns=turns,
+        no_media=fetched.no_media and staged is None and not turns,
         meta=meta,
     )
 

@@ -3,10 +3,12 @@ base.ConnectorType plus one entry here (no registration by import side effect)."
 
 from __future__ import annotations
 
+from callscribe.connectors.aircall import AircallConnector
 from callscribe.connectors.base import ConnectorType
 from callscribe.connectors.cloudvoice import CloudVoiceConnector
 from callscribe.connectors.cloudvoice_call_center import CloudVoiceCallCenterConnector
 from callscribe.connectors.freshdesk import FreshdeskConnector
+from callscribe.connectors.twilio import TwilioConnector
 from callscribe.connectors.zendesk import ZendeskConnector
 from callscribe.errors import BadRequest, ErrorCode
 
@@ -15,6 +17,8 @@ CONNECTOR_TYPES: dict[str, type[ConnectorType]] = {
     for cls in (
         CloudVoiceConnector,
         CloudVoiceCallCenterConnector,
+        TwilioConnector,
+        AircallConnector,
         ZendeskConnector,
         FreshdeskConnector,
     )

@@ -58,7 +58,7 @@ class CredentialFieldOut(OutModel):
     secret: bool
     placeholder: str
     help: str
-    optional: bool = False
+    required: bool = True
 
 
 class ConnectorTypeOut(OutModel):

@@ -92,9 +92,7 @@ def _clean_credentials(cls: type[ConnectorType], raw: dict[str, str]) -> dict[st
 
 def _require_credentials(cls: type[ConnectorType], creds: dict[str, str]) -> None:
     missing = [
-        spec.label
-        for spec in cls.credential_fields
-        if not spec.optional and not creds.get(spec.name)
+        spec.label for spec in cls.credential_fields if spec.required and not creds.get(spec.name)
     ]
     if missing:
         raise ValidationFailed(f"Enter the {', '.join(missing)} of the {cls.label} account.")

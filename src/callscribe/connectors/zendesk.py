@@ -103,7 +103,7 @@ class ZendeskConnector:
         CredentialField(
             "webhook_secret",
             "Webhook signing secret",
-            optional=True,
+            required=False,
             help="For real-time imports: the signing secret of the Zendesk webhook (shown "
             "once it exists; add it later by editing the connector).",
         ),

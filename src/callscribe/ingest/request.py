@@ -114,6 +114,8 @@ class IngestRequest:
     # the turns come later in the same batch (ZIP ingest): the engagement is stored
     # `waiting` for them, not enqueued; the batch hands it to the pipeline at its end
     turns_follow: bool = False
+    # nothing to transcribe, on purpose (a missed call): stored with no audio and no turns
+    no_media: bool = False
     columns: dict[str, Any] = field(default_factory=dict)  # of ENGAGEMENT_COLUMNS
     meta: dict[str, Any] = field(default_factory=dict)
     # who asks, when a person or key does (None: a connector's own import); without

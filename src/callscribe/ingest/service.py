@@ -269,7 +269,12 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
     staged = request.audio
     try:
         fmt = _audio_format(staged) if staged is not None else None
-        if staged is None and not request.turns and not request.turns_follow:
+        if (
+            staged is None
+            and not request.turns
+            and not request.turns_follow
+            and not request.no_media
+        ):
             raise BadRequest("The transcript has no turns.", code="empty_transcript")
         unknown_columns = set(request.columns) - ENGAGEMENT_COLUMNS
         if unknown_columns:  # a programming error of a source, not the user's input
