@@ -6,10 +6,16 @@ from __future__ import annotations
 from callscribe.connectors.base import ConnectorType
 from callscribe.connectors.cloudvoice import CloudVoiceConnector
 from callscribe.connectors.cloudvoice_call_center import CloudVoiceCallCenterConnector
+from callscribe.connectors.ringcentral import RingCentralConnector
 from callscribe.errors import BadRequest, ErrorCode
 
 CONNECTOR_TYPES: dict[str, type[ConnectorType]] = {
-    cls.type: cls for cls in (CloudVoiceConnector, CloudVoiceCallCenterConnector)
+    cls.type: cls
+    for cls in (
+        CloudVoiceConnector,
+        CloudVoiceCallCenterConnector,
+        RingCentralConnector,
+    )
 }
 
 
