@@ -199,8 +199,9 @@ class FakeRingCentral(FakeServer):
         }
         customer = {"phoneNumber": r.customer, "name": "SAN FRANCSCO CA"}
         outbound = r.direction == "Outbound"
+        api = f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}"
         body: dict[str, Any] = {
-            "uri": f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}/call-log/{r.id}",
+            "uri": f"{api}/call-log/{r.id}",
             "id": r.id,
             "sessionId": r.session_id,
             "telephonySessionId": r.telephony_session_id,
@@ -213,16 +214,16 @@ class FakeRingCentral(FakeServer):
             "from": ext if outbound else customer,
             "to": customer if outbound else ext,
             "extension": {
-                "uri": f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}/extension/{r.extension_id}",
+                "uri": f"{api}/extension/{r.extension_id}",
                 "id": int(r.extension_id),
             },
         }
         if r.audio is not None:
             body["recording"] = {
-                "uri": f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}/recording/{r.recording_id}",
+                "uri": f"{api}/recording/{r.recording_id}",
                 "id": r.recording_id,
                 "type": "Automatic",
-                "contentUri": f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}/recording/{r.recording_id}/content",
+                "contentUri": f"{api}/recording/{r.recording_id}/content",
             }
         if detailed:
             body["legs"] = [
