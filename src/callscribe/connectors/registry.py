@@ -3,6 +3,7 @@ base.ConnectorType plus one entry here (no registration by import side effect)."
 
 from __future__ import annotations
 
+from callscribe.connectors.amazon_connect import AmazonConnectConnector
 from callscribe.connectors.base import ConnectorType
 from callscribe.connectors.cloudvoice import CloudVoiceConnector
 from callscribe.connectors.cloudvoice_call_center import CloudVoiceCallCenterConnector
@@ -15,6 +16,7 @@ CONNECTOR_TYPES: dict[str, type[ConnectorType]] = {
         CloudVoiceConnector,
         CloudVoiceCallCenterConnector,
         RingCentralConnector,
+        AmazonConnectConnector,
     )
 }
 

@@ -329,7 +329,9 @@ class RingCentralConnector:
         theirs = theirs if isinstance(theirs, dict) else {}
         agent = self._agent(record, ours)
         result = str(record.get("result") or "") or None
-        recording = record.get("recording") if isinstance(record.get("recording"), dict) else {}
+        recording: dict[str, Any] = (
+            record["recording"] if isinstance(record.get("recording"), dict) else {}
+        )
         recordings = []
         content_uri = recording.get("contentUri") if recording else None
         if isinstance(content_uri, str) and content_uri:
@@ -376,9 +378,13 @@ class RingCentralConnector:
         if not ext_id and isinstance(record.get("extension"), dict):
             ext_id = record["extension"].get("id")
         for leg in record.get("legs") or []:
-            if not isinstance(leg, dict) or ext_id and name:
+            if ext_id and name:
                 break
-            leg_ext = leg.get("extension") if isinstance(leg.get("extension"), dict) else {}
+            if not isinstance(leg, dict):
+                continue
+            leg_ext: dict[str, Any] = (
+                leg["extension"] if isinstance(leg.get("extension"), dict) else {}
+            )
             for party in (leg.get("to"), leg.get("from")):
                 if isinstance(party, dict) and party.get("extensionId"):
                     ext_id = ext_id or party.get("extensionId")
