@@ -132,7 +132,9 @@ class FakeRingCentral(FakeServer):
                 headers={"Retry-After": "1", "X-Rate-Limit-Group": "heavy"},
             )
         q = {k: v[0] for k, v in query.items()}
-        if path == "/restapi/v1.0/account/~":
+        # "~" is the token's own account; its id names it too
+        path = path.replace(f"/account/{ACCOUNT_ID}/call-log", "/account/~/call-log")
+        if path in ("/restapi/v1.0/account/~", f"/restapi/v1.0/account/{ACCOUNT_ID}"):
             return self.json(
                 req,
                 200,
