@@ -240,6 +240,10 @@ class AmazonConnectKit:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
         return key
 
+    @staticmethod
+    def folder(kind: str, start: datetime) -> str:
+        return f"connect/kightsCC/{kind}/{start:%Y/%m/%d}"
+
     def contact(
         self, n: int, minutes_ago: int, *, channel: str = "VOICE", audio: bool = True
     ) -> dict[str, Any]:
