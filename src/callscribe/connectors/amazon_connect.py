@@ -84,8 +84,8 @@ WEBHOOK_INSTRUCTIONS = (
     "with the endpoint URL below (method POST) using that connection. Then a rule on the "
     'default event bus with the event pattern {"source": ["aws.connect"], "detail-type": '
     '["Amazon Connect Contact Event"], "detail": {"eventType": ["DISCONNECTED"]}} and the '
-    "API destination as its target (the event as it is: no input transformer). Contact "
-    "events must be enabled on the Amazon Connect instance."
+    "API destination as its target (the event as it is: no input transformer), in the "
+    "instance's account and region."
 )
 
 T = TypeVar("T")

@@ -68,8 +68,10 @@ _TOKEN = re.compile(r"^[\x21-\x7e]{1,512}$")  # a Validation-Token we echo back
 
 WEBHOOK_HEADER = "Verification-Token"
 WEBHOOK_INSTRUCTIONS = (
-    "Create a webhook subscription with RingCentral's API (POST /restapi/v1.0/subscription) "
-    "for the event filter /restapi/v1.0/account/~/telephony/sessions, transportType WebHook, "
+    "Create a webhook subscription with RingCentral's API (POST /restapi/v1.0/subscription; "
+    "the app needs the CallControl permission) "
+    "for the event filter /restapi/v1.0/account/~/telephony/sessions?statusCode=Disconnected, "
+    "transportType WebHook, "
     "address = the endpoint URL below and verificationToken = the secret below. RingCentral "
     "first checks the URL (its Validation-Token is echoed back here), then sends every "
     "delivery with the Verification-Token header; a call is imported when a party of it "
@@ -336,6 +338,10 @@ class RingCentralConnector:
         content_uri = recording.get("contentUri") if recording else None
         if isinstance(content_uri, str) and content_uri:
             recordings.append(self._recording(content_uri))
+        elif result not in NO_CONVERSATION:
+            # a conversation whose recording is not listed (yet): a call imported without
+            # it would stay so; the sync (recorded calls only) imports it once it is there
+            return FetchedCall(external_id=call_id_of(record), complete=False)
         attributes = {
             k: str(record[k])[:100]
             for k in ("action", "reason", "type")

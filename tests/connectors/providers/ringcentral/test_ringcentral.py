@@ -147,6 +147,13 @@ def test_a_webhook_call_is_looked_up_by_its_telephony_session(rc: RingCentralKit
         ).refs[0]
     )
     assert missed_call.no_media and missed_call.columns["outcome"] == "Missed"
+    # a conversation whose recording is not in the log yet waits for it (the sync)
+    talked = rc.record(3, 2, audio=None, result="Accepted")
+    body = telephony_event(talked.telephony_session_id)
+    (talked_ref,) = c.verify_webhook(
+        WebhookRequest("http://x/hook", {"verification-token": secret}, httpx_json(body)), secret
+    ).refs
+    assert c.fetch_call(talked_ref).complete is False
 
 
 def httpx_json(value: object) -> bytes:
