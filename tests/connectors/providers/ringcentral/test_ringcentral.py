@@ -173,6 +173,19 @@ def test_events_of_a_call_still_going_are_ignored(rc: RingCentralKit) -> None:
             WebhookRequest("http://x/hook", {"verification-token": secret}, body), secret
         )
         assert delivery.refs == [] and delivery.ignored == "the call has not ended"
+    from callscribe.errors import BadRequest
+
+    signed = {"verification-token": secret}
+    other = {"uuid": "1", "event": "/restapi/v1.0/account/~/extension/~/message-store", "body": {}}
+    delivery = c.verify_webhook(WebhookRequest("http://x/hook", signed, httpx_json(other)), secret)
+    assert delivery.refs == [] and delivery.ignored == "not a telephony-session event"
+    for body in (b"not json", b'{"event": "/telephony/sessions"}', b"[1, 2]"):
+        with pytest.raises(BadRequest):
+            c.verify_webhook(WebhookRequest("http://x/hook", signed, body), secret)
+    no_id = telephony_event("s-x")
+    no_id["body"].pop("telephonySessionId")
+    with pytest.raises(BadRequest):
+        c.verify_webhook(WebhookRequest("http://x/hook", signed, httpx_json(no_id)), secret)
 
 
 def _cid(company: CompanyCtx, kit: RingCentralKit) -> uuid.UUID:
