@@ -183,6 +183,7 @@ def test_a_chat_syncs_into_a_chat_engagement_with_its_turns(
         kit.server.stop()
 
 
+@pytest.mark.slow  # a whole server: once, on SQLite
 def test_integrations_page_adds_and_tests_an_amazon_connect_connector(
     api_server: LiveServer, company: CompanyCtx, tracks: Tracks
 ) -> None:

@@ -57,7 +57,8 @@ class FakeRingCentral(FakeServer):
         self.jwt = "eyJ" + secrets.token_urlsafe(60)
         self.tokens: set[str] = set()
         self.records: list[CallRecord] = []
-        self.rate_limit_next = 0  # answer this many API requests 429 (Retry-After: 1)
+        self.rate_limit_next = 0  # answer this many API requests 429 (with Retry-After)
+        self.retry_after = "1"
         self.token_requests = 0
 
     @property
@@ -129,7 +130,7 @@ class FakeRingCentral(FakeServer):
                 req,
                 429,
                 b'{"errorCode":"CMN-301","message":"Request rate exceeded"}',
-                headers={"Retry-After": "1", "X-Rate-Limit-Group": "heavy"},
+                headers={"Retry-After": self.retry_after, "X-Rate-Limit-Group": "heavy"},
             )
         q = {k: v[0] for k, v in query.items()}
         # "~" is the token's own account; its id names it too

@@ -79,7 +79,7 @@ def test_a_rate_limited_listing_waits_for_retry_after_and_carries_on(rc: RingCen
     begun = time.monotonic()
     assert len(all_refs(c)) == 1
     assert time.monotonic() - begun >= 0.9  # Retry-After: 1 honoured
-    rc.server.rate_limit_next = 10  # still limited after the retries: a transient error
+    rc.server.rate_limit_next, rc.server.retry_after = 10, "0"  # still limited after retries
     from callscribe.connectors.base import ProviderError
 
     with pytest.raises(ProviderError) as err:
@@ -192,6 +192,7 @@ def _cid(company: CompanyCtx, kit: RingCentralKit) -> uuid.UUID:
     return add_connector(company, kit.type, kit.server, credentials=kit.credentials())
 
 
+@pytest.mark.slow  # a whole server: once, on SQLite
 def test_the_subscription_handshake_echoes_the_validation_token(
     api_server: LiveServer, company: CompanyCtx, tracks: Tracks
 ) -> None:
@@ -215,6 +216,7 @@ def test_the_subscription_handshake_echoes_the_validation_token(
         kit.server.stop()
 
 
+@pytest.mark.slow  # a whole server: once, on SQLite
 def test_integrations_page_adds_and_tests_a_ringcentral_connector(
     api_server: LiveServer, company: CompanyCtx, tracks: Tracks
 ) -> None:
