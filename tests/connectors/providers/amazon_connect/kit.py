@@ -18,10 +18,10 @@ from callscribe.connectors.base import WebhookRequest
 from tests.connectors.conftest import Tracks
 from tests.connectors.providers.amazon_connect.server import REGION, FakeS3
 
-ACCOUNT = "970025851406"
-INSTANCE = "1d908e11-3d5f-4cfb-b34d-1e7e0f216898"
+ACCOUNT = "123456789012"
+INSTANCE = "0b6e4a52-7c1d-4f8e-9a3b-5d2c8e1f4a70"
 INSTANCE_ARN = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{INSTANCE}"
-AGENT_ID = "57db30ae-8c01-44e6-abd5-80b7b51944cf"
+AGENT_ID = "a41f9c3e-2b7d-4e15-8c6a-93d0f2b7e518"
 
 
 def stereo(left: bytes, right: bytes) -> bytes:
@@ -67,7 +67,7 @@ def ctr(
             "LongestHoldDuration": 4,
             "NumberOfHolds": 1,
             "RoutingProfile": {
-                "ARN": f"{INSTANCE_ARN}/routing-profile/6e16",
+                "ARN": f"{INSTANCE_ARN}/routing-profile/4f2a",
                 "Name": "Basic Routing Profile",
             },
             "Username": "admin1",
@@ -77,7 +77,7 @@ def ctr(
         "Channel": channel,
         "ConnectedToSystemTimestamp": ts(start),
         "ContactId": contact_id,
-        "CustomerEndpoint": {"Address": "+17208401003", "Type": "TELEPHONE_NUMBER"}
+        "CustomerEndpoint": {"Address": "+15550142077", "Type": "TELEPHONE_NUMBER"}
         if channel == "VOICE"
         else None,
         "DisconnectReason": "CUSTOMER_DISCONNECT",
@@ -88,7 +88,7 @@ def ctr(
         "InstanceARN": INSTANCE_ARN,
         "LastUpdateTimestamp": ts(ended + timedelta(seconds=100)),
         "Queue": {
-            "ARN": f"{INSTANCE_ARN}/queue/c677a7a5",
+            "ARN": f"{INSTANCE_ARN}/queue/9e3b1d42",
             "DequeueTimestamp": ts(connected),
             "Duration": 7,
             "EnqueueTimestamp": ts(connected - timedelta(seconds=7)),
@@ -96,7 +96,7 @@ def ctr(
         },
         "Recording": None,
         "Recordings": None,
-        "SystemEndpoint": {"Address": "+14065003978", "Type": "TELEPHONE_NUMBER"},
+        "SystemEndpoint": {"Address": "+15550190300", "Type": "TELEPHONE_NUMBER"},
     }
     if recording:
         kind = "CHAT" if channel == "CHAT" else "AUDIO"
@@ -242,7 +242,7 @@ class AmazonConnectKit:
 
     @staticmethod
     def folder(kind: str, start: datetime) -> str:
-        return f"connect/kightsCC/{kind}/{start:%Y/%m/%d}"
+        return f"connect/acme-cc/{kind}/{start:%Y/%m/%d}"
 
     def contact(
         self, n: int, minutes_ago: int, *, channel: str = "VOICE", audio: bool = True
@@ -302,7 +302,7 @@ class AmazonConnectKit:
                 "initiationTimestamp": ts(now - timedelta(minutes=5)),
                 "disconnectTimestamp": ts(now - timedelta(minutes=2)),
                 "queueInfo": {
-                    "queueArn": f"{INSTANCE_ARN}/queue/c677a7a5",
+                    "queueArn": f"{INSTANCE_ARN}/queue/9e3b1d42",
                     "queueType": "STANDARD",
                 },
                 "agentInfo": {"agentArn": f"{INSTANCE_ARN}/agent/{AGENT_ID}"},

@@ -36,9 +36,9 @@ def test_a_ctr_maps_queue_agent_durations_reason_and_attributes(ac: AmazonConnec
     c = client(ac)
     call = c.fetch_call(all_refs(c)[0])
     assert call.external_id == contact_id and call.channel == "voice"
-    assert call.direction == "inbound" and call.customer_phone == "+17208401003"
+    assert call.direction == "inbound" and call.customer_phone == "+15550142077"
     assert call.agent is not None and call.agent.name == "admin1"
-    assert call.agent.external_id == "57db30ae-8c01-44e6-abd5-80b7b51944cf"
+    assert call.agent.external_id == "a41f9c3e-2b7d-4e15-8c6a-93d0f2b7e518"
     assert call.duration_s == 104
     cols = call.columns
     assert (cols["queue"], cols["wait_s"], cols["hold_s"], cols["wrapup_s"]) == (

@@ -22,29 +22,29 @@ def telephony_event(
     sample), for one party of `session_id`."""
     when = when or datetime.now(UTC)
     return {
-        "uuid": f"18234852883{abs(hash((session_id, status))) % 10**8:08d}",
+        "uuid": f"40017733120{abs(hash((session_id, status))) % 10**8:08d}",
         "event": f"/restapi/v1.0/account/{ACCOUNT_ID}/telephony/sessions",
         "timestamp": iso(when),
-        "subscriptionId": "53300e7c-5e69-42bf-ab4d-179aabc6e869",
+        "subscriptionId": "0c9d4f21-8e3a-4b6f-a2d7-5f1e6c3b9a04",
         "ownerId": ACCOUNT_ID,
         "body": {
             "sequence": 7,
-            "sessionId": "425008160016",
+            "sessionId": "551208160016",
             "telephonySessionId": session_id,
-            "serverId": "10.13.22.28.TAM",
+            "serverId": "10.0.0.7.TAM",
             "eventTime": iso(when),
             "parties": [
                 {
                     "accountId": ACCOUNT_ID,
-                    "extensionId": "400144455008",
+                    "extensionId": "620114003008",
                     "id": f"p-{session_id}-2",
                     "direction": "Inbound",
                     "to": {
-                        "phoneNumber": "+15625555772",
-                        "name": "Tom Sawyer",
-                        "extensionId": "400144455008",
+                        "phoneNumber": "+15550107700",
+                        "name": "Dana Agent",
+                        "extensionId": "620114003008",
                     },
-                    "from": {"phoneNumber": "+14155555900"},
+                    "from": {"phoneNumber": "+15550123456"},
                     "status": {"code": status, "rcc": False},
                     "missedCall": False,
                     "standAlone": False,
@@ -79,9 +79,9 @@ class RingCentralKit:
 
     def record(self, n: int, minutes_ago: int, **kw) -> CallRecord:  # type: ignore[no-untyped-def]
         rec = CallRecord(
-            id=f"ASaxDDkSZ5s{n:05d}",
-            session_id=f"139164{n:05d}",
-            telephony_session_id=f"s-a6abd24ca6774373a8120a33{n:08d}",
+            id=f"Rc7Qm2LtX9v{n:05d}",
+            session_id=f"551208{n:05d}",
+            telephony_session_id=f"s-7f3e91c2b04d4a8e9c61d5a2{n:08d}",
             start=self.at(minutes_ago),
             audio=kw.pop("audio", self.tracks.mixed),
             **kw,

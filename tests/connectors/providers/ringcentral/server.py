@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from tests.connectors.fakes import FakeServer
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-ACCOUNT_ID = "809646016"
+ACCOUNT_ID = "731500224"
 
 
 def iso(value: datetime) -> str:
@@ -39,14 +39,14 @@ class CallRecord:
     direction: str = "Inbound"
     result: str = "Accepted"
     duration: int = 55
-    customer: str = "+14155555900"
-    extension_id: str = "400144455008"
-    extension_name: str = "Tom Sawyer"
+    customer: str = "+15550123456"
+    extension_id: str = "620114003008"
+    extension_name: str = "Dana Agent"
     extension_number: str = "102"
 
     @property
     def recording_id(self) -> str:
-        return f"16622{self.id[-5:]}"
+        return f"77231{self.id[-5:]}"
 
 
 class FakeRingCentral(FakeServer):
@@ -139,7 +139,7 @@ class FakeRingCentral(FakeServer):
             return self.json(
                 req,
                 200,
-                {"id": ACCOUNT_ID, "mainNumber": "+19043014558", "status": "Confirmed"},
+                {"id": ACCOUNT_ID, "mainNumber": "+15550100001", "status": "Confirmed"},
             )
         if path == "/restapi/v1.0/account/~/call-log":
             return self._call_log(req, q)
@@ -195,12 +195,12 @@ class FakeRingCentral(FakeServer):
 
     def _record(self, r: CallRecord, detailed: bool) -> dict[str, Any]:
         ext = {
-            "phoneNumber": "+15625555772",
+            "phoneNumber": "+15550107700",
             "extensionNumber": r.extension_number,
             "extensionId": r.extension_id,
             "name": r.extension_name,
         }
-        customer = {"phoneNumber": r.customer, "name": "SAN FRANCSCO CA"}
+        customer = {"phoneNumber": r.customer, "name": "SPRINGFIELD IL"}
         outbound = r.direction == "Outbound"
         api = f"{self.origin}/restapi/v1.0/account/{ACCOUNT_ID}"
         body: dict[str, Any] = {

@@ -92,13 +92,13 @@ def test_an_outbound_call_maps_agent_customer_outcome_and_the_recording(
 ) -> None:
     from callscribe.connectors.base import download
 
-    rc.record(7, 20, direction="Outbound", result="Call connected", extension_name="Becky Thatcher")
+    rc.record(7, 20, direction="Outbound", result="Call connected", extension_name="Lee Closer")
     c = client(rc)
     call = c.fetch_call(all_refs(c)[0])
     assert call.direction == "outbound"
-    assert call.customer_phone == "+14155555900"  # the other party of an outbound call
-    assert call.agent is not None and call.agent.name == "Becky Thatcher"
-    assert call.agent.external_id == "400144455008" and call.agent.extension_id == "102"
+    assert call.customer_phone == "+15550123456"  # the other party of an outbound call
+    assert call.agent is not None and call.agent.name == "Lee Closer"
+    assert call.agent.external_id == "620114003008" and call.agent.extension_id == "102"
     assert call.columns["outcome"] == "Call connected"
     assert call.duration_s == 55 and not call.no_media
     (recording,) = call.recordings
