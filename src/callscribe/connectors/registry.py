@@ -4,10 +4,12 @@ base.ConnectorType plus one entry here (no registration by import side effect)."
 from __future__ import annotations
 
 from callscribe.connectors.aircall import AircallConnector
+from callscribe.connectors.amazon_connect import AmazonConnectConnector
 from callscribe.connectors.base import ConnectorType
 from callscribe.connectors.cloudvoice import CloudVoiceConnector
 from callscribe.connectors.cloudvoice_call_center import CloudVoiceCallCenterConnector
 from callscribe.connectors.freshdesk import FreshdeskConnector
+from callscribe.connectors.ringcentral import RingCentralConnector
 from callscribe.connectors.twilio import TwilioConnector
 from callscribe.connectors.zendesk import ZendeskConnector
 from callscribe.errors import BadRequest, ErrorCode
@@ -21,6 +23,8 @@ CONNECTOR_TYPES: dict[str, type[ConnectorType]] = {
         AircallConnector,
         ZendeskConnector,
         FreshdeskConnector,
+        RingCentralConnector,
+        AmazonConnectConnector,
     )
 }
 
