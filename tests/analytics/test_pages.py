@@ -109,3 +109,61 @@ def test_hidden_filters_are_not_shown_but_apply_to_the_drill_down(app, world: Wo
     assert listing.text.count('data-testid="engagement-link"') == 2  # E2, E3: Sam's chats
     assert f"engagement={world.e['E3']}" in listing.text
     assert f"engagement={world.e['E1']}" not in listing.text
+
+
+def test_a_manager_makes_edits_and_deletes_a_visualization_on_the_pages(app, world: World) -> None:
+    create_user(world.company.id, "vic@example.com", "manager")
+    create_user(world.company.id, "al@example.com", "agent")
+    web = signed_in(app, "vic@example.com")
+    listing = web.get("/analytics/visualizations").text
+    assert 'data-testid="vis-new"' in listing and 'value="review_coverage"' in listing
+    assert 'value="tag"' in listing and 'value="date:week"' in listing
+    refused = web.post(
+        "/analytics/visualizations", data={"name": "Nothing", "chart": "bar", "group_by": "tag"}
+    )
+    assert refused.status_code == 303 and refused.headers["location"] == "/analytics/visualizations"
+    assert "metrics" in web.get("/analytics/visualizations").text  # said why; nothing made
+    made = web.post(
+        "/analytics/visualizations",
+        data={
+            "name": "Revenue by tag",
+            "chart": "bar",
+            "metrics": ["engagements", "revenue"],
+            "group_by": ["tag", "", ""],
+            "filter_channel": "voice",
+        },
+    )
+    assert made.status_code == 303, made.text
+    where = made.headers["location"]
+    page = web.get(where).text
+    assert "Revenue by tag" in page and 'data-testid="vis-edit"' in page
+    table = page.split('data-testid="tile-table"', 1)[1].split("</table>", 1)[0]
+    assert "Reviewed" in table and "150.5" in table and "chat" not in table  # E1 only
+    edited = web.post(
+        where,
+        data={
+            "name": "Engagements by tag and channel",
+            "chart": "table",
+            "metrics": ["engagements"],
+            "group_by": ["tag", "channel"],
+        },
+    )
+    assert edited.status_code == 303
+    vis_id = where.rsplit("/", 1)[-1]
+    saved = web.get(f"/api/visualizations/{vis_id}").json()
+    assert saved["group_by"] == ["tag", "channel"] and saved["filters"] == {}
+    assert saved["chart"] == "table" and saved["name"] == "Engagements by tag and channel"
+    bad = web.post(where, data={"name": "x", "chart": "radar", "metrics": ["engagements"]})
+    assert bad.status_code == 303
+    assert web.get(f"/api/visualizations/{vis_id}").json()["chart"] == "table"  # unchanged
+
+    agent = signed_in(app, "al@example.com")
+    theirs = agent.get(where).text
+    assert 'data-testid="vis-edit"' not in theirs and 'data-testid="vis-new"' not in (
+        agent.get("/analytics/visualizations").text
+    )
+    agent.post(f"{where}/delete")
+    assert web.get(f"/api/visualizations/{vis_id}").status_code == 200  # an agent cannot
+    assert web.post(f"{where}/delete").status_code == 303
+    assert web.get(f"/api/visualizations/{vis_id}").status_code == 404
+    assert web.post("/analytics/visualizations/ov-times", data={"name": "x"}).status_code == 303

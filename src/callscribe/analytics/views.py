@@ -14,14 +14,19 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from callscribe.accounts import service as accounts
 from callscribe.analytics import service
 from callscribe.analytics.metrics import FIELD_NAMES
+from callscribe.analytics.models import ChartType
+from callscribe.analytics.schemas import VisualizationIn
 from callscribe.auth.deps import AdminUser, DbSession, PageUser
+from callscribe.errors import CallscribeError, from_validation
 from callscribe.kit.filters import EngagementFilter
-from callscribe.web.templating import render
+from callscribe.web.flash import flash
+from callscribe.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -115,6 +120,8 @@ def visualizations_page(
         shared=[i for i in items if not i.builtin],
         favorites=[i for i in items if i.favorite],
         q=q,
+        vis=None,
+        **_editor(session, user),
     )
 
 
@@ -144,7 +151,108 @@ def visualization_page(
 ) -> Response:
     vis = service.get_visualization(session, user.principal, vis_id)
     result = service.query_visualization(session, user.principal, vis, _filter_from_query(request))
-    return render(request, "analytics/visualization.html", vis=vis, result=result)
+    return render(
+        request, "analytics/visualization.html", vis=vis, result=result, **_editor(session, user)
+    )
+
+
+def _editor(session: Any, user: Any) -> dict[str, Any]:
+    """What the visualization editor offers: the metrics, the group-by names and chart
+    types; `editor` False for users who may not change shared analytics."""
+    editor = user.role in ("admin", "manager")
+    return {
+        "editor": editor,
+        "catalog": service.metric_catalog(session, user.company_id) if editor else [],
+        "group_names": [g for g in service.GROUPS if g != "attributes.<name>"],
+        "charts": ChartType.ALL,
+        "vis_filter_fields": VIS_FILTER_FIELDS,
+    }
+
+
+# the filters a visualization keeps of its own (a dashboard's override them)
+VIS_FILTER_FIELDS = (
+    "source",
+    "location",
+    "direction",
+    "channel",
+    "engaged_department",
+    "queue",
+    "engaged_team",
+    "outcome",
+    "tag",
+)
+
+
+async def _definition(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    group_by = [str(g).strip() for g in form.getlist("group_by") if str(g).strip()]
+    extra = str(form.get("group_attribute") or "").strip()
+    if extra:
+        group_by.append(extra if extra.startswith("attributes.") else f"attributes.{extra}")
+    return {
+        "name": str(form.get("name") or "").strip()[:200],
+        "chart": str(form.get("chart") or "table"),
+        "metrics": [str(m) for m in form.getlist("metrics") if str(m)],
+        "group_by": list(dict.fromkeys(group_by)),
+        "filters": {
+            k: str(v).strip()[:200]
+            for k in VIS_FILTER_FIELDS
+            if (v := form.get(f"filter_{k}")) and str(v).strip()
+        },
+    }
+
+
+def _save(request: Request, session: Any, user: Any, vis_id: str | None, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    try:
+        checked = VisualizationIn.model_validate(body)
+        service.parse_filter(checked.filters)
+        vis = service.save_visualization(
+            session, user.principal, vis_id=vis_id, **checked.model_dump()
+        )
+    except ValidationError as exc:
+        flash(request, from_validation(exc).message, "error")
+        return None
+    except CallscribeError as exc:
+        flash(request, exc.message, "error")
+        return None
+    session.commit()
+    return vis
+
+
+@router.post("/analytics/visualizations")
+async def create_visualization_page(
+    request: Request, user: PageUser, session: DbSession
+) -> Response:
+    vis = _save(request, session, user, None, await _definition(request))
+    if vis is None:
+        return redirect(request, "/analytics/visualizations")
+    flash(request, f"Visualization {vis.name!r} made.")
+    return redirect(request, f"/analytics/visualizations/{vis.id}")
+
+
+@router.post("/analytics/visualizations/{vis_id}")
+async def update_visualization_page(
+    request: Request, user: PageUser, session: DbSession, vis_id: str
+) -> Response:
+    vis = _save(request, session, user, vis_id, await _definition(request))
+    if vis is not None:
+        flash(request, f"Visualization {vis.name!r} saved.")
+    return redirect(request, f"/analytics/visualizations/{vis_id}")
+
+
+@router.post("/analytics/visualizations/{vis_id}/delete")
+def delete_visualization_page(
+    request: Request, user: PageUser, session: DbSession, vis_id: str
+) -> Response:
+    try:
+        vis = service.get_visualization(session, user.principal, vis_id)
+        service.delete_visualization(session, user.principal, vis_id)
+    except CallscribeError as exc:
+        flash(request, exc.message, "error")
+        return redirect(request, f"/analytics/visualizations/{vis_id}")
+    session.commit()
+    flash(request, f"Visualization {vis.name!r} deleted.")
+    return redirect(request, "/analytics/visualizations")
 
 
 @router.get("/analytics/metrics")
