@@ -56,3 +56,56 @@ def test_overview_filter_default_view_and_drill_down_to_the_journey(
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.slow
+def test_a_copied_dashboard_is_arranged_by_buttons_and_by_dragging(
+    api_server: LiveServer, chromium, world: World
+) -> None:
+    from playwright.sync_api import expect
+
+    create_user(world.company.id, "ada@example.com", "manager")
+    context = chromium.new_context(viewport={"width": 1360, "height": 2400})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def order() -> list[str]:
+        return page.get_by_test_id("tile").evaluate_all(
+            "ts => ts.map(t => t.getAttribute('data-vis'))"
+        )
+
+    try:
+        sign_in_page(page, api_server.url, "ada@example.com")
+        page.goto(f"{api_server.url}/analytics/dashboards/overview")
+        expect(page.get_by_test_id("arrange")).to_have_count(0)  # built-in: read-only
+        page.get_by_test_id("copy-dashboard").click()
+        expect(page).to_have_url(re.compile(r"/analytics/dashboards/[0-9a-f-]{36}$"))
+        expect(page.get_by_test_id("tile")).to_have_count(6)
+        first = order()
+        page.get_by_test_id("tile").first.locator("[data-tile=later]").click()
+        page.wait_for_load_state("networkidle")
+        expect(page.get_by_test_id("tile").nth(1)).to_have_attribute("data-vis", first[0])
+        assert order() == [first[1], first[0], *first[2:]]
+        page.get_by_test_id("tile").first.locator("[data-tile=wider]").click()
+        expect(page.get_by_test_id("tile").first).to_have_attribute("data-w", "8")
+        # drag the last tile by its header onto the first (HTML5 drag and drop: the
+        # pointer moves over the target more than once, as a hand does)
+        # drag the last tile by its header onto the first (HTML5 drag and drop; the page
+        # is tall enough to show both, so nothing scrolls mid-drag)
+        page.get_by_test_id("tile").last.locator("header").drag_to(
+            page.get_by_test_id("tile").first.locator("header")
+        )
+        expect(page.get_by_test_id("tile").first).to_have_attribute("data-vis", first[5])
+        page.get_by_test_id("tile").last.locator("[data-tile=remove]").click()
+        expect(page.get_by_test_id("tile")).to_have_count(5)
+        page.get_by_test_id("arrange").locator("summary").click()
+        page.get_by_test_id("add-tile-vis").select_option("ov-times")
+        page.get_by_test_id("add-tile").click()
+        expect(page.get_by_test_id("tile")).to_have_count(6)
+        expect(page.get_by_test_id("tile").last).to_have_attribute("data-vis", "ov-times")
+        page.reload()  # saved, not just drawn
+        expect(page.get_by_test_id("tile").first).to_have_attribute("data-vis", first[5])
+        assert not errors, errors
+    finally:
+        context.close()

@@ -867,6 +867,12 @@ def effective_filter(dash: DashboardInfo, requested: dict[str, Any]) -> dict[str
 class Tile:
     visualization: VisualizationInfo
     result: QueryResult
+    width: int = 6  # of 12 grid columns
+
+
+def arranged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A dashboard's items in reading order: by row (y), then column (x)."""
+    return sorted(items, key=lambda i: (int(i.get("y", 0)), int(i.get("x", 0))))
 
 
 def query_dashboard(
@@ -875,12 +881,13 @@ def query_dashboard(
     dash = get_dashboard(session, principal, dash_id)
     flt = effective_filter(dash, requested)
     tiles = []
-    for item in dash.items:
+    for item in arranged(dash.items):
         try:
             vis = get_visualization(session, principal, item["visualization"])
         except NotFound:  # deleted since the dashboard was arranged: the tile is gone
             continue
-        tiles.append(Tile(vis, query_visualization(session, principal, vis, flt)))
+        width = min(max(int(item.get("w", 6)), 1), 12)
+        tiles.append(Tile(vis, query_visualization(session, principal, vis, flt), width))
     return dash, flt, tiles
 
 

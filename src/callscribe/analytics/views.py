@@ -97,6 +97,10 @@ def dashboard_page(
         views=service.list_views(session, user.principal, dash.id),
         applied_view=applied_view,
         agents=agents,
+        arranging=not dash.builtin and user.role in ("admin", "manager"),
+        all_vis=service.list_visualizations(session, user.principal)
+        if not dash.builtin and user.role in ("admin", "manager")
+        else [],
         filter_fields=FILTER_FIELDS,
         filter_json=json.dumps(service.shown_filters(dash, flt)),
         # drill-down links carry the shown filters and the dashboard, whose hidden and

@@ -205,7 +205,81 @@
     });
   }
 
+  // a custom dashboard's tiles: reorder (drag, or the arrows), resize, remove, add; each
+  // change PUTs the whole dashboard (its filters kept) and reloads the page
+  function arrange() {
+    var grid = document.querySelector("[data-arrange]");
+    if (!grid) return;
+    var id = grid.getAttribute("data-arrange");
+    function current() {
+      return Array.prototype.map.call(grid.querySelectorAll(".tile"), function (t) {
+        return { visualization: t.getAttribute("data-vis"), w: parseInt(t.getAttribute("data-w"), 10) || 6, h: 4 };
+      });
+    }
+    function save(items) {
+      var x = 0, y = 0;
+      items.forEach(function (item) {  // flow them into rows of 12 columns
+        if (x + item.w > 12) { x = 0; y += 4; }
+        item.x = x; item.y = y; x += item.w;
+      });
+      json("/api/dashboards/" + id, "GET").then(function (d) {
+        return json("/api/dashboards/" + id, "PUT", {
+          name: d.name, items: items, filters: d.filters, locked_filters: d.locked_filters,
+        });
+      }).then(function () { window.location.reload(); },
+        function (err) { cs.flash(err.message, "error"); });
+    }
+    grid.querySelectorAll("[data-tile]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var tiles = Array.prototype.slice.call(grid.querySelectorAll(".tile"));
+        var i = tiles.indexOf(b.closest(".tile"));
+        var items = current();
+        var action = b.getAttribute("data-tile");
+        if (action === "earlier" && i > 0) items.splice(i - 1, 0, items.splice(i, 1)[0]);
+        else if (action === "later" && i < items.length - 1) items.splice(i + 1, 0, items.splice(i, 1)[0]);
+        else if (action === "wider") items[i].w = Math.min(12, items[i].w + 2);
+        else if (action === "narrower") items[i].w = Math.max(2, items[i].w - 2);
+        else if (action === "remove") items.splice(i, 1);
+        else return;
+        save(items);
+      });
+    });
+    var dragged = null;
+    grid.querySelectorAll(".tile").forEach(function (t) {
+      t.addEventListener("dragstart", function (e) {
+        dragged = t;
+        e.dataTransfer.effectAllowed = "move";
+        e.dataTransfer.setData("text/plain", t.getAttribute("data-vis"));
+      });
+      t.addEventListener("dragover", function (e) {
+        if (dragged && dragged !== t) { e.preventDefault(); t.classList.add("drop-target"); }
+      });
+      t.addEventListener("dragleave", function () { t.classList.remove("drop-target"); });
+      t.addEventListener("drop", function (e) {
+        e.preventDefault();
+        t.classList.remove("drop-target");
+        if (!dragged || dragged === t) return;
+        var tiles = Array.prototype.slice.call(grid.querySelectorAll(".tile"));
+        var from = tiles.indexOf(dragged), to = tiles.indexOf(t);
+        var items = current();
+        items.splice(to, 0, items.splice(from, 1)[0]);
+        dragged = null;
+        save(items);
+      });
+    });
+    var add = document.getElementById("add-tile");
+    if (add) {
+      add.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var items = current();
+        items.push({ visualization: add.elements.visualization.value, w: 6, h: 4 });
+        save(items);
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    arrange();
     dashboards();
     drawCharts();
     views();
