@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     WHISPER_COMPUTE_TYPE: str = "int8"  # int8 on CPU; float16 / int8_float16 on GPU
     WHISPER_BEAM_SIZE: int = 5
     WHISPER_CPU_THREADS: int = 0  # 0 = CTranslate2 default
+    # > 0: faster-whisper's batched pipeline, this many VAD speech chunks decoded at once
+    # (bench/bench_pipeline.py --batch-size N measures it against the sequential decode)
+    WHISPER_BATCH_SIZE: int = 0
     # decoding temperatures in order; (0.0,) is deterministic, more values add seeded
     # fallbacks for audio where beam search loops or gives up
     WHISPER_TEMPERATURES: tuple[float, ...] = (0.0,)

@@ -9,7 +9,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,7 +166,7 @@ def openai_config(base_url: str, **overrides: Any) -> SpeechConfig:
 # ------------------------------------------------------------------ the engine contract
 
 
-@pytest.fixture(params=["faster-whisper", "openai"])
+@pytest.fixture(params=["faster-whisper", "faster-whisper-batched", "openai"])
 def engine(
     request: pytest.FixtureRequest,
     whisper_engine: FasterWhisperEngine,
@@ -175,6 +175,8 @@ def engine(
 ) -> SpeechEngine:
     if request.param == "faster-whisper":
         return whisper_engine
+    if request.param == "faster-whisper-batched":  # the same model, batched decode
+        return FasterWhisperEngine(replace(whisper_engine.config, batch_size=4))
     return get_engine(openai_config(provider_server[0]))
 
 
@@ -310,3 +312,35 @@ def test_wav_encoding_round_trips() -> None:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     assert np.abs(pcm / 32767.0 - audio).max() < 1e-4
+
+
+def test_batched_segments_are_cut_where_the_words_pause() -> None:
+    """The batched decode returns whole VAD chunks: one segment is cut into turns at
+    pauses of BATCHED_SPLIT_GAP_S or more between words (the other party's reply)."""
+    from types import SimpleNamespace as NS
+
+    from callscribe.speech.engines import BATCHED_SPLIT_GAP_S, _segments
+
+    def word(a: float, b: float, w: str) -> NS:
+        return NS(start=a, end=b, word=w)
+
+    chunk = NS(
+        start=0.0,
+        end=9.0,
+        text=" Hello there. Yes, the order.",
+        words=[
+            word(0.2, 0.5, " Hello"),
+            word(0.5, 0.9, " there."),
+            word(0.9 + BATCHED_SPLIT_GAP_S + 1.0, 3.0, " Yes,"),
+            word(3.1, 3.3, " the"),
+            word(3.3 + BATCHED_SPLIT_GAP_S - 0.1, 4.0, " order."),
+        ],
+    )
+    cut = list(_segments([chunk], split_gap_s=BATCHED_SPLIT_GAP_S))
+    assert [(a, b, t) for a, b, t, _w in cut] == [
+        (0.2, 0.9, "Hello there."),
+        (2.5, 4.0, "Yes, the order."),
+    ]
+    assert [len(w) for *_x, w in cut] == [2, 3]
+    (whole,) = list(_segments([chunk]))  # the sequential decode's segments stay whole
+    assert whole[2] == "Hello there. Yes, the order." and len(whole[3]) == 5

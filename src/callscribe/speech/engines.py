@@ -153,6 +153,7 @@ class FasterWhisperEngine:
             "vad_filter": True,
             "condition_on_previous_text": False,
             "word_timestamps": True,
+            **({"batch_size": self.config.batch_size} if self.config.batch_size > 0 else {}),
         }
 
     def transcribe(
@@ -174,6 +175,19 @@ class FasterWhisperEngine:
             ctranslate2.set_random_seed(TEMPERATURE_SEED)
         # vad_filter skips silence (half of a call channel is the other party talking);
         # condition_on_previous_text=False stops one misheard phrase repeating for minutes.
+        if self.config.batch_size > 0:  # the VAD's speech chunks, several per forward pass
+            segments, _info = batched_pipeline(self.model).transcribe(
+                audio,
+                batch_size=self.config.batch_size,
+                beam_size=self.config.beam_size,
+                language=language or self.config.language,
+                vad_filter=True,
+                condition_on_previous_text=False,
+                temperature=list(temperatures) if len(temperatures) > 1 else temperatures[0],
+                word_timestamps=True,
+            )
+            yield from _segments(segments, split_gap_s=BATCHED_SPLIT_GAP_S)
+            return
         segments, _info = self.model.transcribe(
             audio,
             beam_size=self.config.beam_size,
@@ -185,16 +199,57 @@ class FasterWhisperEngine:
             # take in seconds of silence, which read as a slow answer or a long overlap
             word_timestamps=True,
         )
-        for segment in segments:  # a lazy generator: each is decoded when asked for
-            text = segment.text.strip()
-            if not text:
-                continue
-            words = [w for w in segment.words or [] if w.word.strip()]
-            if words:
-                stamps = tuple((float(w.start), float(w.end), w.word) for w in words)
-                yield float(words[0].start), float(words[-1].end), text, stamps
+        yield from _segments(segments)
+
+
+# the batched pipeline decodes whole VAD chunks (up to 30 s): one segment can hold
+# several of a party's sentences with the other party's replies in the gaps between
+# them, so it is cut where its words pause this long (the sequential decode's segments
+# are a sentence or so already)
+BATCHED_SPLIT_GAP_S = 0.6
+
+
+def _segments(
+    segments: Any, *, split_gap_s: float | None = None
+) -> Iterator[tuple[float, float, str, Words]]:
+    """faster-whisper's segments (a lazy generator: each is decoded when asked for) as
+    (start_s, end_s, text, words), a turn running from its first word to its last;
+    with `split_gap_s`, a segment is cut into one per run of words without such a
+    pause."""
+    for segment in segments:
+        text = segment.text.strip()
+        if not text:
+            continue
+        words = [w for w in segment.words or [] if w.word.strip()]
+        if not words:
+            yield float(segment.start), float(segment.end), text, ()
+            continue
+        stamps = [(float(w.start), float(w.end), w.word) for w in words]
+        runs = [[stamps[0]]]
+        for word in stamps[1:]:
+            if split_gap_s is not None and word[0] - runs[-1][-1][1] >= split_gap_s:
+                runs.append([word])
             else:
-                yield float(segment.start), float(segment.end), text, ()
+                runs[-1].append(word)
+        if len(runs) == 1:
+            yield stamps[0][0], stamps[-1][1], text, tuple(stamps)
+            continue
+        for run in runs:
+            yield run[0][0], run[-1][1], "".join(w for _a, _b, w in run).strip(), tuple(run)
+
+
+_pipelines: dict[int, Any] = {}
+
+
+def batched_pipeline(model: WhisperModel) -> Any:
+    """One BatchedInferencePipeline per loaded model (it holds no state between calls)."""
+    with _models_lock:
+        pipeline = _pipelines.get(id(model))
+        if pipeline is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            pipeline = _pipelines[id(model)] = BatchedInferencePipeline(model=model)
+        return pipeline
 
 
 class OpenAICompatibleEngine:

@@ -82,6 +82,8 @@ class SpeechConfig:
     compute_type: str = "int8"
     beam_size: int = 5
     cpu_threads: int = 0  # 0 = CTranslate2 default
+    # > 0: faster-whisper's BatchedInferencePipeline over the VAD's speech chunks
+    batch_size: int = 0
     base_url: str | None = None  # openai engine: e.g. https://api.openai.com/v1
     # repr=False: a config in a log line or traceback must not print the key.
     api_key: str | None = field(default=None, repr=False)
@@ -452,6 +454,7 @@ def speech_config_from_settings(settings: Any, **overrides: Any) -> SpeechConfig
         "compute_type": settings.WHISPER_COMPUTE_TYPE,
         "beam_size": settings.WHISPER_BEAM_SIZE,
         "cpu_threads": settings.WHISPER_CPU_THREADS,
+        "batch_size": getattr(settings, "WHISPER_BATCH_SIZE", 0),
         "base_url": getattr(settings, "SPEECH_BASE_URL", None),
         "api_key": getattr(settings, "SPEECH_API_KEY", None),
         "timeout_s": settings.AI_TIMEOUT_S,
