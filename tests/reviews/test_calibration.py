@@ -21,8 +21,11 @@ def user_id(email: str) -> uuid.UUID:
         return s.scalars(select(User.id).where(User.email == email)).one()
 
 
-def test_agreement_per_question_against_the_expert(world: World) -> None:
-    greet = world.api.post("/api/questions", json={"text": "Greeted?", "kind": "binary"}).json()
+def qa_form(world: World, *, greet_na: bool = False) -> tuple[dict, dict, dict]:
+    """A form of a yes/no and a 1-3 question: (greet, tone, form)."""
+    greet = world.api.post(
+        "/api/questions", json={"text": "Greeted?", "kind": "binary", "allow_na": greet_na}
+    ).json()
     tone = world.api.post("/api/questions", json={"text": "Tone 1-3", "kind": "scale3"}).json()
     form = world.api.post(
         "/api/forms",
@@ -32,6 +35,11 @@ def test_agreement_per_question_against_the_expert(world: World) -> None:
             "sections": [{"title": "All", "question_ids": [greet["id"], tone["id"]]}],
         },
     ).json()
+    return greet, tone, form
+
+
+def test_agreement_per_question_against_the_expert(world: World) -> None:
+    greet, tone, form = qa_form(world)
     chats = [world.chat([f"question {n}"]) for n in range(5)]
     manager, reviewer = world.as_role("manager"), world.as_role("reviewer")
     session = manager.post(
@@ -85,18 +93,7 @@ def test_agreement_per_question_against_the_expert(world: World) -> None:
 def test_a_manager_starts_a_session_and_a_reviewer_scores_it_on_the_pages(world: World) -> None:
     from tests.web.conftest import csrf_from
 
-    greet = world.api.post(
-        "/api/questions", json={"text": "Greeted?", "kind": "binary", "allow_na": True}
-    ).json()
-    tone = world.api.post("/api/questions", json={"text": "Tone 1-3", "kind": "scale3"}).json()
-    form = world.api.post(
-        "/api/forms",
-        json={
-            "name": "QA",
-            "levels": ["engagement"],
-            "sections": [{"title": "All", "question_ids": [greet["id"], tone["id"]]}],
-        },
-    ).json()
+    greet, tone, form = qa_form(world, greet_na=True)
     chats = [world.chat([f"question {n}"]) for n in range(2)]
     from sqlalchemy import update
 

@@ -173,17 +173,10 @@ def _editor(session: Any, user: Any) -> dict[str, Any]:
     }
 
 
-# the filters a visualization keeps of its own (a dashboard's override them)
-VIS_FILTER_FIELDS = (
-    "source",
-    "location",
-    "direction",
-    "channel",
-    "engaged_department",
-    "queue",
-    "engaged_team",
-    "outcome",
-    "tag",
+# the filters a visualization keeps of its own (a dashboard's override them): not the
+# dates, the agent or the reviewed switch, which belong to whoever looks
+VIS_FILTER_FIELDS = tuple(
+    f for f in FILTER_FIELDS if f not in ("date_from", "date_to", "agent_id", "reviewed")
 )
 
 

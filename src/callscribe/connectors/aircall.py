@@ -31,7 +31,6 @@ from callscribe.connectors.base import (
     origin,
 )
 from callscribe.errors import BadRequest, ErrorCode, Unauthorized
-from callscribe.security import http
 from callscribe.security.crypto import constant_time_equals
 
 PER_PAGE = 50  # Aircall's maximum
@@ -151,19 +150,10 @@ class AircallConnector:
                 transient=False,
             )
         if response.status_code >= 400:
-            detail = http.error_detail(response, limit=200) or f"HTTP {response.status_code}"
-            raise ProviderError(
-                f"Aircall refused the request: {self.redact(detail)}.",
-                transient=response.status_code in (408, 425),
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(
-                "Aircall answered something that is not JSON: check that the Base URL is "
-                "https://api.aircall.io.",
-                code=ErrorCode.PROVIDER_BAD_ANSWER,
-            ) from exc
+            self.http.refused(response)
+        return self.http.json_of(
+            response, hint="check that the Base URL is https://api.aircall.io."
+        )
 
     def _page_path(self, link: Any) -> str | None:
         """meta.next_page_link, followed only on Aircall's own API origin (it carries

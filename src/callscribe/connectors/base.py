@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -351,6 +351,27 @@ class ProviderHTTP:
                 code=ErrorCode.PROVIDER_SERVER_ERROR,
             )
         return response
+
+    def refused(
+        self, response: httpx.Response, *, transient_statuses: tuple[int, ...] = (408, 425)
+    ) -> NoReturn:
+        """A 4xx the connector has no better words for: the provider's own (redacted)."""
+        detail = http.error_detail(response, limit=200) or f"HTTP {response.status_code}"
+        raise ProviderError(
+            f"{self.provider} refused the request: {self.redact(detail)}.",
+            transient=response.status_code in transient_statuses,
+        )
+
+    def json_of(self, response: httpx.Response, *, hint: str) -> Any:
+        """The answer's JSON; else a transient ProviderError (a wrong Base URL, or a proxy's
+        error page) ending with `hint` (what to check)."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                f"{self.provider} answered something that is not JSON: {hint}",
+                code=ErrorCode.PROVIDER_BAD_ANSWER,
+            ) from exc
 
     def _send_once(
         self, method: str, url: str, timeout: float, retries: int, kwargs: dict[str, Any]

@@ -147,14 +147,16 @@ class FreshdeskConnector:
                 transient=False,
             )
         if response.status_code >= 400:
-            raise ProviderError(
-                f"Freshdesk answered HTTP {response.status_code}.",
-                transient=response.status_code in (408, 409, 425),
-            )
+            self.http.refused(response, transient_statuses=(408, 409, 425))
         return response
 
     def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return _json_of(self._get(path, params))
+        return self._json_of(self._get(path, params))
+
+    def _json_of(self, response: httpx.Response) -> Any:
+        return self.http.json_of(
+            response, hint="check the Base URL (https://{domain}.freshdesk.com)."
+        )
 
     def _pages(
         self, path: str, params: dict[str, Any], max_pages: int
@@ -166,7 +168,7 @@ class FreshdeskConnector:
             if not next_path:
                 return
             response = self._get(next_path, query)
-            body = _json_of(response)
+            body = self._json_of(response)
             yield (
                 [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
             )
@@ -394,15 +396,3 @@ class FreshdeskConnector:
                 CallRef(external_id=str(int(ticket_id)), data={"version": version}, updatable=True)
             ]
         )
-
-
-def _json_of(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ProviderError(
-            "Freshdesk answered something that is not JSON: check the Base URL "
-            "(https://{domain}.freshdesk.com).",
-            code=ErrorCode.PROVIDER_BAD_ANSWER,
-            transient=False,
-        ) from exc

@@ -234,17 +234,8 @@ class RingCentralConnector:
                 transient=False,
             )
         if response.status_code >= 400:
-            detail = http.error_detail(response, limit=200) or f"HTTP {response.status_code}"
-            raise ProviderError(
-                f"RingCentral refused the request: {self.redact(detail)}.", transient=False
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(
-                "RingCentral answered something that is not JSON. Check the Base URL.",
-                code=ErrorCode.PROVIDER_BAD_ANSWER,
-            ) from exc
+            self.http.refused(response, transient_statuses=())
+        return self.http.json_of(response, hint="check the Base URL.")
 
     # -- the Protocol --------------------------------------------------------------------
 

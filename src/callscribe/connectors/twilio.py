@@ -41,7 +41,6 @@ from callscribe.connectors.base import (
 )
 from callscribe.errors import BadRequest, ErrorCode, Unauthorized
 from callscribe.kit.schemas import parse_instant
-from callscribe.security import http
 from callscribe.security.crypto import constant_time_equals
 
 API = "/2010-04-01"
@@ -210,19 +209,10 @@ class TwilioConnector:
                 transient=False,
             )
         if response.status_code >= 400:
-            detail = http.error_detail(response, limit=200) or f"HTTP {response.status_code}"
-            raise ProviderError(
-                f"Twilio refused the request: {self.redact(detail)}.",
-                transient=response.status_code in (408, 425),
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(
-                "Twilio answered something that is not JSON: check that the Base URL is "
-                "Twilio's REST API (https://api.twilio.com).",
-                code=ErrorCode.PROVIDER_BAD_ANSWER,
-            ) from exc
+            self.http.refused(response)
+        return self.http.json_of(
+            response, hint="check that the Base URL is Twilio's REST API (https://api.twilio.com)."
+        )
 
     @staticmethod
     def _what(path: str) -> str:

@@ -153,19 +153,10 @@ class ZendeskConnector:
                 transient=False,
             )
         if response.status_code >= 400:
-            raise ProviderError(
-                f"Zendesk answered HTTP {response.status_code}.",
-                transient=response.status_code in (408, 409, 425),
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(
-                "Zendesk answered something that is not JSON: check the Base URL "
-                "(https://{subdomain}.zendesk.com).",
-                code=ErrorCode.PROVIDER_BAD_ANSWER,
-                transient=False,
-            ) from exc
+            self.http.refused(response, transient_statuses=(408, 409, 425))
+        return self.http.json_of(
+            response, hint="check the Base URL (https://{subdomain}.zendesk.com)."
+        )
 
     # -- the Protocol --------------------------------------------------------------------
 

@@ -936,8 +936,7 @@ def _judge_figures(
         with client:
             figures = judge.cross_validated(
                 client,
-                tag_name=tag.name,
-                description=tag.description,
+                judge.TagBrief(tag.name, tag.description),
                 texts=texts,
                 labels=labels,
                 oof=clf.oof,
@@ -979,8 +978,7 @@ class _Judge:
             with client:
                 picked = judge.confirm(
                     client,
-                    tag_name=tag.name,
-                    description=tag.description,
+                    judge.TagBrief(tag.name, tag.description),
                     examples=self._examples[tag.id],
                     candidates=[t.text for t in candidates],
                 )

@@ -175,30 +175,23 @@ class FasterWhisperEngine:
             ctranslate2.set_random_seed(TEMPERATURE_SEED)
         # vad_filter skips silence (half of a call channel is the other party talking);
         # condition_on_previous_text=False stops one misheard phrase repeating for minutes.
+        options: dict[str, Any] = {
+            "beam_size": self.config.beam_size,
+            "language": language or self.config.language,
+            "vad_filter": True,
+            "condition_on_previous_text": False,
+            "temperature": list(temperatures) if len(temperatures) > 1 else temperatures[0],
+            # a turn runs from its first word to its last: a segment's own bounds can
+            # take in seconds of silence, which read as a slow answer or a long overlap
+            "word_timestamps": True,
+        }
         if self.config.batch_size > 0:  # the VAD's speech chunks, several per forward pass
             segments, _info = batched_pipeline(self.model).transcribe(
-                audio,
-                batch_size=self.config.batch_size,
-                beam_size=self.config.beam_size,
-                language=language or self.config.language,
-                vad_filter=True,
-                condition_on_previous_text=False,
-                temperature=list(temperatures) if len(temperatures) > 1 else temperatures[0],
-                word_timestamps=True,
+                audio, batch_size=self.config.batch_size, **options
             )
             yield from _segments(segments, split_gap_s=BATCHED_SPLIT_GAP_S)
             return
-        segments, _info = self.model.transcribe(
-            audio,
-            beam_size=self.config.beam_size,
-            language=language or self.config.language,
-            vad_filter=True,
-            condition_on_previous_text=False,
-            temperature=list(temperatures) if len(temperatures) > 1 else temperatures[0],
-            # a turn runs from its first word to its last: a segment's own bounds can
-            # take in seconds of silence, which read as a slow answer or a long overlap
-            word_timestamps=True,
-        )
+        segments, _info = self.model.transcribe(audio, **options)
         yield from _segments(segments)
 
 

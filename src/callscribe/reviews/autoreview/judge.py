@@ -37,11 +37,18 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
+@dataclass(frozen=True)
+class TagBrief:
+    """What the judge is told of the tag."""
+
+    name: str
+    description: str
+
+
 def confirm(
     client: ChatClient,
+    tag: TagBrief,
     *,
-    tag_name: str,
-    description: str,
     examples: list[str],
     candidates: list[str],
 ) -> set[int]:
@@ -53,7 +60,7 @@ def confirm(
         batch = candidates[start : start + BATCH]
         lines = "\n".join(f"{n + 1}. {_clip(text)}" for n, text in enumerate(batch))
         user = (
-            f"Tag: {tag_name}\nDescription: {description or '(none)'}\n"
+            f"Tag: {tag.name}\nDescription: {tag.description or '(none)'}\n"
             f"Examples people tagged:\n{shown}\n\nCandidates:\n{lines}"
         )
 
@@ -87,9 +94,8 @@ class JudgedFigures:
 
 def cross_validated(
     client: ChatClient,
+    tag: TagBrief,
     *,
-    tag_name: str,
-    description: str,
     texts: list[str],
     labels: np.ndarray,
     oof: np.ndarray,
@@ -107,8 +113,7 @@ def cross_validated(
         examples = [texts[i] for i in np.flatnonzero((fold != number) & (labels == 1))]
         picked = confirm(
             client,
-            tag_name=tag_name,
-            description=description,
+            tag,
             examples=examples,
             candidates=[texts[i] for i in rows],
         )
