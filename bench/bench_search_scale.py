@@ -260,7 +260,8 @@ def main() -> None:
         "--reuse",
         type=Path,
         default=None,
-        help="the data dir of an earlier run with the same --turns: query it, load nothing",
+        help="a data dir: an earlier run's with the same --turns is queried (nothing loaded), "
+        "an empty one is loaded and kept",
     )
     ap.add_argument(
         "--float-baseline", action="store_true", help="also a float32 NumPy scan (4x the RAM)"
@@ -288,7 +289,7 @@ def main() -> None:
         url = f"sqlite:///{data_dir / 'callscribe.db'}"
         os.environ["CALLSCRIBE_DATABASE_URL"] = url
         reset_settings()
-        if args.reuse:
+        if args.reuse and (data_dir / "callscribe.db").exists():
             from sqlalchemy import select
 
             from callscribe.db import session_scope

@@ -100,6 +100,9 @@ class Scope:
     filters: TurnFilter = field(default_factory=TurnFilter)
     only_agent_id: uuid.UUID | None = None
     exclude_turn_id: int | None = None
+    # the engagements allowed besides (a SELECT of ids: the `tag` filter, resolved by the
+    # shell, see service.set_tag_engagements)
+    engagements: Select[Any] | None = None
 
     @property
     def narrowed(self) -> bool:
@@ -107,6 +110,7 @@ class Scope:
         return (
             self.only_agent_id is not None
             or self.exclude_turn_id is not None
+            or self.engagements is not None
             or any(v is not None for v in self.filters.model_dump().values())
         )
 
@@ -124,6 +128,8 @@ def scoped(stmt: S, scope: Scope) -> S:
         stmt = stmt.where(Engagement.agent_id == scope.only_agent_id)
     if scope.exclude_turn_id is not None:
         stmt = stmt.where(SearchEntry.turn_id != scope.exclude_turn_id)
+    if scope.engagements is not None:
+        stmt = stmt.where(Engagement.id.in_(scope.engagements))
     return scope.filters.apply_turns(stmt, Turn, Engagement)
 
 
@@ -149,6 +155,8 @@ def live_in_scope(
         sub = sub.where(Turn.id != scope.exclude_turn_id)
     if scope.only_agent_id is not None:
         sub = sub.where(Engagement.agent_id == scope.only_agent_id)
+    if scope.engagements is not None:
+        sub = sub.where(Engagement.id.in_(scope.engagements))
     return scope.filters.apply_turns(sub, Turn, Engagement).exists()
 
 
