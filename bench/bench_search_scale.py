@@ -216,6 +216,44 @@ def old_pg_arms(s, company_id: uuid.UUID, q: str, vector: np.ndarray, depth: int
     s.execute(text(OLD_PG_SEMANTIC), {"v": v, "c": company_id, "depth": depth}).all()
 
 
+OLD_FTS_KEYWORD = """
+SELECT f.rowid, bm25(search_fts) AS rank FROM search_fts f
+JOIN search_entries e ON e.turn_id = f.rowid
+JOIN turns t ON t.id = e.turn_id AND t.engagement_id = e.engagement_id
+JOIN engagements g ON g.id = e.engagement_id
+WHERE search_fts MATCH :q AND e.company_id = :c AND g.company_id = :c
+ORDER BY rank, f.rowid LIMIT :depth
+"""
+
+
+def keyword_arms(company_id: uuid.UUID, questions: list[str]) -> tuple[list[float], list[float]]:
+    """The embedded keyword arm alone (depth 100), this code and the previous version's
+    query (every match joined to its entry, turn and engagement), one after the other."""
+    from sqlalchemy import text
+
+    from callscribe.db import session_scope
+    from callscribe.search.index import Scope, index_for
+    from callscribe.search.index.embedded import fts_query
+    from callscribe.search.tokenize import query_terms
+
+    new, old = [], []
+    c = company_id.hex  # SQLite stores the Uuid as 32 hex digits
+    for q in questions:
+        terms = query_terms(q)
+        with session_scope() as s:
+            t = time.perf_counter()
+            got = index_for(s).keyword(s, Scope(company_id), terms, 100)
+            new.append(time.perf_counter() - t)
+        with session_scope() as s:
+            t = time.perf_counter()
+            rows = s.execute(
+                text(OLD_FTS_KEYWORD), {"q": fts_query(terms), "c": c, "depth": 100}
+            ).all()
+            old.append(time.perf_counter() - t)
+        assert [t_ for t_, _ in got] == [int(r[0]) for r in rows], q  # the same order
+    return new, old
+
+
 def p(lat: list[float], q: float) -> float:
     s = sorted(lat)
     return s[min(len(s) - 1, int(q * len(s)))] * 1000
@@ -305,6 +343,7 @@ def main() -> None:
         rss1 = rss_mb()
         lat = bench_queries(company_id, questions)
         sem_lat = bench_queries(company_id, questions, "semantic")
+        kw_new, kw_old = keyword_arms(company_id, questions)
         from callscribe.search.index import matrix as matrices
 
         m = matrices.reader(company_id)
@@ -342,6 +381,11 @@ def main() -> None:
         )
         print(f"  hybrid   p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 100 ms)")
         print(f"  semantic p50 {p(sem_lat, 0.5):.0f} ms, p95 {p(sem_lat, 0.95):.0f} ms")
+        print(
+            f"  keyword arm alone (depth 100): p50 {p(kw_new, 0.5):.0f} ms, "
+            f"p95 {p(kw_new, 0.95):.0f} ms; baseline, previous version's query (same order): "
+            f"p50 {p(kw_old, 0.5):.0f} ms, p95 {p(kw_old, 0.95):.0f} ms"
+        )
         print(
             f"  vector scan alone (all rows + top-100): p50 {p(scan_lat, 0.5):.0f} ms, "
             f"p95 {p(scan_lat, 0.95):.0f} ms"

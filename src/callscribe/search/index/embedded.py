@@ -124,15 +124,44 @@ class EmbeddedIndex:
         if not terms:
             return []
         rank = func.bm25(literal_column("search_fts"))
-        stmt = (
-            select(fts.c.rowid, rank.label("rank"))
-            .select_from(fts)
-            .join(SearchEntry, SearchEntry.turn_id == fts.c.rowid)
-            .where(literal_column("search_fts").op("MATCH")(fts_query(terms)))
-        )
-        stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
-        # bm25() is negative, lower is better: answered as higher-is-better
-        return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
+        matching = literal_column("search_fts").op("MATCH")(fts_query(terms))
+        if scope.narrowed:  # filters: joined and checked for every match, before the cut
+            stmt = (
+                select(fts.c.rowid, rank.label("rank"))
+                .select_from(fts)
+                .join(SearchEntry, SearchEntry.turn_id == fts.c.rowid)
+                .where(matching)
+            )
+            stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
+            # bm25() is negative, lower is better: answered as higher-is-better
+            return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
+        # the company alone: FTS5 ranks its matches by itself (joining the entry, turn and
+        # engagement of every match doubled the time, measured), and the best are checked
+        # to be the company's live turns in widening windows, as the vector arm does
+        window = depth * FIRST_WINDOW
+        while True:
+            stmt = (
+                select(fts.c.rowid, rank.label("rank"))
+                .select_from(fts)
+                .where(matching)
+                .order_by(literal_column("rank"), fts.c.rowid)
+                .limit(window)
+            )
+            rows = session.execute(stmt).all()
+            live: set[int] = set()
+            for chunk in range(0, len(rows), 20_000):
+                ids = [int(r[0]) for r in rows[chunk : chunk + 20_000]]
+                live.update(
+                    session.scalars(
+                        scoped(entries_select(SearchEntry.turn_id), scope).where(
+                            SearchEntry.turn_id.in_(ids)
+                        )
+                    )
+                )
+            hits = [(int(r[0]), -float(r[1])) for r in rows if int(r[0]) in live]
+            if len(hits) >= depth or len(rows) < window:
+                return hits[:depth]
+            window *= 8
 
     def semantic(
         self, session: Session, scope: Scope, vector: np.ndarray, depth: int
