@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
 from callscribe.search.index import matrix as matrices
+from callscribe.search.index import postings
 from callscribe.search.index.base import Doc, Scope, entries_select, scoped
 from callscribe.search.models import SearchEntry, SearchMatrix
 
@@ -135,22 +136,35 @@ class EmbeddedIndex:
             stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
             # bm25() is negative, lower is better: answered as higher-is-better
             return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
-        # the company alone: FTS5 ranks its matches by itself (joining the entry, turn and
-        # engagement of every match doubled the time, measured), and the best are checked
-        # to be the company's live turns in widening windows, as the vector arm does
+        # the company alone: the best matches are ranked over the whole table (NumPy
+        # postings, else FTS5 by itself: joining the entry, turn and engagement of every
+        # match doubled the time, measured) and checked to be the company's live turns
+        # in widening windows, as the vector arm does
+        found = postings.current(session)
+        if found is not None:
+            scores = found.scores(terms)
+
+            def ranked(window: int) -> list[tuple[int, float]]:
+                return found.best(scores, window)
+
+        else:
+
+            def ranked(window: int) -> list[tuple[int, float]]:
+                stmt = (
+                    select(fts.c.rowid, rank.label("rank"))
+                    .select_from(fts)
+                    .where(matching)
+                    .order_by(literal_column("rank"), fts.c.rowid)
+                    .limit(window)
+                )
+                return [(int(t), -float(r)) for t, r in session.execute(stmt)]
+
         window = depth * FIRST_WINDOW
         while True:
-            stmt = (
-                select(fts.c.rowid, rank.label("rank"))
-                .select_from(fts)
-                .where(matching)
-                .order_by(literal_column("rank"), fts.c.rowid)
-                .limit(window)
-            )
-            rows = session.execute(stmt).all()
+            rows = ranked(window)
             live: set[int] = set()
             for chunk in range(0, len(rows), 20_000):
-                ids = [int(r[0]) for r in rows[chunk : chunk + 20_000]]
+                ids = [t for t, _s in rows[chunk : chunk + 20_000]]
                 live.update(
                     session.scalars(
                         scoped(entries_select(SearchEntry.turn_id), scope).where(
@@ -158,7 +172,7 @@ class EmbeddedIndex:
                         )
                     )
                 )
-            hits = [(int(r[0]), -float(r[1])) for r in rows if int(r[0]) in live]
+            hits = [(t, sc) for t, sc in rows if t in live]
             if len(hits) >= depth or len(rows) < window:
                 return hits[:depth]
             window *= 8
