@@ -25,9 +25,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -38,8 +36,13 @@ from callscribe.search.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
-SYNC_BUILD_ROWS = 50_000  # up to this many rows the query that finds it stale rebuilds it
-REBUILD_INTERVAL_S = 30.0  # between background rebuilds (a busy writer changes it often)
+# up to this many rows the query that finds it stale rebuilds it (~0.1 s; 1M rows take
+# ~50 s on a loaded 2-core machine, bench_search_scale.py), beyond in a thread
+SYNC_BUILD_ROWS = 5_000
+# between background rebuilds, and at least BUILD_DUTY x the last build's time (a busy
+# writer changes the table all the time: rebuilding costs at most 1 / BUILD_DUTY of a core)
+REBUILD_INTERVAL_S = 30.0
+BUILD_DUTY = 4
 MAX_TF = 65535
 
 _KEY = text("SELECT id, block FROM search_fts_data WHERE id IN (1, 10) ORDER BY id")
@@ -132,9 +135,7 @@ def build(session: Session) -> Postings:
         avgdl=float(doc_len.sum()) / n if n else 1.0,
         terms=terms,
         offsets=offsets,
-        rows=np.frombuffer(row_of, dtype=np.int32)[order]
-        if row_of
-        else np.zeros(0, np.int32),
+        rows=np.frombuffer(row_of, dtype=np.int32)[order] if row_of else np.zeros(0, np.int32),
         tfs=np.frombuffer(tf_of, dtype=np.int32)[order].astype(np.uint16)
         if tf_of
         else np.zeros(0, np.uint16),
@@ -146,13 +147,14 @@ class _State:
         self.lock = threading.Lock()
         self.postings: dict[str, Postings] = {}  # by database URL
         self.building: set[str] = set()
-        self.last_build: dict[str, float] = {}
+        self.last_build: dict[str, float] = {}  # monotonic end of the last build
+        self.build_seconds: dict[str, float] = {}
 
 
 _state = _State()
 
 
-def current(session: Session, background: Callable[[], Any] | None = None) -> Postings | None:
+def current(session: Session) -> Postings | None:
     """The process's index of the session's database if it is up to date with FTS5, else
     None (the caller asks FTS5), rebuilding it here (small tables) or in a thread."""
     url = str(session.get_bind().engine.url)
@@ -163,8 +165,12 @@ def current(session: Session, background: Callable[[], Any] | None = None) -> Po
             return have
         if url in _state.building:
             return None
-        recent = time.monotonic() - _state.last_build.get(url, -1e9) < REBUILD_INTERVAL_S
-    rows = int(session.execute(text("SELECT count(*) FROM search_fts_docsize")).scalar() or 0)
+        pause = max(REBUILD_INTERVAL_S, BUILD_DUTY * _state.build_seconds.get(url, 0.0))
+        recent = time.monotonic() - _state.last_build.get(url, -1e9) < pause
+    if have is not None:  # its size tells the way (a count of a large table costs)
+        rows = have.n_rows
+    else:
+        rows = int(session.execute(text("SELECT count(*) FROM search_fts_docsize")).scalar() or 0)
     if rows <= SYNC_BUILD_ROWS:
         fresh = build(session)
         if fresh.key != key:  # written meanwhile (not in one snapshot): FTS5 answers
@@ -185,8 +191,8 @@ def current(session: Session, background: Callable[[], Any] | None = None) -> Po
 def _build_in_background(url: str) -> None:
     from callscribe.db import session_scope
 
+    t0 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
         with session_scope(url) as session:
             fresh = build(session)
             unchanged = fts_key(session) == fresh.key
@@ -204,6 +210,7 @@ def _build_in_background(url: str) -> None:
         with _state.lock:
             _state.building.discard(url)
             _state.last_build[url] = time.monotonic()
+            _state.build_seconds[url] = time.perf_counter() - t0
 
 
 def warm(session: Session) -> Postings:
@@ -219,3 +226,4 @@ def reset() -> None:
     with _state.lock:
         _state.postings.clear()
         _state.last_build.clear()
+        _state.build_seconds.clear()
