@@ -159,6 +159,101 @@ def old_numpy_scores(vectors: np.ndarray, scales: np.ndarray, query: np.ndarray)
     return out
 
 
+OLD_PG_KEYWORD = """
+SELECT cand.turn_id, sum(
+    (CASE u.lexeme {cases} ELSE 0.0 END) * (cardinality(u.positions) * 2.2)
+    / (cardinality(u.positions) + 1.2 * (0.25 + 0.75 * cand.doc_len / :avgdl))) AS score
+FROM (SELECT s.turn_id, s.doc_len, s.tsv FROM search_entries s
+      JOIN turns t ON t.id = s.turn_id AND t.engagement_id = s.engagement_id
+      JOIN engagements e ON e.id = s.engagement_id
+      WHERE s.tsv @@ CAST(:q AS tsquery) AND s.company_id = :c AND e.company_id = :c) cand
+JOIN LATERAL unnest(cand.tsv) AS u ON true
+WHERE u.lexeme = ANY(:terms)
+GROUP BY cand.turn_id ORDER BY score DESC, cand.turn_id LIMIT :depth
+"""
+OLD_PG_SEMANTIC = """
+SELECT s.turn_id, s.embedding <=> CAST(:v AS vector) AS distance FROM search_entries s
+JOIN turns t ON t.id = s.turn_id AND t.engagement_id = s.engagement_id
+JOIN engagements e ON e.id = s.engagement_id
+WHERE s.embedding IS NOT NULL AND s.company_id = :c AND e.company_id = :c
+ORDER BY distance LIMIT :depth
+"""
+
+
+def old_pg_arms(s, company_id: uuid.UUID, q: str, vector: np.ndarray, depth: int) -> None:  # type: ignore[no-untyped-def]
+    """The previous version's two PostgreSQL arms (keyword: every candidate's tsvector
+    unnested, turns and engagements joined; semantic: joined, so not an HNSW scan)."""
+    import math
+
+    from sqlalchemy import text
+
+    from callscribe.search.index.postgres import _quote, tsquery_literal
+    from callscribe.search.tokenize import query_terms
+
+    terms = query_terms(q)
+    n_docs, total = s.execute(text("SELECT n_docs, total_len FROM search_corpus")).one()
+    dfs = dict(
+        s.execute(
+            text("SELECT term, df FROM search_terms WHERE term = ANY(:t)"), {"t": terms}
+        ).all()
+    )
+    idf = {t: max(math.log((n_docs - df + 0.5) / (df + 0.5)), 1e-6) for t, df in dfs.items()}
+    s.execute(text("SET LOCAL hnsw.ef_search = 100"))
+    s.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    if idf:
+        cases = " ".join(f"WHEN {_quote(t)} THEN {w!r}" for t, w in idf.items())
+        s.execute(
+            text(OLD_PG_KEYWORD.format(cases=cases)),
+            {
+                "avgdl": total / n_docs,
+                "q": tsquery_literal(list(idf)),
+                "c": company_id,
+                "terms": list(idf),
+                "depth": depth,
+            },
+        ).all()
+    v = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+    s.execute(text(OLD_PG_SEMANTIC), {"v": v, "c": company_id, "depth": depth}).all()
+
+
+OLD_FTS_KEYWORD = """
+SELECT f.rowid, bm25(search_fts) AS rank FROM search_fts f
+JOIN search_entries e ON e.turn_id = f.rowid
+JOIN turns t ON t.id = e.turn_id AND t.engagement_id = e.engagement_id
+JOIN engagements g ON g.id = e.engagement_id
+WHERE search_fts MATCH :q AND e.company_id = :c AND g.company_id = :c
+ORDER BY rank, f.rowid LIMIT :depth
+"""
+
+
+def keyword_arms(company_id: uuid.UUID, questions: list[str]) -> tuple[list[float], list[float]]:
+    """The embedded keyword arm alone (depth 100), this code and the previous version's
+    query (every match joined to its entry, turn and engagement), one after the other."""
+    from sqlalchemy import text
+
+    from callscribe.db import session_scope
+    from callscribe.search.index import Scope, index_for
+    from callscribe.search.index.embedded import fts_query
+    from callscribe.search.tokenize import query_terms
+
+    new, old = [], []
+    c = company_id.hex  # SQLite stores the Uuid as 32 hex digits
+    for q in questions:
+        terms = query_terms(q)
+        with session_scope() as s:
+            t = time.perf_counter()
+            got = index_for(s).keyword(s, Scope(company_id), terms, 100)
+            new.append(time.perf_counter() - t)
+        with session_scope() as s:
+            t = time.perf_counter()
+            rows = s.execute(
+                text(OLD_FTS_KEYWORD), {"q": fts_query(terms), "c": c, "depth": 100}
+            ).all()
+            old.append(time.perf_counter() - t)
+        assert [t_ for t_, _ in got] == [int(r[0]) for r in rows], q  # the same order
+    return new, old
+
+
 def p(lat: list[float], q: float) -> float:
     s = sorted(lat)
     return s[min(len(s) - 1, int(q * len(s)))] * 1000
@@ -195,10 +290,16 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--skip-embedded", action="store_true")
     ap.add_argument(
+        "--pg-reuse",
+        action="store_true",
+        help="the database at --pg-url holds an earlier load (same --turns): load nothing",
+    )
+    ap.add_argument(
         "--reuse",
         type=Path,
         default=None,
-        help="the data dir of an earlier run with the same --turns: query it, load nothing",
+        help="a data dir: an earlier run's with the same --turns is queried (nothing loaded), "
+        "an empty one is loaded and kept",
     )
     ap.add_argument(
         "--float-baseline", action="store_true", help="also a float32 NumPy scan (4x the RAM)"
@@ -226,7 +327,7 @@ def main() -> None:
         url = f"sqlite:///{data_dir / 'callscribe.db'}"
         os.environ["CALLSCRIBE_DATABASE_URL"] = url
         reset_settings()
-        if args.reuse:
+        if args.reuse and (data_dir / "callscribe.db").exists():
             from sqlalchemy import select
 
             from callscribe.db import session_scope
@@ -238,10 +339,19 @@ def main() -> None:
             company_id = load(args, url, base_texts, base_vecs)
         db.dispose_engines()
         rss0 = rss_mb()
+        from callscribe.db import session_scope
+        from callscribe.search.index import postings
+
+        t_build = time.perf_counter()
+        with session_scope() as s:
+            built = postings.warm(s)
+        t_build = time.perf_counter() - t_build
+        rss_postings = rss_mb()
         bench_queries(company_id, questions[:3])  # maps the matrix, warms the caches
         rss1 = rss_mb()
         lat = bench_queries(company_id, questions)
         sem_lat = bench_queries(company_id, questions, "semantic")
+        kw_new, kw_old = keyword_arms(company_id, questions)
         from callscribe.search.index import matrix as matrices
 
         m = matrices.reader(company_id)
@@ -280,6 +390,11 @@ def main() -> None:
         print(f"  hybrid   p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 100 ms)")
         print(f"  semantic p50 {p(sem_lat, 0.5):.0f} ms, p95 {p(sem_lat, 0.95):.0f} ms")
         print(
+            f"  keyword arm alone (depth 100): p50 {p(kw_new, 0.5):.0f} ms, "
+            f"p95 {p(kw_new, 0.95):.0f} ms; baseline, previous version's query (same order): "
+            f"p50 {p(kw_old, 0.5):.0f} ms, p95 {p(kw_old, 0.95):.0f} ms"
+        )
+        print(
             f"  vector scan alone (all rows + top-100): p50 {p(scan_lat, 0.5):.0f} ms, "
             f"p95 {p(scan_lat, 0.95):.0f} ms"
         )
@@ -293,6 +408,12 @@ def main() -> None:
                 f"  baseline exact float32 NumPy scan alone: p95 {p(base_lat, 0.95):.0f} ms "
                 f"(holds a {full.nbytes / 2**20:.0f} MB float32 copy)"
             )
+        postings_mb = (built.rows.nbytes + built.tfs.nbytes + built.rowids.nbytes) / 2**20
+        print(
+            f"  keyword postings: {built.n_rows} rows, {len(built.rows)} postings, "
+            f"{postings_mb:.0f} MB of arrays, built in {t_build:.1f} s "
+            f"(RSS +{rss_postings - rss0:.0f} MB)"
+        )
         print(
             f"  matrix files {files / 2**20:.0f} MB; process RSS {rss0:.0f} MB before the first "
             f"query, {rss1:.0f} MB after (index mapped: +{rss1 - rss0:.0f} MB)"
@@ -324,13 +445,40 @@ def main() -> None:
         os.environ["CALLSCRIBE_DATABASE_URL"] = url
         reset_settings()
         try:
-            company_id = load(args, url, base_texts, base_vecs)
+            if args.pg_reuse:
+                from sqlalchemy import select
+
+                from callscribe.db import session_scope
+                from callscribe.search.models import SearchEntry
+
+                with session_scope() as s:
+                    company_id = s.scalars(select(SearchEntry.company_id).limit(1)).one()
+            else:
+                company_id = load(args, url, base_texts, base_vecs)
             bench_queries(company_id, questions[:3])
             lat = bench_queries(company_id, questions)
+            kw_lat = bench_queries(company_id, questions, "keyword")
+            pg_sem_lat = bench_queries(company_id, questions, "semantic")
             from sqlalchemy import text
 
             from callscribe.db import session_scope
             from callscribe.search.index import Scope, index_for
+            from callscribe.search.tokenize import query_terms
+
+            # the two arms alone (query vector given), this code and the previous
+            # version's SQL, one after the other for each question (same load on both)
+            arms_new, arms_old = [], []
+            for q, qv in zip(questions, query_vecs, strict=True):
+                with session_scope() as s:
+                    t = time.perf_counter()
+                    idx = index_for(s)
+                    idx.keyword(s, Scope(company_id), query_terms(q), 100)
+                    idx.semantic(s, Scope(company_id), qv, 100)
+                    arms_new.append(time.perf_counter() - t)
+                with session_scope() as s:
+                    t = time.perf_counter()
+                    old_pg_arms(s, company_id, q, qv, 100)
+                    arms_old.append(time.perf_counter() - t)
 
             recalls = []
             exact_lat = []
@@ -345,6 +493,13 @@ def main() -> None:
                 recalls.append(len(set(hnsw) & set(exact)) / 10)
             print(f"\nPostgreSQL + pgvector HNSW, {args.turns} turns, {len(lat)} hybrid queries:")
             print(f"  hybrid p50 {p(lat, 0.5):.0f} ms, p95 {p(lat, 0.95):.0f} ms (target < 50 ms)")
+            print(f"  keyword p50 {p(kw_lat, 0.5):.0f} ms, p95 {p(kw_lat, 0.95):.0f} ms")
+            print(f"  semantic p50 {p(pg_sem_lat, 0.5):.0f} ms, p95 {p(pg_sem_lat, 0.95):.0f} ms")
+            print(
+                f"  both arms alone (depth 100): p50 {p(arms_new, 0.5):.0f} ms, "
+                f"p95 {p(arms_new, 0.95):.0f} ms; baseline, previous version's SQL: "
+                f"p50 {p(arms_old, 0.5):.0f} ms, p95 {p(arms_old, 0.95):.0f} ms"
+            )
             print(f"  baseline exact vector scan alone (no HNSW): p95 {p(exact_lat, 0.95):.0f} ms")
             print(f"  recall@10 of HNSW vs exact: {np.mean(recalls):.3f} (target >= 0.95)")
         finally:

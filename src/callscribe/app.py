@@ -29,6 +29,7 @@ from callscribe.accounts import service as accounts
 from callscribe.accounts import views as accounts_views
 from callscribe.analytics import api as analytics_api
 from callscribe.analytics import views as analytics_views
+from callscribe.analytics.metrics import tagged_engagements
 from callscribe.auth import deps as auth
 from callscribe.calls import api as calls_api
 from callscribe.calls import trackers_api
@@ -53,6 +54,7 @@ from callscribe.retention import views as retention_views
 from callscribe.reviews import api as reviews_api
 from callscribe.reviews import views as reviews_views
 from callscribe.search import api as search_api
+from callscribe.search import service as search_service
 from callscribe.search import views as search_views
 from callscribe.settings import get_settings
 from callscribe.storage import get_store
@@ -101,6 +103,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 def create_app(*, embedded_worker: bool = False) -> FastAPI:
     """`embedded_worker`: run queue consumer threads and the lost-job sweep in this
     process (the default single-machine install)."""
+    # search's `tag` filter: the engagements carrying a review tag (search cannot import
+    # reviews, which import search)
+    search_service.set_tag_engagements(tagged_engagements)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

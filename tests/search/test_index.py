@@ -135,6 +135,27 @@ class TestIndexContract:
         assert [h.turn_id for h in results.hits] == reference_bm25(q)
         assert results.hits and results.total == len(results.hits)
 
+    @pytest.mark.parametrize(
+        "q",
+        [
+            "so the remote control should have big buttons and a good design",
+            "I want a refund for my order and the promo code",
+        ],
+    )
+    def test_a_shallow_keyword_cut_is_the_top_of_the_full_order(
+        self, corpus: Corpus, q: str
+    ) -> None:
+        """Depths small enough that the arm skips the turns holding only the commonest
+        terms (MaxScore): still the best `depth` of the full BM25 order."""
+        from callscribe.db import session_scope
+        from callscribe.search.index import Scope, index_for
+
+        full = reference_bm25(q)
+        for depth in (1, 2, 3, 5, 8):
+            with session_scope() as s:
+                hits = index_for(s).keyword(s, Scope(corpus.company_id), query_terms(q), depth)
+            assert [t for t, _s in hits] == full[:depth], depth
+
     def test_hybrid_fuses_both_arms(self, corpus: Corpus) -> None:
         q = "when do promo codes expire"
         keyword = {

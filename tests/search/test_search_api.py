@@ -179,6 +179,39 @@ def test_filters_narrow_the_turns_inside_the_search(world: World) -> None:
     assert search(world.api, "refund", date_to="2000-01-01T00:00:00Z")["items"] == []
 
 
+def test_the_tag_filter_keeps_the_turns_of_engagements_carrying_the_tag(world: World) -> None:
+    """GIVEN the promo ticket reviewed `Escalation` by a person and the refund chat with
+    a withdrawn AI flag of the same tag WHEN searching with tag=escalation (any case)
+    THEN every mode finds turns of the promo ticket only, inside the search (the refund
+    chat's turns match "refund" better but are left out); a tag nobody used finds none."""
+    from callscribe.db import session_scope
+    from callscribe.reviews.models import Review, ReviewerKind, ReviewStatus, Tag
+
+    with session_scope() as s:
+        tag = Tag(company_id=world.company.id, name="Escalation")
+        s.add(tag)
+        s.flush()
+        for engagement, kind, status in (
+            (world.promo, ReviewerKind.HUMAN, ReviewStatus.SUBMITTED),
+            (world.refund, ReviewerKind.AI, ReviewStatus.WITHDRAWN),
+        ):
+            s.add(
+                Review(
+                    company_id=world.company.id,
+                    engagement_id=engagement,
+                    tag_id=tag.id,
+                    reviewer_kind=kind.value,
+                    status=status.value,
+                )
+            )
+    for mode in ("hybrid", "keyword", "semantic"):
+        items = search(world.api, "refund help", mode=mode, tag="escalation", limit=50)["items"]
+        assert items and {i["engagement_id"] for i in items} == {str(world.promo)}, mode
+    unfiltered = search(world.api, "refund help", mode="keyword", limit=50)["items"]
+    assert str(world.refund) in {i["engagement_id"] for i in unfiltered}
+    assert search(world.api, "refund help", tag="nobody used this")["items"] == []
+
+
 def test_outcome_is_the_sources_else_the_minutes(world: World) -> None:
     """GIVEN the refund chat with its source's outcome and the bank call with only the
     analyzer's WHEN searching by outcome THEN each matches by the outcome analytics

@@ -48,3 +48,15 @@ def test_a_query_drops_stop_words_unless_it_has_nothing_else() -> None:
     ]
     assert query_terms("what is it") == ["what", "is", "it"]
     assert query_terms("refund refund Refund") == ["refund"]
+
+
+def test_maxscore_skips_only_terms_whose_bounds_stay_below_theta() -> None:
+    from callscribe.search.index.base import BM25_K1, essential_terms, probe_terms
+
+    idf = {"the": 0.01, "remote": 2.0, "mk": 6.0, "buttons": 3.0}
+    # "the" and "remote" can add at most (0.01 + 2.0) x 2.2 = 4.422 together
+    assert essential_terms(idf, 4.43) == ["mk", "buttons"]
+    assert essential_terms(idf, (0.01 + 2.0) * (BM25_K1 + 1)) == ["remote", "mk", "buttons"]
+    assert essential_terms(idf, 0.0) == list(idf)
+    assert probe_terms({"a": 900, "b": 10, "c": 300}, 400) == ["b", "c"]
+    assert probe_terms({"a": 900, "b": 1000}, 400) == ["a"]  # the rarest one at least

@@ -341,6 +341,12 @@ def tagged(name: str) -> ColumnElement[bool]:
     )
 
 
+def tagged_engagements(company_id: uuid.UUID, name: str) -> Select[Any]:
+    """The ids of the company's engagements that carry the tag (as `tagged`): what the
+    shell hands to search for its `tag` filter (search cannot import reviews)."""
+    return select(Engagement.id).where(Engagement.company_id == company_id, tagged(name))
+
+
 def reviewed_engagement() -> ColumnElement[bool]:
     """A person tagged the engagement `Reviewed` (the built-in tag)."""
     return exists(

@@ -26,9 +26,11 @@ class TurnFilter(EngagementFilter):
     engagement's agent's team), `outcome` (the source's outcome, else the Minutes'
     label) and `tag`.
 
-    `tag` is accepted and NOT applied yet: review tags live in the reviews domain, which
-    imports search (turn embeddings for auto review), so search cannot read them without
-    an import cycle; the tag filter needs the engagement ids handed in by the shell.
+    `tag` is not applied here: review tags live in the reviews domain, which imports
+    search (turn embeddings for auto review), so search cannot read them without an
+    import cycle. search.service resolves it to the engagements carrying the tag with
+    the function the shell hands in (`set_tag_engagements`) and both arms of the index
+    apply it inside their queries (index.base.Scope.engagements).
     """
 
     role: str | None = None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callscribe.calls import service as calls_service
@@ -38,6 +38,7 @@ __all__ = [
     "reindex_company",
     "remove_engagement",
     "search_turns",
+    "set_tag_engagements",
     "similar_turns",
 ]
 
@@ -53,6 +54,27 @@ RRF_K = 60
 # phrased unlike the meeting talk, so the keyword arm counts for less than the semantic.
 RRF_WEIGHT_KEYWORD = 0.3
 RRF_WEIGHT_SEMANTIC = 1.0
+
+
+# (company id, tag name) -> SELECT of the ids of the company's engagements carrying the
+# tag. Tags are the reviews domain's, which imports search: the shell, which may import
+# both, hands the function in (app.py, cli.py) so that search never imports reviews.
+TagEngagements = Callable[[uuid.UUID, str], Select[Any]]
+_tag_engagements: TagEngagements | None = None
+
+
+def set_tag_engagements(resolve: TagEngagements | None) -> None:
+    """How the `tag` filter finds its engagements (None: the filter is refused)."""
+    global _tag_engagements
+    _tag_engagements = resolve
+
+
+def _tagged(company_id: uuid.UUID, filters: TurnFilter) -> Select[Any] | None:
+    if not filters.tag:
+        return None
+    if _tag_engagements is None:
+        raise ValidationFailed("Filtering by tag is not available in this process.")
+    return _tag_engagements(company_id, filters.tag)
 
 
 @dataclass(frozen=True)
@@ -187,7 +209,8 @@ def search_turns(
         raise ValidationFailed(f"mode must be one of {modes}.") from None
     if limit < 1 or offset < 0:
         raise ValidationFailed("limit must be at least 1 and offset not negative.")
-    scope = Scope(company_id, filters or TurnFilter(), only_agent_id)
+    filters = filters or TurnFilter()
+    scope = Scope(company_id, filters, only_agent_id, engagements=_tagged(company_id, filters))
     index = index_for(session)
     depth = candidate_depth(offset, limit)
     terms = query_terms(q)

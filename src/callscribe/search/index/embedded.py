@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import column
 
 from callscribe.search.index import matrix as matrices
+from callscribe.search.index import postings
 from callscribe.search.index.base import Doc, Scope, entries_select, scoped
 from callscribe.search.models import SearchEntry, SearchMatrix
 
@@ -124,15 +125,57 @@ class EmbeddedIndex:
         if not terms:
             return []
         rank = func.bm25(literal_column("search_fts"))
-        stmt = (
-            select(fts.c.rowid, rank.label("rank"))
-            .select_from(fts)
-            .join(SearchEntry, SearchEntry.turn_id == fts.c.rowid)
-            .where(literal_column("search_fts").op("MATCH")(fts_query(terms)))
-        )
-        stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
-        # bm25() is negative, lower is better: answered as higher-is-better
-        return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
+        matching = literal_column("search_fts").op("MATCH")(fts_query(terms))
+        if scope.narrowed:  # filters: joined and checked for every match, before the cut
+            stmt = (
+                select(fts.c.rowid, rank.label("rank"))
+                .select_from(fts)
+                .join(SearchEntry, SearchEntry.turn_id == fts.c.rowid)
+                .where(matching)
+            )
+            stmt = scoped(stmt, scope).order_by(literal_column("rank"), fts.c.rowid).limit(depth)
+            # bm25() is negative, lower is better: answered as higher-is-better
+            return [(int(row[0]), -float(row[1])) for row in session.execute(stmt)]
+        # the company alone: the best matches are ranked over the whole table (NumPy
+        # postings, else FTS5 by itself: joining the entry, turn and engagement of every
+        # match doubled the time, measured) and checked to be the company's live turns
+        # in widening windows, as the vector arm does
+        found = postings.current(session)
+        if found is not None:
+            scores = found.scores(terms)
+
+            def ranked(window: int) -> list[tuple[int, float]]:
+                return found.best(scores, window)
+
+        else:
+
+            def ranked(window: int) -> list[tuple[int, float]]:
+                stmt = (
+                    select(fts.c.rowid, rank.label("rank"))
+                    .select_from(fts)
+                    .where(matching)
+                    .order_by(literal_column("rank"), fts.c.rowid)
+                    .limit(window)
+                )
+                return [(int(t), -float(r)) for t, r in session.execute(stmt)]
+
+        window = depth * FIRST_WINDOW
+        while True:
+            rows = ranked(window)
+            live: set[int] = set()
+            for chunk in range(0, len(rows), 20_000):
+                ids = [t for t, _s in rows[chunk : chunk + 20_000]]
+                live.update(
+                    session.scalars(
+                        scoped(entries_select(SearchEntry.turn_id), scope).where(
+                            SearchEntry.turn_id.in_(ids)
+                        )
+                    )
+                )
+            hits = [(t, sc) for t, sc in rows if t in live]
+            if len(hits) >= depth or len(rows) < window:
+                return hits[:depth]
+            window *= 8
 
     def semantic(
         self, session: Session, scope: Scope, vector: np.ndarray, depth: int

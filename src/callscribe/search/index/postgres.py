@@ -21,7 +21,8 @@ import uuid
 import numpy as np
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
-    case,
+    Float,
+    bindparam,
     cast,
     delete,
     func,
@@ -30,13 +31,20 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
+from callscribe.calls.models import Engagement, Turn
 from callscribe.search.embedders.base import INDEX_DIM
-from callscribe.search.index.base import BM25_B, BM25_K1, Doc, Scope, scoped
+from callscribe.search.index.base import (
+    BM25_B,
+    BM25_K1,
+    Doc,
+    Scope,
+    keyword_top,
+    live_in_scope,
+)
 from callscribe.search.models import SearchEntry
 
 MAX_POSITION = 16383  # tsvector positions stop there
@@ -45,6 +53,9 @@ MAX_LEXEME_BYTES = 2046  # PostgreSQL refuses longer words; such a term is not i
 # HNSW candidate list (pgvector's default is 40); iterative scans go on past it when
 # filters drop candidates. Chosen with bench/bench_search_scale.py (recall@10 vs exact).
 EF_SEARCH = 100
+FIRST_WINDOW = 4  # x depth: the first window of best keyword candidates checked to be live
+_QUOTED_A = "'A'::\"char\""
+_ONLY_A = "'{a}'::\"char\"[]"
 
 # the PostgreSQL-only columns of search_entries: not in the models (alembic check must not
 # see them), migration 0012 creates them on PostgreSQL only
@@ -86,6 +97,51 @@ def tsquery_literal(terms: list[str]) -> str:
 
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+_buckets: list[float] | None = None
+
+
+def _tf_buckets(session: Session) -> list[float]:
+    """Lower bounds, for `width_bucket`, that turn `ts_rank(tsv, 'term', 0)` of a turn
+    whose tsvector holds the term tf times (tf 1..MAX_POSITIONS_PER_LEXEME; no weights,
+    as these tsvectors have none) back into tf: ts_rank of one term is a strictly
+    increasing function of its number of positions. Measured on the server itself
+    once per process, so no formula of PostgreSQL's is copied here."""
+    global _buckets
+    if _buckets is None:
+        ranks = [
+            float(r)
+            for r in session.scalars(
+                text(
+                    "SELECT ts_rank(('t:' || array_to_string(array("
+                    "SELECT generate_series(1, n)), ','))::tsvector, 't'::tsquery, 0)::float8 "
+                    "FROM generate_series(1, :most) AS n ORDER BY n"
+                ),
+                {"most": MAX_POSITIONS_PER_LEXEME},
+            )
+        ]
+        if any(b <= a for a, b in zip([0.0, *ranks], ranks, strict=False)):
+            raise RuntimeError("ts_rank of one term does not grow with its frequency")
+        _buckets = [(a + b) / 2 for a, b in zip([0.0, *ranks], ranks, strict=False)]
+    return _buckets
+
+
+def _live(
+    session: Session, scope: Scope, entries: list[tuple[int, uuid.UUID]]
+) -> set[tuple[int, uuid.UUID]]:
+    """The (turn id, engagement id) of `entries` whose turn is live in the company."""
+    if not entries:
+        return set()
+    stmt = (
+        select(Turn.id, Turn.engagement_id)
+        .join(Engagement, Engagement.id == Turn.engagement_id)
+        .where(
+            Turn.id.in_([t for t, _e in entries]),
+            Engagement.company_id == scope.company_id,
+        )
+    )
+    return {(int(t), e) for t, e in session.execute(stmt)}
 
 
 class PostgresIndex:
@@ -158,45 +214,91 @@ class PostgresIndex:
         }
         if not idf:
             return []
-        matching = (
-            select(SearchEntry.turn_id, SearchEntry.doc_len, TSV.label("tsv"))
+        self._no_parallel(session)
+        return keyword_top(
+            lambda which: self._ranked(session, scope, which, idf, avgdl, depth),
+            {t: int(dfs[t]) for t in idf},
+            idf,
+            depth,
+        )
+
+    def _ranked(
+        self,
+        session: Session,
+        scope: Scope,
+        which: list[str],
+        idf: dict[str, float],
+        avgdl: float,
+        depth: int,
+    ) -> list[tuple[int, float]]:
+        """The best `depth` turns in scope holding any of `which`, by BM25 over every term
+        of `idf`."""
+        tsquery = cast(literal(tsquery_literal(which)), TSQUERY)
+        # each term's frequency in a candidate, read back from `ts_rank` of that term
+        # alone (a strictly increasing function of it, calibrated on this server by
+        # `_tf_buckets`): 3x cheaper than unnesting each candidate's tsvector (~27
+        # lexemes a turn), measured
+        buckets = bindparam("tf_buckets", _tf_buckets(session), ARRAY(Float))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * SearchEntry.doc_len / avgdl)
+        parts = []
+        for term, weight in idf.items():
+            single = cast(literal(_quote(term)), TSQUERY)
+            tf = func.width_bucket(cast(func.ts_rank(TSV, single, 0), Float), buckets)
+            parts.append(weight * (tf * (BM25_K1 + 1)) / (tf + norm))
+        score = sum(parts[1:], parts[0]).label("score")
+        scored = (
+            select(SearchEntry.turn_id, SearchEntry.engagement_id, score)
             .select_from(SearchEntry)
-            .where(TSV.op("@@")(cast(literal(tsquery_literal(list(idf))), TSQUERY)))
+            .where(TSV.op("@@")(tsquery), SearchEntry.company_id == scope.company_id)
         )
-        cand = scoped(matching, scope).subquery("cand")
-        lexemes = (
-            func.unnest(cand.c.tsv).table_valued("lexeme", "positions", "weights").lateral("u")
-        )
-        tf = func.cardinality(lexemes.c.positions)
-        term_idf = case(idf, value=lexemes.c.lexeme, else_=0.0)
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * cand.c.doc_len / avgdl)
-        score = func.sum(term_idf * (tf * (BM25_K1 + 1)) / (tf + norm)).label("score")
-        stmt = (
-            select(cand.c.turn_id, score)
-            .select_from(cand)
-            .join(lexemes, true())
-            .where(lexemes.c.lexeme.in_(list(idf)))
-            .group_by(cand.c.turn_id)
-            .order_by(score.desc(), cand.c.turn_id)
-            .limit(depth)
-        )
-        return [(int(tid), float(s)) for tid, s in session.execute(stmt)]
+        if scope.narrowed:  # filters: checked for every candidate, before the cut
+            stmt = scored.where(live_in_scope(scope)).order_by(score.desc(), SearchEntry.turn_id)
+            return [(int(t), float(s)) for t, _e, s in session.execute(stmt.limit(depth))]
+        # the company alone: every candidate is scored, and the best ones are checked to
+        # be live (their turn not replaced) in widening windows, as the embedded arm does
+        window = depth * FIRST_WINDOW
+        while True:
+            best = scored.order_by(score.desc(), SearchEntry.turn_id).limit(window).subquery("best")
+            rows = session.execute(
+                select(best.c.turn_id, best.c.engagement_id, best.c.score).order_by(
+                    best.c.score.desc(), best.c.turn_id
+                )
+            ).all()
+            live = _live(session, scope, [(t, e) for t, e, _s in rows])
+            hits = [(int(t), float(s)) for t, e, s in rows if (t, e) in live]
+            if len(hits) >= depth or len(rows) < window:
+                return hits[:depth]
+            window *= 8
+
+    @staticmethod
+    def _no_parallel(session: Session) -> None:
+        # one query is a few ms of work: parallel workers cost more than they save, on
+        # the few cores an install has (measured on 2)
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
     def semantic(
         self, session: Session, scope: Scope, vector: np.ndarray, depth: int
     ) -> list[tuple[int, float]]:
+        self._no_parallel(session)
         session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, depth)}"))
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         distance = EMBEDDING.cosine_distance(
             cast(literal(_vector_literal(vector)), Vector(INDEX_DIM))
         ).label("distance")
-        stmt = scoped(
+        # over search_entries alone, the scope an EXISTS on primary keys: the plan stays
+        # an HNSW index scan in distance order (joining turns and engagements made the
+        # planner scan and sort every entry: 100 ms at 50k turns, measured)
+        stmt = (
             select(SearchEntry.turn_id, distance)
             .select_from(SearchEntry)
-            .where(EMBEDDING.is_not(None)),
-            scope,
+            .where(
+                SearchEntry.company_id == scope.company_id,
+                EMBEDDING.is_not(None),
+                live_in_scope(scope),
+            )
+            .order_by(distance)
+            .limit(depth)
         )
-        stmt = stmt.order_by(distance).limit(depth)
         hits = [(int(tid), 1.0 - float(d)) for tid, d in session.execute(stmt)]
         hits.sort(key=lambda h: (-h[1], h[0]))  # relaxed order: sorted here
         return hits

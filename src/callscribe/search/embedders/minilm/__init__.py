@@ -59,6 +59,10 @@ def _load() -> tuple[Any, Any, bool]:
             tokenizer.no_padding()  # we pad per batch, to the batch's longest text
             options = ort.SessionOptions()
             options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+            options.inter_op_num_threads = 1
+            # threads sleep between runs instead of spinning: the Index step shares its
+            # cores with the rest of the pipeline and the web process
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
             session = ort.InferenceSession(
                 _model_path(), options, providers=["CPUExecutionProvider"]
