@@ -23,6 +23,7 @@ from callscribe.db import migrate, session_scope
 from callscribe.delivery import tasks as delivery_tasks
 from callscribe.ingest import tasks as ingest_tasks
 from callscribe.ingest.zipbatch import tasks as zipbatch_tasks
+from callscribe.observability import REQUEST_ID, new_request_id
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
 from callscribe.retention import tasks as retention_tasks
@@ -108,10 +109,14 @@ def sweep_once(due: Callable[[Sweep], bool] = lambda _sweep: True) -> int:
     for sweep in SWEEPS:
         if not due(sweep):
             continue
+        # one id per sweep run: its log lines and the tasks it enqueues share it
+        token = REQUEST_ID.set(new_request_id())
         try:
             total += sweep.run()
         except Exception:
             log.exception("sweep %r failed", sweep.name)
+        finally:
+            REQUEST_ID.reset(token)
     return total
 
 
