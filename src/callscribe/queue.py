@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any
 
 from huey import Huey
@@ -102,6 +103,26 @@ def enqueue_named(name: str, *args: Any) -> None:
             huey.enqueue(task_class(args=args))
             return
     raise RuntimeError(f"Task {name} is not loaded in this process (see worker.TASK_MODULES).")
+
+
+MAX_PENDING_SCAN = 20_000  # beyond this a sweep stops reading the queue's contents
+
+
+def queued_args(name: str) -> set[uuid.UUID] | None:
+    """First arguments (ids) of the `name` jobs waiting in the queue, or None when the
+    queue is too long to read: a sweep skips what is still queued instead of piling a
+    second job onto a backlog."""
+    configure_queue()
+    if huey.pending_count() > MAX_PENDING_SCAN:
+        return None
+    ids = set()
+    for task in huey.pending():
+        if task.name == name and task.args:
+            try:
+                ids.add(uuid.UUID(str(task.args[0])))
+            except ValueError:
+                continue
+    return ids
 
 
 def start_consumer(workers: int | None = None) -> Consumer:

@@ -81,6 +81,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("outbox", events.dispatch_pending),
     Sweep("stalled deliveries", delivery_tasks.sweep_stalled, every_s=60),
     Sweep("connector polling", sweep_connectors, every_s=60),
+    Sweep("stalled inbound events", connectors_tasks.sweep_stalled_events),
     Sweep("stale staging files", sweep_staging, every_s=600),
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
     Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
