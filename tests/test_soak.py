@@ -336,6 +336,7 @@ def _state(company_id: uuid.UUID) -> dict:
     from callscribe.calls.models import Engagement, Minutes, Turn
     from callscribe.db import session_scope
     from callscribe.delivery.models import Delivery, DeliveryAttempt
+    from callscribe.events import CALL_COMPLETED, OutboxEvent
 
     with session_scope() as s:
         calls = list(
@@ -381,7 +382,16 @@ def _state(company_id: uuid.UUID) -> dict:
                 .group_by(DeliveryAttempt.delivery_id)
             ).all()
         )
+        completions = Counter(
+            str(payload.get("call_id"))
+            for payload in s.scalars(
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.company_id == company_id, OutboxEvent.type == CALL_COMPLETED
+                )
+            )
+        )
     return {
+        "completions": completions,
         "calls": calls,
         "turns": turns,
         "minutes": minutes,
@@ -522,6 +532,8 @@ def test_soak_scaled_install_under_worker_kills_and_a_redis_restart(
     assert set(keys) == set(sent.calls), set(keys) ^ set(sent.calls)
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
     assert {c.status for c in calls} == {"completed"}, Counter(c.status for c in calls)
+    # ... and became completed once: one call.completed event each
+    assert state["completions"] == Counter({str(c.id): 1 for c in calls})
 
     # one clean set of turns per call, and one Minutes
     by_call: dict[uuid.UUID, list] = {}
