@@ -204,3 +204,56 @@ def test_webhook_accepted_while_the_queue_is_down_is_imported_by_the_sweep(
     assert import_event(event_id) == "imported"
     assert import_event(event_id) == "imported"  # a second job: nothing again
     assert len(calls_of(company)) == 1
+
+
+def test_an_import_whose_worker_died_is_taken_over_once_its_claim_is_stale(
+    api_server: LiveServer, company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    """GIVEN an event claimed by an import (status importing) WHEN its worker is alive
+    (a fresh claim) THEN neither the sweep nor a second job touches it; once the claim
+    is older than STALE_AFTER_S (the worker was killed) the sweep re-enqueues it and
+    the next job imports the call, once."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from callscribe import queue
+    from callscribe.connectors.models import InboundEvent
+    from callscribe.connectors.tasks import sweep_stalled_events
+    from callscribe.connectors.webhooks import import_event
+    from callscribe.db import session_scope, utcnow
+
+    cloudvoice.add_run(
+        Run(id=92, created_at=utc_ago(2), tracks={"user": tracks.user, "bot": tracks.bot})
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    with httpx.Client(base_url=api_server.url, timeout=30) as client:
+        answer = client.post(
+            f"/api/webhooks/cloudvoice/{cid}",
+            json={"run_id": 92},
+            headers={"X-Callscribe-Secret": _secret(cid)},
+        )
+    event_id = uuid.UUID(answer.json()["event_id"])
+    huey = queue.configure_queue()
+    huey.flush()  # its job went with the worker that took it
+
+    def claimed(ago_s: float) -> None:
+        with session_scope() as s:
+            s.execute(
+                update(InboundEvent)
+                .where(InboundEvent.id == event_id)
+                .values(
+                    status="importing",
+                    processed_at=utcnow() - timedelta(seconds=ago_s),
+                    created_at=utcnow() - timedelta(minutes=10),
+                )
+            )
+
+    claimed(1)
+    assert sweep_stalled_events() == 0
+    assert import_event(event_id) == "importing"  # another job: the live import has it
+    assert calls_of(company) == []
+    claimed(600)
+    assert sweep_stalled_events() == 1
+    assert import_event(event_id) == "imported"
+    assert len(calls_of(company)) == 1
