@@ -109,3 +109,45 @@ def test_opening_another_engine_on_a_database_corrupts_no_other_process_write(
     engine.dispose()
     rows = sqlite3.connect(path).execute("SELECT v FROM t").fetchall()
     assert sorted(rows) == [("child",)] * 3 + [("parent",)]
+
+
+def test_after_rollback_runs_on_a_rollback_only(db_url: str) -> None:
+    """What a transaction did outside the database (a stored blob) is undone when it
+    rolls back, and kept when it commits; a savepoint's rollback is not the end."""
+    from callscribe.db import after_rollback
+
+    seen: list[str] = []
+    with pytest.raises(RuntimeError), session_scope(db_url) as session:
+        session.add(Company(name="Acme"))
+        after_rollback(session, lambda: seen.append("undone"))
+        with session.begin_nested():
+            session.add(Company(name="Nested"))
+        nested = session.begin_nested()
+        nested.rollback()
+        assert seen == []
+        raise RuntimeError("boom")
+    assert seen == ["undone"]
+    with session_scope(db_url) as session:
+        session.add(Company(name="Kept"))
+        after_rollback(session, lambda: seen.append("wrongly undone"))
+    assert seen == ["undone"]
+
+
+def test_releasing_a_savepoint_is_not_the_commit(db_url: str) -> None:
+    """SQLAlchemy reports a released SAVEPOINT as a commit: callbacks wait for the real
+    one (before: they ran at the savepoint, ahead of the commit and despite a rollback)."""
+    seen: list[str] = []
+    with pytest.raises(RuntimeError), session_scope(db_url) as session:
+        session.add(Company(name="Acme"))
+        after_commit(session, lambda: seen.append("enqueued"))
+        with session.begin_nested():
+            session.add(Company(name="Nested"))
+        assert seen == []
+        raise RuntimeError("rolled back after the savepoint")
+    assert seen == []
+    with session_scope(db_url) as session:
+        after_commit(session, lambda: seen.append("enqueued"))
+        with session.begin_nested():
+            session.add(Company(name="Nested"))
+        assert seen == []
+    assert seen == ["enqueued"]

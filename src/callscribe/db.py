@@ -217,20 +217,41 @@ def after_commit(session: Session, fn: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(fn)
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
+_AFTER_ROLLBACK_KEY = "callscribe.after_rollback"
+
+
+def after_rollback(session: Session, fn: AfterCommit) -> None:
+    """Run `fn` if the session's current transaction rolls back; dropped when it
+    commits. Undoes what the transaction did outside the database: a blob stored for a
+    row that is then not committed would belong to nothing. (A process killed before
+    the commit runs nothing: this narrows the window, it does not close it.)"""
+    session.info.setdefault(_AFTER_ROLLBACK_KEY, []).append(fn)
+
+
+def _run_callbacks(callbacks: list[AfterCommit], when: str) -> None:
     for fn in callbacks:
         try:
             fn()
         except Exception:
-            log.exception("after-commit callback %s failed", getattr(fn, "__name__", fn))
+            log.exception("%s callback %s failed", when, getattr(fn, "__name__", fn))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy sends after_commit when a SAVEPOINT is released too: that is not
+        # the commit (ran here, a job was enqueued for rows not yet committed, and ran
+        # even when the transaction then rolled back)
+        return
+    session.info.pop(_AFTER_ROLLBACK_KEY, None)
+    _run_callbacks(session.info.pop(_AFTER_COMMIT_KEY, []), "after-commit")
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction rolled back
         session.info.pop(_AFTER_COMMIT_KEY, None)
+        _run_callbacks(session.info.pop(_AFTER_ROLLBACK_KEY, []), "after-rollback")
 
 
 @contextmanager

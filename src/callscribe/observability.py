@@ -51,11 +51,17 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
+def new_request_id() -> str:
+    """A fresh id, for a request without a usable X-Request-ID and for work that no
+    request started (a sweep, a script: its tasks get one too)."""
+    return uuid.uuid4().hex
+
+
 def _clean_request_id(value: str | None) -> str:
     """A client's X-Request-ID when it is short and plain (it goes into logs), else ours."""
     if value and len(value) <= 64 and set(value) <= _ID_CHARS:
         return value
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 class MetricsMiddleware:

@@ -1,24 +1,72 @@
 """The Huey instance. SQLite storage in the data dir by default; Redis when
 CALLSCRIBE_REDIS_URL is set. Tasks live in each domain's tasks.py and are named
-`domain.verb`; the shell (worker.py) imports the task modules, listed there."""
+`domain.verb`; the shell (worker.py) imports the task modules, listed there.
+
+Every task carries a request id: the one of the request (or task) that enqueued it, a
+fresh one when nothing did (a sweep, a script). While a consumer runs the task that id
+is the current one (observability.REQUEST_ID), so its log lines show it."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any
 
 from huey import Huey
+from huey.api import Task
 from huey.consumer import Consumer
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from callscribe.db import private_file
+from callscribe.observability import REQUEST_ID, new_request_id
 from callscribe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+_REQUEST_ID_ATTR = "callscribe_request_id"
+
+
+def task_request_id(task: Task) -> str | None:
+    return getattr(task, _REQUEST_ID_ATTR, None)
+
+
+class RequestIdHuey(Huey):  # type: ignore[misc]
+    """Huey whose messages carry the enqueuing request's id next to Huey's own message
+    (a dict around it, so messages queued by an older version still load), and that
+    makes it the current request id while the task runs. A retry or a re-schedule is
+    the same task object: it keeps its id."""
+
+    def serialize_task(self, task: Task) -> bytes:
+        request_id = task_request_id(task) or REQUEST_ID.get() or new_request_id()
+        setattr(task, _REQUEST_ID_ATTR, request_id)
+        message = self._registry.create_message(task)
+        return self.serializer.serialize({"request_id": request_id, "message": message})
+
+    def deserialize_task(self, data: bytes) -> Task:
+        payload = self.serializer.deserialize(data)
+        request_id = None
+        if isinstance(payload, dict):
+            request_id, payload = payload.get("request_id"), payload["message"]
+        task = self._registry.create_task(payload)
+        setattr(task, _REQUEST_ID_ATTR, request_id)
+        return task
+
+    def execute(self, task: Task, timestamp: Any = None) -> Any:
+        # immediate mode runs in the enqueuer's context: it keeps the current id
+        request_id = task_request_id(task) or REQUEST_ID.get() or new_request_id()
+        setattr(task, _REQUEST_ID_ATTR, request_id)
+        token = REQUEST_ID.set(request_id)
+        try:
+            return super().execute(task, timestamp)
+        finally:
+            REQUEST_ID.reset(token)
+
+
 # One instance for the process; `configure_queue` points it at the configured storage.
-huey = Huey("callscribe", immediate=False, results=False, utc=True, storage_class=MemoryStorage)
+huey = RequestIdHuey(
+    "callscribe", immediate=False, results=False, utc=True, storage_class=MemoryStorage
+)
 _configured_for: tuple | None = None
 _lock = threading.Lock()
 
@@ -55,6 +103,26 @@ def enqueue_named(name: str, *args: Any) -> None:
             huey.enqueue(task_class(args=args))
             return
     raise RuntimeError(f"Task {name} is not loaded in this process (see worker.TASK_MODULES).")
+
+
+MAX_PENDING_SCAN = 20_000  # beyond this a sweep stops reading the queue's contents
+
+
+def queued_args(name: str) -> set[uuid.UUID] | None:
+    """First arguments (ids) of the `name` jobs waiting in the queue, or None when the
+    queue is too long to read: a sweep skips what is still queued instead of piling a
+    second job onto a backlog."""
+    configure_queue()
+    if huey.pending_count() > MAX_PENDING_SCAN:
+        return None
+    ids = set()
+    for task in huey.pending():
+        if task.name == name and task.args:
+            try:
+                ids.add(uuid.UUID(str(task.args[0])))
+            except ValueError:
+                continue
+    return ids
 
 
 def start_consumer(workers: int | None = None) -> Consumer:

@@ -23,6 +23,7 @@ from callscribe.db import migrate, session_scope
 from callscribe.delivery import tasks as delivery_tasks
 from callscribe.ingest import tasks as ingest_tasks
 from callscribe.ingest.zipbatch import tasks as zipbatch_tasks
+from callscribe.observability import REQUEST_ID, new_request_id
 from callscribe.pipeline import tasks as pipeline_tasks
 from callscribe.queue import configure_queue, start_consumer, stop_consumer
 from callscribe.retention import tasks as retention_tasks
@@ -80,6 +81,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("outbox", events.dispatch_pending),
     Sweep("stalled deliveries", delivery_tasks.sweep_stalled, every_s=60),
     Sweep("connector polling", sweep_connectors, every_s=60),
+    Sweep("stalled inbound events", connectors_tasks.sweep_stalled_events),
     Sweep("stale staging files", sweep_staging, every_s=600),
     Sweep("expired uploads", ingest_tasks.sweep_expired_uploads, every_s=3600),
     Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
@@ -108,10 +110,14 @@ def sweep_once(due: Callable[[Sweep], bool] = lambda _sweep: True) -> int:
     for sweep in SWEEPS:
         if not due(sweep):
             continue
+        # one id per sweep run: its log lines and the tasks it enqueues share it
+        token = REQUEST_ID.set(new_request_id())
         try:
             total += sweep.run()
         except Exception:
             log.exception("sweep %r failed", sweep.name)
+        finally:
+            REQUEST_ID.reset(token)
     return total
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUDIO, wait_for_status
+from tests.conftest import AUDIO, insert_text_engagement, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
@@ -132,3 +132,60 @@ def test_killed_worker_mid_call_is_finished_by_the_next_without_duplicates(
             s.scalar(select(func.count()).select_from(Minutes).where(Minutes.engagement_id == cid))
             == 1
         )
+
+
+def _json_lines(log: Path) -> list[dict]:
+    import json
+
+    lines = []
+    for raw in log.read_text(errors="replace").splitlines():
+        if raw.startswith("{"):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def test_worker_logs_a_call_under_the_request_id_that_enqueued_it(
+    queue_env, api_server, company, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a worker logging JSON WHEN a ticket comes in with X-Request-ID: abc THEN
+    every line the worker logs about processing it carries request_id abc; a call
+    enqueued outside any request gets a fresh id of its own."""
+    from callscribe.calls.tasks import enqueue_calls
+
+    env = {**queue_env, "CALLSCRIBE_LOG_FORMAT": "json", "CALLSCRIBE_STALE_AFTER_S": "60"}
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        with api_server.client(headers=company.headers) as client:
+            resp = client.post(
+                "/api/tickets",
+                headers={"X-Request-ID": "abc"},
+                json={
+                    "channel": "chat",
+                    "messages": [
+                        {"role": "customer", "text": "My card was charged twice."},
+                        {"role": "agent", "text": "I will refund the second charge today."},
+                    ],
+                },
+            )
+            assert resp.status_code == 201, resp.text
+            assert resp.headers["X-Request-ID"] == "abc"
+            from_request = resp.json()["call_id"]
+            outside = insert_text_engagement(
+                company.id, [("customer", "Where is my parcel?"), ("agent", "On its way.")]
+            )
+            enqueue_calls([outside])
+            for call_id in (from_request, str(outside)):
+                call = wait_for_status(client, call_id, ("completed", "failed"), timeout=120)
+                assert call["status"] == "completed", (call["error"], log.read_text()[-2000:])
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    lines = _json_lines(log)
+    about_request = [x for x in lines if from_request in x["message"]]
+    about_outside = [x for x in lines if str(outside) in x["message"]]
+    messages = [x["message"] for x in about_request]
+    assert any("processing" in m for m in messages) and any("completed" in m for m in messages)
+    assert {x.get("request_id") for x in about_request} == {"abc"}, about_request
+    (fresh,) = {x.get("request_id") for x in about_outside}
+    assert fresh and fresh != "abc" and len(fresh) == 32, about_outside

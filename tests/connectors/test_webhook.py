@@ -142,3 +142,118 @@ def test_twenty_parallel_redeliveries_make_one_call_processed_end_to_end(
     assert [r.status for r in webhook_runs] == ["succeeded"]
     # the minute's polling sync may import the run first; either way it is imported once
     assert sum(r.imported for r in all_runs) == 1
+
+
+def test_webhook_accepted_while_the_queue_is_down_is_imported_by_the_sweep(
+    api_server: LiveServer, company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    """GIVEN the queue unreachable (Redis restarting) WHEN a run's webhook arrives THEN it
+    is answered 202 (the event is stored; before: a 500, and the provider's re-delivery
+    found the event and enqueued nothing, so the call never came) and a re-delivery is
+    a duplicate; once the queue is back the sweep enqueues the import, and a second job
+    for the same event (the sweep's again, a lost one found) imports nothing twice."""
+    from datetime import timedelta
+
+    from huey.storage import RedisStorage
+    from sqlalchemy import update
+
+    from callscribe import queue
+    from callscribe.connectors.models import InboundEvent
+    from callscribe.connectors.tasks import sweep_stalled_events
+    from callscribe.connectors.webhooks import import_event
+    from callscribe.db import session_scope, utcnow
+    from callscribe.worker import SWEEPS
+    from tests.conftest import free_port
+
+    cloudvoice.add_run(
+        Run(id=91, created_at=utc_ago(2), tracks={"user": tracks.user, "bot": tracks.bot})
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    headers = {"X-Callscribe-Secret": _secret(cid)}
+    huey = queue.configure_queue()
+    working = huey.storage
+    huey.storage = RedisStorage("down", url=f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with httpx.Client(base_url=api_server.url, timeout=30) as client:
+            first = client.post(
+                f"/api/webhooks/cloudvoice/{cid}", json={"run_id": 91}, headers=headers
+            )
+            again = client.post(
+                f"/api/webhooks/cloudvoice/{cid}", json={"run_id": 91}, headers=headers
+            )
+    finally:
+        huey.storage = working
+    assert first.status_code == 202 and first.json()["status"] == "accepted", first.text
+    assert again.status_code == 202 and again.json()["status"] == "duplicate"
+    assert huey.pending_count() == 0
+    event_id = uuid.UUID(first.json()["event_id"])
+
+    assert "stalled inbound events" in {sweep.name for sweep in SWEEPS}
+    assert sweep_stalled_events() == 0  # young: its own enqueue may still be on the way
+    with session_scope() as s:
+        s.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event_id)
+            .values(created_at=utcnow() - timedelta(minutes=10))
+        )
+    assert sweep_stalled_events() == 1
+    assert sweep_stalled_events() == 0  # queued now: not enqueued a second time
+    (task,) = huey.pending()
+    assert task.name == "connectors.import_run" and task.args == (str(event_id),)
+    huey.flush()
+    assert import_event(event_id) == "imported"
+    assert import_event(event_id) == "imported"  # a second job: nothing again
+    assert len(calls_of(company)) == 1
+
+
+def test_an_import_whose_worker_died_is_taken_over_once_its_claim_is_stale(
+    api_server: LiveServer, company: CompanyCtx, cloudvoice: FakeCloudVoice, tracks: Tracks
+) -> None:
+    """GIVEN an event claimed by an import (status importing) WHEN its worker is alive
+    (a fresh claim) THEN neither the sweep nor a second job touches it; once the claim
+    is older than STALE_AFTER_S (the worker was killed) the sweep re-enqueues it and
+    the next job imports the call, once."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from callscribe import queue
+    from callscribe.connectors.models import InboundEvent
+    from callscribe.connectors.tasks import sweep_stalled_events
+    from callscribe.connectors.webhooks import import_event
+    from callscribe.db import session_scope, utcnow
+
+    cloudvoice.add_run(
+        Run(id=92, created_at=utc_ago(2), tracks={"user": tracks.user, "bot": tracks.bot})
+    )
+    cid = add_connector(company, "cloudvoice", cloudvoice)
+    with httpx.Client(base_url=api_server.url, timeout=30) as client:
+        answer = client.post(
+            f"/api/webhooks/cloudvoice/{cid}",
+            json={"run_id": 92},
+            headers={"X-Callscribe-Secret": _secret(cid)},
+        )
+    event_id = uuid.UUID(answer.json()["event_id"])
+    huey = queue.configure_queue()
+    huey.flush()  # its job went with the worker that took it
+
+    def claimed(ago_s: float) -> None:
+        with session_scope() as s:
+            s.execute(
+                update(InboundEvent)
+                .where(InboundEvent.id == event_id)
+                .values(
+                    status="importing",
+                    processed_at=utcnow() - timedelta(seconds=ago_s),
+                    created_at=utcnow() - timedelta(minutes=10),
+                )
+            )
+
+    claimed(1)
+    assert sweep_stalled_events() == 0
+    assert import_event(event_id) == "importing"  # another job: the live import has it
+    assert calls_of(company) == []
+    claimed(600)
+    assert sweep_stalled_events() == 1
+    assert import_event(event_id) == "imported"
+    assert len(calls_of(company)) == 1

@@ -87,3 +87,30 @@ def test_stale_staging_files_are_removed_at_start_and_by_the_sweep(data_dir: Pat
     assert sweep_staging() == 1
     assert staged.path.exists() and not fresh.exists()
     staged.discard()
+
+
+def test_a_recording_whose_transaction_rolls_back_leaves_no_blob(company) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a recording stored by create_engagement WHEN the request's transaction then
+    rolls back (a later check refused it, the commit failed) THEN the blob is deleted:
+    it would belong to no call."""
+    from callscribe.auth.permissions import Role
+    from callscribe.auth.principal import Principal
+    from callscribe.db import session_scope
+    from callscribe.ingest import service
+    from callscribe.ingest.schemas import CallFields
+    from callscribe.storage import get_store
+    from callscribe.storage.staging import stage_file_from_path
+    from tests.conftest import AUDIO
+
+    principal = Principal(company_id=company.id, role=Role.ADMIN)
+    with pytest.raises(RuntimeError), session_scope() as session:
+        staged = stage_file_from_path(AUDIO / "stereo_diarization.wav")
+        result = service.add_recording(session, principal, staged, CallFields())
+        key = result.engagement.audio_key
+        assert key and get_store().exists(key)
+        raise RuntimeError("refused after the blob was stored")
+    assert not get_store().exists(key)
+    with session_scope() as session:  # committed: the blob stays
+        staged = stage_file_from_path(AUDIO / "stereo_diarization.wav")
+        kept = service.add_recording(session, principal, staged, CallFields()).engagement.audio_key
+    assert kept and get_store().exists(kept)

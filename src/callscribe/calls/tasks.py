@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from callscribe.calls import service
 from callscribe.calls.service import PROCESS_TASK
 from callscribe.db import session_scope
-from callscribe.queue import configure_queue, huey
+from callscribe.queue import queued_args
 
 
 def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
@@ -22,20 +22,7 @@ def enqueue_calls(call_ids: Iterable[uuid.UUID], *, mark: bool = True) -> None:
         service.request_processing(session, ids, mark=mark)
 
 
-MAX_PENDING_SCAN = 20_000  # beyond this the sweep stops reading the queue's contents
-
-
 def queued_call_ids() -> set[uuid.UUID] | None:
     """Ids of calls whose processing job waits in the queue (None if the queue is too
     long to read), so the sweep does not pile duplicates onto a long backlog."""
-    configure_queue()
-    if huey.pending_count() > MAX_PENDING_SCAN:
-        return None
-    ids = set()
-    for task in huey.pending():
-        if task.name == PROCESS_TASK and task.args:
-            try:
-                ids.add(uuid.UUID(str(task.args[0])))
-            except ValueError:
-                continue
-    return ids
+    return queued_args(PROCESS_TASK)

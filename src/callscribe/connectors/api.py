@@ -29,7 +29,7 @@ from callscribe.connectors.schemas import (
     WebhookAccepted,
     WebhookSecretOut,
 )
-from callscribe.connectors.tasks import enqueue_import, enqueue_sync
+from callscribe.connectors.tasks import enqueue_import_after_commit, enqueue_sync
 from callscribe.db import session_scope
 from callscribe.errors import PayloadTooLarge
 from callscribe.settings import get_settings
@@ -232,7 +232,7 @@ async def cloudvoice_webhook(connector_id: str, request: Request) -> JSONRespons
 
     _status, new, event_id = await run_in_threadpool(record)
     if new:
-        await run_in_threadpool(enqueue_import, event_id)
+        await run_in_threadpool(enqueue_import_after_commit, event_id)
     return JSONResponse(
         {"success": True, "status": "accepted" if new else "duplicate", "event_id": str(event_id)},
         status_code=202,
@@ -276,7 +276,7 @@ async def provider_webhook(
     ignored = delivery.ignored
     for event_id, new in events:
         if new:
-            await run_in_threadpool(enqueue_import, uuid.UUID(event_id))
+            await run_in_threadpool(enqueue_import_after_commit, uuid.UUID(event_id))
     if not events:
         status = "ignored"
     elif any(new for _, new in events):

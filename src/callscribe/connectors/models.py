@@ -38,6 +38,7 @@ class EventStatus(StrEnum):
     """Of an inbound real-time event (and of importing one call)."""
 
     RECEIVED = "received"
+    IMPORTING = "importing"  # a worker took it (processed_at: when); stale => re-run
     IMPORTED = "imported"
     DUPLICATE = "duplicate"
     FAILED = "failed"

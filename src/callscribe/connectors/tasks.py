@@ -10,7 +10,7 @@ from callscribe.connectors import webhooks
 from callscribe.connectors.models import SyncTrigger
 from callscribe.db import session_scope
 from callscribe.errors import Conflict, NotFound
-from callscribe.queue import configure_queue, huey
+from callscribe.queue import configure_queue, huey, queued_args
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,10 @@ def sync(connector_id: str, trigger: str = SyncTrigger.SCHEDULE) -> str:
         return "skipped"  # not a run: no SyncStatus
 
 
-@huey.task(name="connectors.import_run")
+IMPORT_TASK = "connectors.import_run"
+
+
+@huey.task(name=IMPORT_TASK)
 def import_run(event_id: str) -> str:
     return webhooks.import_event(event_id)
 
@@ -48,3 +51,23 @@ def enqueue_sync(connector_id: uuid.UUID, trigger: str = SyncTrigger.MANUAL) -> 
 def enqueue_import(event_id: uuid.UUID) -> None:
     configure_queue()
     import_run(str(event_id))
+
+
+def enqueue_import_after_commit(event_id: uuid.UUID) -> None:
+    """For a webhook whose event is committed: a queue that is down now (Redis
+    restarting) costs the provider no error and us no call; the sweep enqueues it."""
+    try:
+        enqueue_import(event_id)
+    except Exception:
+        log.exception("enqueueing the import of event %s failed; the sweep retries it", event_id)
+
+
+def sweep_stalled_events() -> int:
+    """Re-enqueue the imports of inbound events whose job was lost."""
+    with session_scope() as session:
+        ids = webhooks.find_stalled_events(session, queued_args(IMPORT_TASK))
+    if ids:
+        log.info("connector sweep: re-enqueueing %d stalled inbound event(s)", len(ids))
+        for event_id in ids:
+            enqueue_import(event_id)
+    return len(ids)

@@ -7,20 +7,21 @@ import json
 import logging
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscribe.connectors.base import CallRef, WebhookDelivery, WebhookRequest
 from callscribe.connectors.importing import ConnectorSnapshot, ImportResult, import_call
-from callscribe.connectors.models import Connector, InboundEvent, SyncRun
+from callscribe.connectors.models import Connector, EventStatus, InboundEvent, SyncRun
 from callscribe.connectors.registry import get_connector_type
 from callscribe.connectors.service import WEBHOOK_HEADER, client_for
 from callscribe.db import session_scope, utcnow
 from callscribe.errors import BadRequest, CallscribeError, NotFound, Unauthorized
 from callscribe.security.crypto import constant_time_equals, decrypt_secret
+from callscribe.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -212,13 +213,70 @@ def _run_id_from(body: bytes) -> str:
     return str(int(run_id))
 
 
+def _claim(event_id: uuid.UUID) -> bool:
+    """Take the event for this import: `received`, or `importing` by a worker that died
+    (claimed more than STALE_AFTER_S ago). False when it is done or another import has
+    it, so a second job for the same event (a sweep's, a re-delivery's) does nothing."""
+    now = utcnow()
+    stale = now - timedelta(seconds=get_settings().STALE_AFTER_S)
+    with session_scope() as session:
+        result = session.execute(
+            update(InboundEvent)
+            .where(
+                InboundEvent.id == event_id,
+                or_(
+                    InboundEvent.status == EventStatus.RECEIVED,
+                    and_(
+                        InboundEvent.status == EventStatus.IMPORTING,
+                        InboundEvent.processed_at < stale,
+                    ),
+                ),
+            )
+            .values(status=EventStatus.IMPORTING, processed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def find_stalled_events(session: Session, queued: set[uuid.UUID] | None) -> list[uuid.UUID]:
+    """Events whose import job was lost: `received` for longer than STALE_AFTER_S and
+    not waiting in the queue (`queued`; None: unknown, the queue is too long to read),
+    or `importing` by a worker that died. A job lost with a flushed queue, an enqueue
+    that failed after the commit, a worker killed mid-import: a re-delivery finds the
+    event and enqueues nothing, so without this the call would never come."""
+    stale = utcnow() - timedelta(seconds=get_settings().STALE_AFTER_S)
+    rows = session.execute(
+        select(InboundEvent.id, InboundEvent.status)
+        .where(
+            or_(
+                and_(InboundEvent.status == EventStatus.RECEIVED, InboundEvent.created_at < stale),
+                and_(
+                    InboundEvent.status == EventStatus.IMPORTING,
+                    InboundEvent.processed_at < stale,
+                ),
+            )
+        )
+        .order_by(InboundEvent.created_at)
+        .limit(1000)
+    ).all()
+    return [
+        event_id
+        for event_id, status in rows
+        if status == EventStatus.IMPORTING or queued is None or event_id not in queued
+    ]
+
+
 def import_event(event_id: uuid.UUID | str) -> str:
     """Fetch and import the run of one delivery; returns the event's final status."""
     eid = uuid.UUID(str(event_id))
+    if not _claim(eid):
+        with session_scope() as session:
+            event = session.get(InboundEvent, eid)
+            return event.status if event else "missing"
     with session_scope() as session:
         event = session.get(InboundEvent, eid)
-        if event is None or event.status != "received":
-            return event.status if event else "missing"
+        if event is None:
+            return "missing"
         connector = session.get(Connector, event.connector_id)
         if connector is None or not connector.enabled:
             event.status, event.processed_at = "skipped", utcnow()

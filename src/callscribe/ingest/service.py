@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from callscribe.calls.models import (
 )
 from callscribe.crm import service as crm
 from callscribe.crm.models import Customer
-from callscribe.db import after_commit, utcnow
+from callscribe.db import after_commit, after_rollback, utcnow
 from callscribe.errors import (
     BadRequest,
     CallscribeError,
@@ -345,6 +346,8 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
         if staged is not None:
             assert engagement.audio_key
             engagement.audio_size = get_store().put_file(engagement.audio_key, staged.path)
+            # a rollback from here on (a later check, a failed commit) leaves no orphan
+            after_rollback(session, partial(get_store().delete, engagement.audio_key))
         links = []
         if definite or suggested:
             links = crm.link_engagement(

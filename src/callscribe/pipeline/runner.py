@@ -9,6 +9,7 @@ is visible to other processes; that is why this opens sessions instead of taking
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -66,7 +67,11 @@ def heartbeat(call_id: uuid.UUID) -> Iterator[None]:
             with suppress(Exception):
                 set_state(call_id, heartbeat_at=utcnow())
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{call_id}", daemon=True)
+    # in the task's context: what it logs carries the task's request id
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(beat,), name=f"heartbeat-{call_id}", daemon=True
+    )
     thread.start()
     try:
         yield
@@ -91,11 +96,13 @@ def process_call(call_id: uuid.UUID | str, steps: Sequence[Step] = STEPS) -> str
     of it produced."""
     call_id = uuid.UUID(str(call_id))
     if not claim(call_id):
+        log.info("call %s: not claimed (done, or another worker holds its lease)", call_id)
         return "skipped"
     settings = get_settings()
     with session_scope() as session:
         call = session.get(Engagement, call_id)
         assert call is not None
+        log.info("call %s: processing, attempt %d", call_id, call.attempts)
         if call.attempts > settings.MAX_ATTEMPTS:
             call.status, call.heartbeat_at = EngagementStatus.FAILED, None
             call.error = f"Processing was interrupted {call.attempts - 1} times; gave up."
@@ -135,7 +142,9 @@ def _run_steps(call_id: uuid.UUID, steps: Sequence[Step]) -> str:
         try:
             result = step.run(ctx)
         finally:
-            STEP_DURATION.labels(step.name).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            STEP_DURATION.labels(step.name).observe(elapsed)
+        log.info("call %s: %s done in %.2f s", call_id, step.name, elapsed)
         if isinstance(result, WaitFor):
             set_state(
                 call_id,
@@ -146,4 +155,5 @@ def _run_steps(call_id: uuid.UUID, steps: Sequence[Step]) -> str:
             )
             log.info("call %s waits for %s", call_id, result.setting)
             return EngagementStatus.WAITING
+    log.info("call %s: completed", call_id)
     return EngagementStatus.COMPLETED
