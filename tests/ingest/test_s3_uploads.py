@@ -50,14 +50,25 @@ def _call_audio_key(call_id: str) -> str:
 
 
 def test_signed_url_upload_goes_straight_to_s3_and_the_audio_redirects(
-    s3_install: dict[str, str], api_server: LiveServer, company: CompanyCtx
+    s3_install: dict[str, str],
+    api_server: LiveServer,
+    company: CompanyCtx,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """GIVEN the S3 store
     WHEN a recording is uploaded in three steps
     THEN step 1's uploadUrl is a presigned PUT of the store (not ours), step 3 makes the
-    call from what was PUT there, the upload blob is removed, and the audio endpoint
-    answers 307 to a presigned GET that serves the same bytes."""
+    call from what was PUT there — copied server-side and probed through ranged reads,
+    never read whole through this process — the upload blob is removed, and the audio
+    endpoint answers 307 to a presigned GET that serves the same bytes."""
     from callscribe.storage import get_store
+    from callscribe.storage.s3 import S3BlobStore
+
+    def whole_read(*_a: object, **_k: object) -> None:
+        raise AssertionError("step 3 read the whole blob through Python")
+
+    monkeypatch.setattr(S3BlobStore, "open", whole_read)
+    monkeypatch.setattr(S3BlobStore, "local_path", whole_read)
 
     endpoint = s3_install["CALLSCRIBE_STORAGE_ENDPOINT_URL"]
     _agent(company)
@@ -78,6 +89,8 @@ def test_signed_url_upload_goes_straight_to_s3_and_the_audio_redirects(
         store = get_store()
         key = _call_audio_key(call_id)
         assert store.size(key) == len(WAV)
+        made = client.get(f"/api/calls/{call_id}").json()
+        assert made["duration_seconds"] == pytest.approx(5.0, abs=0.1)  # probed in the store
         upload_id = urls["downloadUrl"].rstrip("/").rsplit("/", 1)[1]
         assert not store.exists(f"uploads/{company.id}/{upload_id}")
         audio = client.get(f"/api/calls/{call_id}/audio", follow_redirects=False)

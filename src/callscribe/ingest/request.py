@@ -89,6 +89,17 @@ ENGAGEMENT_COLUMNS = frozenset(
 
 
 @dataclass
+class StoredBlob:
+    """A recording already in the store (a signed-URL upload PUT straight to S3): it is
+    copied to its place server-side and probed through a presigned GET (ranged reads),
+    never streamed through this process. `head` is its first bytes, for the format."""
+
+    key: str
+    filename: str | None
+    head: bytes
+
+
+@dataclass
 class IngestRequest:
     company_id: uuid.UUID
     source: str  # upload | api | api-v2 | tus | sheet | tickets | <connector type>
@@ -110,6 +121,7 @@ class IngestRequest:
     crm_objects: CrmObjects | None = None
     suggest_customers: bool = False  # list likely customers for a person to confirm
     audio: StagedAudio | None = None  # a staged blob: moved into the store, or discarded
+    stored: StoredBlob | None = None  # or a blob already in the store (server-side copy)
     turns: list[ParsedTurn] | None = None  # a text engagement
     # the turns come later in the same batch (ZIP ingest): the engagement is stored
     # `waiting` for them, not enqueued; the batch hands it to the pipeline at its end

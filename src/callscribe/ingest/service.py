@@ -59,6 +59,7 @@ from callscribe.ingest.request import (
     CrmObjects,
     CustomerHints,
     IngestRequest,
+    StoredBlob,
     pid_for,
 )
 from callscribe.ingest.schemas import CallFields
@@ -144,6 +145,51 @@ def _audio_format(staged: StagedAudio) -> str:
             "OGG, FLAC or AAC."
         )
     return fmt
+
+
+def _stored_format(stored: StoredBlob) -> str:
+    from callscribe.speech.service import sniff_audio_format
+
+    if not stored.head:
+        raise BadRequest("The recording is empty.", code="empty_file")
+    fmt = sniff_audio_format(stored.head)
+    if fmt is None or fmt not in SUPPORTED_FORMATS:
+        raise UnsupportedMediaType(
+            "This file is not a supported recording. Upload MP3, WAV, M4A, WebM, MP4, "
+            "OGG, FLAC or AAC."
+        )
+    return fmt
+
+
+STORED_PROBE_URL_S = 300  # the presigned GET the probe reads through lives this long
+
+
+def _probe_stored(stored: StoredBlob) -> tuple[float, int | None]:
+    """Duration and channels of a blob in the store, read by the decoder through a
+    presigned GET: it asks for the byte ranges it needs (a header, a seek to the end),
+    not the whole file."""
+    from callscribe.speech.service import probe_audio
+
+    url = get_store().presign_get(stored.key, int(time.time()) + STORED_PROBE_URL_S)
+    try:
+        info = probe_audio(url)
+    except CallscribeError:
+        return 0.0, None  # as _probe: kept, and processing says what is wrong
+    return info.duration_s, info.channels
+
+
+def server_side_ingest() -> bool:
+    """The store copies and presigns: a blob already there is never streamed through us."""
+    caps = get_store().capabilities
+    return {Capability.SERVER_SIDE_COPY, Capability.PRESIGNED_GET, Capability.RANGED_OPEN} <= caps
+
+
+STORED_HEAD_BYTES = 64 * 1024
+
+
+def stored_blob(key: str, filename: str | None) -> StoredBlob:
+    head = b"".join(get_store().open_range(key, 0, STORED_HEAD_BYTES))
+    return StoredBlob(key=key, filename=filename, head=head)
 
 
 def _probe(staged: StagedAudio) -> tuple[float, int | None]:
@@ -267,11 +313,18 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
     processing once the boundary commits. Nothing is written when a check fails; the
     staged blob is moved into the store or discarded, never left behind."""
     company_id = request.company_id
-    staged = request.audio
+    staged, stored = request.audio, request.stored
+    has_audio = staged is not None or stored is not None
     try:
-        fmt = _audio_format(staged) if staged is not None else None
+        fmt = (
+            _audio_format(staged)
+            if staged is not None
+            else _stored_format(stored)
+            if stored is not None
+            else None
+        )
         if (
-            staged is None
+            not has_audio
             and not request.turns
             and not request.turns_follow
             and not request.no_media
@@ -305,7 +358,13 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
         if hints.customer_id:  # ours: refused before anything is written when unknown
             crm.get_customer(session, company_id, hints.customer_id)
         meta = dict(request.meta)
-        duration, channels = (None, None) if staged is None else _probe(staged)
+        duration, channels = (
+            _probe(staged)
+            if staged is not None
+            else _probe_stored(stored)
+            if stored is not None
+            else (None, None)
+        )
         engagement = Engagement(
             id=uuid.uuid4(),
             company_id=company_id,
@@ -320,22 +379,23 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             customer_phone=hints.phone,
             worker_id=request.worker_id,
             started_at=request.started_at,
-            duration_s=duration if staged is not None else request.duration_s,
+            duration_s=duration if has_audio else request.duration_s,
             status=EngagementStatus.RECEIVED,
             enqueued_at=utcnow(),  # enqueued right after the commit
-            meta=meta if staged is not None else {**meta, "transcript_complete": True},
+            meta=meta if has_audio else {**meta, "transcript_complete": True},
         )
         for column, value in request.columns.items():
             setattr(engagement, column, value)
-        waits = staged is None and not request.turns and request.turns_follow
+        waits = not has_audio and not request.turns and request.turns_follow
         if waits:
             engagement.status = EngagementStatus.WAITING
             engagement.status_reason = "Waiting for its turns."
             engagement.enqueued_at = None
-        if staged is not None:
+        if has_audio:
             assert fmt is not None
             engagement.audio_format = fmt
-            engagement.audio_filename = staged.filename
+            source_blob = staged if staged is not None else stored
+            engagement.audio_filename = source_blob.filename if source_blob else None
             engagement.audio_channels = channels
             engagement.audio_key = new_audio_key(company_id, engagement.id, fmt)
         existing = _insert_or_existing(session, engagement, request, customer_name, agent)
@@ -343,9 +403,13 @@ def create_engagement(session: Session, request: IngestRequest) -> IngestResult:
             request.discard()
             return _duplicate(session, existing)
         group_into_conversation(session, engagement, request)
-        if staged is not None:
+        if has_audio:
             assert engagement.audio_key
-            engagement.audio_size = get_store().put_file(engagement.audio_key, staged.path)
+            engagement.audio_size = (
+                get_store().put_file(engagement.audio_key, staged.path)
+                if staged is not None
+                else get_store().copy(stored.key, engagement.audio_key)  # type: ignore[union-attr]
+            )
             # a rollback from here on (a later check, a failed commit) leaves no orphan
             after_rollback(session, partial(get_store().delete, engagement.audio_key))
         links = []
@@ -936,15 +1000,18 @@ def create_recording(session: Session, principal: Principal, body: Any) -> Inges
         request.suggest_customers = True
     # the rep is checked before the bytes are copied
     resolve_agent(session, principal.company_id, request.agent, request.source)
-    staged = StagedAudio()
-    staged.filename = upload.filename
-    try:
-        with get_store().open(upload.blob_key) as src:
-            copy_into_stage(src, staged)
-    except BaseException:
-        staged.discard()
-        raise
-    request.audio = staged
+    if server_side_ingest():  # S3: copied and probed there, never through this process
+        request.stored = stored_blob(upload.blob_key, upload.filename)
+    else:
+        staged = StagedAudio()
+        staged.filename = upload.filename
+        try:
+            with get_store().open(upload.blob_key) as src:
+                copy_into_stage(src, staged)
+        except BaseException:
+            staged.discard()
+            raise
+        request.audio = staged
     result = create_engagement(session, request)
     if result.duplicate:
         return result

@@ -193,8 +193,10 @@ def _duration_s(container: InputContainer, stream: Any) -> float:
 
 
 def _format_name(path: str | PathLike[str], container: InputContainer) -> str:
-    with open(path, "rb") as fh:
-        sniffed = sniff_audio_format(fh.read(64))
+    sniffed = None
+    if not str(path).startswith(("http://", "https://")):  # a store's presigned GET
+        with open(path, "rb") as fh:
+            sniffed = sniff_audio_format(fh.read(64))
     if sniffed:
         return sniffed
     demuxer = container.format.name
