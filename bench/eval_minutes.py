@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from callscribe.minutes.analyzers import LocalAnalyzer  # noqa: E402
+from callscribe.minutes.analyzers.local import LocalAnalyzer  # noqa: E402
 from callscribe.minutes.schemas import AnalysisContext, TurnIn  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "testdata" / "transcripts" / "dialogsum"

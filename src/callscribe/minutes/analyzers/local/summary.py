@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 
 from callscribe.minutes.analyzers.base import SPACE_RE
+from callscribe.minutes.analyzers.local.reported import reported
 from callscribe.minutes.analyzers.local.text import (
     FILLER_START_RE,
     IN_CALL_OBJECTS,
@@ -137,6 +138,7 @@ def summary_sentence(sent: Sentence, context: AnalysisContext) -> str:
     )
 
 
+TWO_SENTENCES_UP_TO = 12  # sentences in the call; longer calls get 3, then 4
 _TEXTRANK_MAX_SENTENCES = 1500  # ~1.5 hours of speech; beyond, the n x n graph costs too much
 
 
@@ -232,7 +234,7 @@ def pick_summary(
     sentences: list[Sentence], rank: np.ndarray, request: Sentence | None
 ) -> list[Sentence]:
     n = len(sentences)
-    k = 2 if n <= 12 else 3 if n <= 60 else 4
+    k = 2 if n <= TWO_SENTENCES_UP_TO else 3 if n <= 60 else 4
     scores = []
     for s, r in zip(sentences, rank, strict=True):
         length = len(s.content)
@@ -266,3 +268,61 @@ def pick_summary(
     if not chosen:
         chosen = [max(sentences, key=lambda s: (len(s.words), -s.index))]
     return sorted(chosen, key=lambda s: s.index)
+
+
+_CLAUSE_CUT_RE = re.compile(
+    r",\s+(?:but|and|so|because|which|as|if|or)\b|;\s+|\s+(?:but|because|so that)\s+", re.I
+)
+
+SUMMARY_BUDGET_WORDS = 30  # words in all (twice that past 60 sentences)
+PROTECT_REQUEST_FROM = 20  # sentences; in shorter calls the request is usually first anyway
+SUMMARY_MAX_WORDS = 18  # per sentence; DialogSum's human summaries run ~20 words in all
+
+
+def _trim(sentence: str, max_words: int) -> str:
+    """A long reported sentence keeps its first clause(s) up to max_words."""
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence
+    body = sentence.rstrip(".")
+    best = None
+    for m in _CLAUSE_CUT_RE.finditer(body):
+        n = len(body[: m.start()].split())
+        if n > max_words:
+            break
+        if n >= 6:
+            best = m.start()
+    if best is not None:
+        return body[:best].rstrip(" ,;") + "."
+    return sentence
+
+
+def compose_summary(
+    picked: list[Sentence],
+    all_sentences: list[Sentence],
+    context: AnalysisContext,
+    request: Sentence | None = None,
+) -> str:
+    """The picked sentences in reported speech, speaker named, trimmed, in call order;
+    over the word budget, the last sentences go first, the customer's request last."""
+    long_call = len(all_sentences) > 60
+    budget = SUMMARY_BUDGET_WORDS * (3 if long_call else 1)
+    max_words = SUMMARY_MAX_WORDS * (2 if long_call else 1)
+    keep = request if len(all_sentences) > PROTECT_REQUEST_FROM else None
+    out: list[tuple[Sentence, str]] = []
+    speakers = {s.role: s.speaker for s in all_sentences if s.speaker}
+    for sent in picked:
+        label = party_label(sent.role, sent.speaker, context)
+        other = other_role(sent.role)
+        listener = party_label(other, speakers.get(other), context) if other else "the other party"
+        if listener.startswith("The "):
+            listener = "the " + listener[4:]
+        line = reported(sent.text, label, listener, addressed=other is not None)
+        if line:
+            out.append((sent, _trim(capitalize(line), max_words)))
+    if not out:
+        return " ".join(summary_sentence(s, context) for s in picked)
+    while len(out) > 1 and sum(len(line.split()) for _, line in out) > budget:
+        drop = next((i for i in range(len(out) - 1, -1, -1) if out[i][0] is not keep), len(out) - 1)
+        out.pop(drop)
+    return " ".join(line for _, line in out)
