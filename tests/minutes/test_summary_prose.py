@@ -107,3 +107,24 @@ def test_a_sentence_becomes_third_person_reported_speech(
 @pytest.mark.parametrize("text", ["Okay.", "Thank you!", "Uh, yes, sure."])
 def test_fillers_give_no_reported_sentence(text: str) -> None:
     assert reported(text, "The customer", "the agent") is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "topic"),
+    [
+        ("Can you give me a fragile label for my suitcase?", "label"),
+        ("Sorry, could I see the wine list?", "wine"),
+        ("I've just heard an announcement that my flight has been delayed.", "flight"),
+    ],
+)
+def test_the_subject_names_the_topic_not_the_asking(request_text: str, topic: str) -> None:
+    draft = analyze(
+        [
+            TurnIn(role="agent", text="Good evening, how can I help you?"),
+            TurnIn(role="customer", text=request_text),
+            TurnIn(role="agent", text="Of course, here you are."),
+        ]
+    )
+    assert topic in draft.subject.lower()
+    assert not FIRST_OR_SECOND_PERSON.search(draft.subject), draft.subject
+    assert not draft.subject.endswith(("?", "…"))

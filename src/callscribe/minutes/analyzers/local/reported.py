@@ -8,6 +8,8 @@ first-person statements take the speaker as subject, the rest "says ...". Never 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from contextvars import ContextVar
 
 from callscribe.minutes.analyzers import lexicon
 from callscribe.minutes.analyzers.base import SPACE_RE
@@ -79,11 +81,27 @@ def shift_pronouns(text: str, listener: str) -> str:
 
 def _lower_first(text: str) -> str:
     """Lowercase a sentence's first word unless it is a name ("Green has ..."), "I" or an
-    acronym: only words the stop-word list knows are lowered."""
+    acronym: names are the words the call capitalises inside a sentence (`_PROPER`)."""
     first = re.match(r"[A-Za-z']+", text)
-    if not first or first.group(0).lower() not in lexicon.STOPWORDS or first.group(0) == "I":
+    if not first or first.group(0) == "I" or first.group(0)[1:2].isupper():
+        return text
+    word = first.group(0).lower()
+    if word not in lexicon.STOPWORDS and word in _PROPER.get():
         return text
     return text[:1].lower() + text[1:]
+
+
+_PROPER: ContextVar[frozenset[str]] = ContextVar("proper_names", default=frozenset())
+
+
+def proper_names(sentences: Iterable[str]) -> frozenset[str]:
+    """Words written with a capital inside a sentence (names, places), lowercased."""
+    names = set()
+    for text in sentences:
+        for i, m in enumerate(re.finditer(r"[A-Za-z][A-Za-z'-]*", text)):
+            if i > 0 and m.group(0)[:1].isupper() and m.group(0) != "I":
+                names.add(m.group(0).lower())
+    return frozenset(names)
 
 
 def _strip(body: str) -> str:
@@ -177,6 +195,7 @@ def _question(body: str, label: str, listener: str) -> str | None:
 
 
 _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(?P<x>(?:just |only )?(?:wanted|needed|called|came)\b.+)", re.I), "{L} {x}"),
     (re.compile(r"^let's (?P<x>.+)", re.I), "{L} suggests they {x}"),
     (re.compile(r"^let me (?P<x>.+)", re.I), "{L} offers to {x}"),
     (
@@ -228,7 +247,7 @@ _STATEMENTS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"^(?:please )?(?P<v>give|tell|send|show|call|bring|take|help|wait|check|put|leave|come|sign|fill|pay|keep|follow|go|make|get|book|cancel|change|remember|try|don't)\b (?P<x>.+)",
+            r"^(?:please )?(?P<v>give|tell|send|show|call|bring|take|help|wait|check|put|leave|come|sign|fill|pay|keep|follow|go|make|get|book|cancel|change|remember|try|attach|listen|look|sit|turn|enter|press|hold|use|write|read|ask|contact|visit|return|open|close|stay|note|choose|pick|hurry|don't)\b (?P<x>.+)",
             re.I,
         ),
         "{L} asks {O} to {v} {x}",
@@ -261,9 +280,25 @@ def _statement(body: str, label: str, listener: str, addressed: bool) -> str:
 GENERIC_VERB = "tells {O}"
 
 
-def reported(text: str, label: str, listener: str, *, addressed: bool = True) -> str | None:
+def reported(
+    text: str,
+    label: str,
+    listener: str,
+    *,
+    addressed: bool = True,
+    names: frozenset[str] = frozenset(),
+) -> str | None:
     """One sentence as reported speech, or None when nothing of substance is left.
-    `addressed`: the listener is a known party (else a plain statement is "says")."""
+    `addressed`: the listener is a known party (else a plain statement is "says");
+    `names`: the call's proper names (`proper_names`), kept capitalised."""
+    token = _PROPER.set(names)
+    try:
+        return _reported(text, label, listener, addressed)
+    finally:
+        _PROPER.reset(token)
+
+
+def _reported(text: str, label: str, listener: str, addressed: bool) -> str | None:
     body = _strip(text.replace("’", "'"))
     polite = re.match(r"^please,? (?P<x>.+)", body, re.I)
     if polite and not body.endswith("?"):

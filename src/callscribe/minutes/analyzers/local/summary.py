@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from callscribe.minutes.analyzers.base import SPACE_RE
-from callscribe.minutes.analyzers.local.reported import reported
+from callscribe.minutes.analyzers.local.reported import proper_names, reported
 from callscribe.minutes.analyzers.local.text import (
     FILLER_START_RE,
     IN_CALL_OBJECTS,
@@ -290,7 +290,7 @@ def _trim(sentence: str, max_words: int) -> str:
         n = len(body[: m.start()].split())
         if n > max_words:
             break
-        if n >= 6:
+        if n >= 10:  # the speaker, the verb and a clause of substance
             best = m.start()
     if best is not None:
         return body[:best].rstrip(" ,;") + "."
@@ -304,12 +304,14 @@ def compose_summary(
     request: Sentence | None = None,
 ) -> str:
     """The picked sentences in reported speech, speaker named, trimmed, in call order;
-    over the word budget, the last sentences go first, the customer's request last."""
+    over the word budget, the longest sentences go first (in long calls never the
+    customer's request)."""
     long_call = len(all_sentences) > 60
     budget = SUMMARY_BUDGET_WORDS * (3 if long_call else 1)
     max_words = SUMMARY_MAX_WORDS * (2 if long_call else 1)
     keep = request if len(all_sentences) > PROTECT_REQUEST_FROM else None
     out: list[tuple[Sentence, str]] = []
+    names = proper_names(s.text for s in all_sentences)
     speakers = {s.role: s.speaker for s in all_sentences if s.speaker}
     for sent in picked:
         label = party_label(sent.role, sent.speaker, context)
@@ -317,12 +319,13 @@ def compose_summary(
         listener = party_label(other, speakers.get(other), context) if other else "the other party"
         if listener.startswith("The "):
             listener = "the " + listener[4:]
-        line = reported(sent.text, label, listener, addressed=other is not None)
+        line = reported(sent.text, label, listener, addressed=other is not None, names=names)
         if line:
             out.append((sent, _trim(capitalize(line), max_words)))
     if not out:
         return " ".join(summary_sentence(s, context) for s in picked)
     while len(out) > 1 and sum(len(line.split()) for _, line in out) > budget:
-        drop = next((i for i in range(len(out) - 1, -1, -1) if out[i][0] is not keep), len(out) - 1)
+        candidates = [i for i in range(len(out)) if out[i][0] is not keep] or [len(out) - 1]
+        drop = max(candidates, key=lambda i: (len(out[i][1].split()), i))  # the longest
         out.pop(drop)
     return " ".join(line for _, line in out)
