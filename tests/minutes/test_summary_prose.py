@@ -128,3 +128,16 @@ def test_the_subject_names_the_topic_not_the_asking(request_text: str, topic: st
     assert topic in draft.subject.lower()
     assert not FIRST_OR_SECOND_PERSON.search(draft.subject), draft.subject
     assert not draft.subject.endswith(("?", "…"))
+
+
+def test_a_question_and_its_answer_make_one_sentence() -> None:
+    turns = [
+        TurnIn(role="agent", text="Thank you for calling, how may I help you?"),
+        TurnIn(role="customer", text="Could you move my dental appointment to Friday morning?"),
+        TurnIn(role="agent", text="Sure, Friday at nine is free."),
+    ]
+    summary = analyze(turns).summary
+    merged = next(s for s in sentences(summary) if "appointment" in s)
+    assert merged.startswith("The customer asks the agent")
+    assert re.search(r"\bthe agent (?:agrees|says yes)\b", merged), merged
+    assert not FIRST_OR_SECOND_PERSON.search(summary), summary

@@ -297,6 +297,35 @@ def _trim(sentence: str, max_words: int) -> str:
     return sentence
 
 
+_YES_RE = re.compile(
+    r"^(?:yes|yeah|yep|sure|certainly|of course|ok|okay|all right|no problem|definitely|absolutely|"
+    r"with pleasure|my pleasure|right away)\b",
+    re.I,
+)
+_NO_RE = re.compile(
+    r"^(?:no|nope|i'm afraid not|sorry,? (?:no|we don't|we can't))\b(?!\s+problem)", re.I
+)
+
+
+def _with_answer(line: str, question: Sentence, sentences: list[Sentence], listener: str) -> str:
+    """A question and the other party's yes or no in one sentence ("... asks the agent to
+    book a room, and the agent agrees")."""
+    if not question.text.rstrip().endswith("?") or question.index + 1 >= len(sentences):
+        return line
+    answer = sentences[question.index + 1]
+    if answer.role == question.role or answer.turn == question.turn:
+        return line
+    head = line.rstrip(".")
+    if _YES_RE.match(answer.text.strip()):
+        request = re.search(
+            r"\b(?:asks (?:\S+ )?to|asks for|suggests|asks whether \S+ wants)\b", head
+        )
+        return f"{head}, and {listener} {'agrees' if request else 'says yes'}."
+    if _NO_RE.match(answer.text.strip()):
+        return f"{head}, but {listener} says no."
+    return line
+
+
 def compose_summary(
     picked: list[Sentence],
     all_sentences: list[Sentence],
@@ -320,6 +349,8 @@ def compose_summary(
         if listener.startswith("The "):
             listener = "the " + listener[4:]
         line = reported(sent.text, label, listener, addressed=other is not None, names=names)
+        if line:
+            line = _with_answer(line, sent, all_sentences, listener)
         if line:
             out.append((sent, _trim(capitalize(line), max_words)))
     if not out:
