@@ -141,3 +141,10 @@ def test_a_question_and_its_answer_make_one_sentence() -> None:
     assert merged.startswith("The customer asks the agent")
     assert re.search(r"\bthe agent (?:agrees|says yes)\b", merged), merged
     assert not FIRST_OR_SECOND_PERSON.search(summary), summary
+
+
+def test_a_statement_with_a_tag_question_is_not_answered() -> None:
+    name, turns = abcd_dialogues()[0]  # "i need to return an item, can you help me with that?"
+    first = sentences(analyze(turns).summary)[0]
+    assert "return" in first
+    assert not re.search(r"\b(?:agrees|says yes)\b", first), first

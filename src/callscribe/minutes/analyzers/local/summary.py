@@ -316,6 +316,8 @@ def _with_answer(line: str, question: Sentence, sentences: list[Sentence], liste
     if answer.role == question.role or answer.turn == question.turn:
         return line
     head = line.rstrip(".")
+    if not re.search(r"\b(?:asks|suggests)\b", head):  # "I need X, can you help?" is a statement
+        return line
     if _YES_RE.match(answer.text.strip()):
         request = re.search(
             r"\b(?:asks (?:\S+ )?to|asks for|suggests|asks whether \S+ wants)\b", head
