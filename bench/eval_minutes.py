@@ -26,10 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from callscribe.minutes.analyzers import LocalAnalyzer  # noqa: E402
+from callscribe.minutes.analyzers.local import LocalAnalyzer  # noqa: E402
 from callscribe.minutes.schemas import AnalysisContext, TurnIn  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "testdata" / "transcripts" / "dialogsum"
+TASK_DATA = ROOT.parent / "shared" / "testdata" / "transcripts"
 FILES = ("dialogsum_test_150.jsonl", "dialogsum_service_subset.jsonl")
 
 _TURN_RE = re.compile(r"^#(Person\d)#:\s*(.*)$")
@@ -168,6 +169,69 @@ def evaluate(path: Path, show: int) -> dict[str, object]:
     }
 
 
+# --------------------------------------------------------------------------- tasks
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in tokens(text)}
+
+
+def _task_row(name: str, turns: list[TurnIn], task_words: set[str], escalated: bool) -> str:
+    """Subject and summary name the task; the outcome and action items fit what the
+    agent did (the manager notified: escalated or follow-up with an agent action item;
+    otherwise the request was handled: resolved or informational)."""
+    draft = LocalAnalyzer().analyze(turns, AnalysisContext(channel="voice"))
+    named = sorted(task_words & _stems(draft.subject + " " + draft.summary))
+    want = {"escalated", "follow-up needed"} if escalated else {"resolved", "informational"}
+    agent_items = [a for a in draft.action_items if a.owner == "agent"]
+    items_ok = bool(agent_items) if escalated else True
+    ok = bool(named) and draft.outcome in want and items_ok
+    items = [f"{a.owner}: {a.title}" for a in draft.action_items]
+    return (
+        f"  {'ok  ' if ok else 'MISS'} {name}: task words {sorted(task_words)} named {named}; "
+        f"outcome {draft.outcome!r} (want {'/'.join(sorted(want))}); "
+        f"action items {items}\n"
+        f"       subject: {draft.subject}\n       summary: {draft.summary}"
+    )
+
+
+def task_checks(root: Path) -> list[str]:
+    """Harper Valley's task metadata and ABCD's flows against the minutes."""
+    rows: list[str] = []
+    for meta_path in sorted((root / "harper_valley").glob("*.metadata.json")):
+        meta = json.loads(meta_path.read_text())
+        data = next((r["data"] for r in meta["agent"]["responses"] if r.get("data")), {})
+        words = _stems(" ".join(str(v) for v in data.values())) - {"type"}
+        segs = json.loads(meta_path.with_name(meta["sid"] + ".transcript.json").read_text())
+        segs.sort(key=lambda seg: seg["start_ms"])
+        turns = [
+            TurnIn(
+                role="customer" if seg["speaker_role"] == "caller" else seg["speaker_role"],
+                text=seg["transcript"],
+                start_ms=seg["start_ms"],
+                end_ms=seg["start_ms"] + seg["duration_ms"],
+            )
+            for seg in segs
+        ]
+        rows.append(_task_row(f"harper {meta['sid']}", turns, words, escalated=False))
+    abcd = root / "abcd" / "abcd_sample.json"
+    for convo in json.loads(abcd.read_text()) if abcd.exists() else []:
+        scenario = convo["scenario"]
+        words = _stems(scenario["subflow"].replace("_", " ")) - {"status", "size"}
+        words = {w for w in words if not w.isdigit()}
+        actions = " ".join(t for r, t in convo["original"] if r == "action").lower()
+        turns = [TurnIn(role=r, text=t) for r, t in convo["original"] if r in ("agent", "customer")]
+        rows.append(
+            _task_row(
+                f"abcd {convo['convo_id']} {scenario['flow']}/{scenario['subflow']}",
+                turns,
+                words,
+                escalated="manager has been notified" in actions,
+            )
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,6 +259,10 @@ def main() -> None:
             f"summary {res['mean_words']:.1f} words mean"
         )
         print(f"  outcomes {res['outcomes']}\n  sentiments {res['sentiments']}")
+    checks = task_checks(TASK_DATA)
+    if checks:
+        print("\nTasks (Harper Valley metadata, ABCD flows) against subject, summary, outcome:")
+        print("\n".join(checks))
 
 
 if __name__ == "__main__":

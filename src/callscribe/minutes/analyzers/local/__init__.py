@@ -15,7 +15,7 @@ from callscribe.minutes.analyzers.local.outcome import pick_outcome
 from callscribe.minutes.analyzers.local.sections import build_sections, write_overview
 from callscribe.minutes.analyzers.local.sentiment import overall_sentiment
 from callscribe.minutes.analyzers.local.subject import pick_subject, subject_from
-from callscribe.minutes.analyzers.local.summary import pick_summary, summary_sentence, textrank
+from callscribe.minutes.analyzers.local.summary import compose_summary, pick_summary, textrank
 from callscribe.minutes.analyzers.local.text import sentences_of
 from callscribe.minutes.schemas import (
     AnalysisContext,
@@ -51,7 +51,7 @@ class LocalAnalyzer:
         )
         rank = textrank(sentences)
         picked = pick_summary(sentences, rank, request)
-        summary = " ".join(summary_sentence(s, context) for s in picked)
+        summary = compose_summary(picked, sentences, context, request)
         action_items = extract_action_items(sentences, context)
         outcome = pick_outcome(sentences, labels, action_items)
         draft = MinutesDraft(

@@ -83,7 +83,45 @@ def subject_from(sentence: str) -> str | None:
 
 
 def pick_subject(sentences: list[Sentence], tags: list[str]) -> str:
-    return restore_case(_pick_subject(sentences, tags), sentences)
+    subject = _pick_subject(sentences, tags)
+    topic = topical(subject)
+    if topic is None and tags:
+        topic = truncate(capitalize(", ".join(tags[:3])), SUBJECT_MAX)
+    return restore_case(topic or subject, sentences)
+
+
+# how a request is put, not what it is about ("Can you give me" a fragile label)
+_ASKING_RE = re.compile(
+    r"^(?:(?:can|could|would|will|may|might) (?:you|i|we) (?:please )?"
+    r"(?:(?:give|get|send|show|bring|tell|find|book|make|take|have|order|see|speak to|talk to|ask)\s+)?(?:me |us )?|"
+    r"(?:do|does|did|are|is|have|has) (?:you|i|we) (?:have |know |got )?|"
+    r"(?:i|we)(?:'ve| have)? (?:just )?(?:heard|think|thought|want|need|have|got) (?:that |an? |some )?|"
+    r"(?:sorry|excuse me|please)[, ]+)",
+    re.I,
+)
+_PERSON_RE = re.compile(
+    r"\b(?:i|i'm|i've|me|my|mine|you|you're|your|yours|we|we're|us|our)\b", re.I
+)
+
+
+def topical(subject: str) -> str | None:
+    """The subject as a topic: the asking stripped ("Can you give me a fragile label" ->
+    "Fragile label"); None when what is left still talks in the first or second person,
+    is a whole clause (over 8 words) or was cut short, so the caller names the tags."""
+    x = subject.strip(" .?!…")
+    for _ in range(2):
+        x = _ASKING_RE.sub("", x).strip()
+    x = re.sub(r"^(?:a|an|the|some|this|that)\s+", "", x, flags=re.I)
+    x = re.sub(r"\b(?:my|your|our)\s+", "", x, flags=re.I)
+    if (
+        not x
+        or subject.endswith("…")
+        or _PERSON_RE.search(x)
+        or len(x.split()) > 8
+        or not content_words(x)
+    ):
+        return None
+    return truncate(capitalize(x), SUBJECT_MAX)
 
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")

@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 
 from callscribe.minutes.analyzers.base import SPACE_RE
+from callscribe.minutes.analyzers.local.reported import proper_names, reported
 from callscribe.minutes.analyzers.local.text import (
     FILLER_START_RE,
     IN_CALL_OBJECTS,
@@ -137,6 +138,7 @@ def summary_sentence(sent: Sentence, context: AnalysisContext) -> str:
     )
 
 
+TWO_SENTENCES_UP_TO = 12  # sentences in the call; longer calls get 3, then 4
 _TEXTRANK_MAX_SENTENCES = 1500  # ~1.5 hours of speech; beyond, the n x n graph costs too much
 
 
@@ -232,7 +234,7 @@ def pick_summary(
     sentences: list[Sentence], rank: np.ndarray, request: Sentence | None
 ) -> list[Sentence]:
     n = len(sentences)
-    k = 2 if n <= 12 else 3 if n <= 60 else 4
+    k = 2 if n <= TWO_SENTENCES_UP_TO else 3 if n <= 60 else 4
     scores = []
     for s, r in zip(sentences, rank, strict=True):
         length = len(s.content)
@@ -266,3 +268,97 @@ def pick_summary(
     if not chosen:
         chosen = [max(sentences, key=lambda s: (len(s.words), -s.index))]
     return sorted(chosen, key=lambda s: s.index)
+
+
+_CLAUSE_CUT_RE = re.compile(
+    r",\s+(?:but|and|so|because|which|as|if|or)\b|;\s+|\s+(?:but|because|so that)\s+", re.I
+)
+
+SUMMARY_BUDGET_WORDS = 30  # words in all (twice that past 60 sentences)
+PROTECT_REQUEST_FROM = 20  # sentences; in shorter calls the request is usually first anyway
+SUMMARY_MAX_WORDS = 18  # per sentence; DialogSum's human summaries run ~20 words in all
+
+
+def _trim(sentence: str, max_words: int) -> str:
+    """A long reported sentence keeps its first clause(s) up to max_words."""
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence
+    body = sentence.rstrip(".")
+    best = None
+    for m in _CLAUSE_CUT_RE.finditer(body):
+        n = len(body[: m.start()].split())
+        if n > max_words:
+            break
+        if n >= 10:  # the speaker, the verb and a clause of substance
+            best = m.start()
+    if best is not None:
+        return body[:best].rstrip(" ,;") + "."
+    return sentence
+
+
+_YES_RE = re.compile(
+    r"^(?:yes|yeah|yep|sure|certainly|of course|ok|okay|all right|no problem|definitely|absolutely|"
+    r"with pleasure|my pleasure|right away)\b",
+    re.I,
+)
+_NO_RE = re.compile(
+    r"^(?:no|nope|i'm afraid not|sorry,? (?:no|we don't|we can't))\b(?!\s+problem)", re.I
+)
+
+
+def _with_answer(line: str, question: Sentence, sentences: list[Sentence], listener: str) -> str:
+    """A question and the other party's yes or no in one sentence ("... asks the agent to
+    book a room, and the agent agrees")."""
+    if not question.text.rstrip().endswith("?") or question.index + 1 >= len(sentences):
+        return line
+    answer = sentences[question.index + 1]
+    if answer.role == question.role or answer.turn == question.turn:
+        return line
+    head = line.rstrip(".")
+    if not re.search(r"\b(?:asks|suggests)\b", head):  # "I need X, can you help?" is a statement
+        return line
+    if _YES_RE.match(answer.text.strip()):
+        request = re.search(
+            r"\b(?:asks (?:\S+ )?to|asks for|suggests|asks whether \S+ wants)\b", head
+        )
+        return f"{head}, and {listener} {'agrees' if request else 'says yes'}."
+    if _NO_RE.match(answer.text.strip()):
+        return f"{head}, but {listener} says no."
+    return line
+
+
+def compose_summary(
+    picked: list[Sentence],
+    all_sentences: list[Sentence],
+    context: AnalysisContext,
+    request: Sentence | None = None,
+) -> str:
+    """The picked sentences in reported speech, speaker named, trimmed, in call order;
+    over the word budget, the longest sentences go first (in long calls never the
+    customer's request)."""
+    long_call = len(all_sentences) > 60
+    budget = SUMMARY_BUDGET_WORDS * (3 if long_call else 1)
+    max_words = SUMMARY_MAX_WORDS * (2 if long_call else 1)
+    keep = request if len(all_sentences) > PROTECT_REQUEST_FROM else None
+    out: list[tuple[Sentence, str]] = []
+    names = proper_names(s.text for s in all_sentences)
+    speakers = {s.role: s.speaker for s in all_sentences if s.speaker}
+    for sent in picked:
+        label = party_label(sent.role, sent.speaker, context)
+        other = other_role(sent.role)
+        listener = party_label(other, speakers.get(other), context) if other else "the other party"
+        if listener.startswith("The "):
+            listener = "the " + listener[4:]
+        line = reported(sent.text, label, listener, addressed=other is not None, names=names)
+        if line:
+            line = _with_answer(line, sent, all_sentences, listener)
+        if line:
+            out.append((sent, _trim(capitalize(line), max_words)))
+    if not out:
+        return " ".join(summary_sentence(s, context) for s in picked)
+    while len(out) > 1 and sum(len(line.split()) for _, line in out) > budget:
+        candidates = [i for i in range(len(out)) if out[i][0] is not keep] or [len(out) - 1]
+        drop = max(candidates, key=lambda i: (len(out[i][1].split()), i))  # the longest
+        out.pop(drop)
+    return " ".join(line for _, line in out)

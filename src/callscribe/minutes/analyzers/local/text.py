@@ -20,7 +20,11 @@ _NOISE_RE = re.compile(r"\{[a-z_]+\}|<[^>]{1,30}>|\[(?:noise|laughter|inaudible|
 _SPACE_PUNCT_RE = re.compile(r"\s+([,.!?;:])")
 
 
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Za-z0-9$£€])")
+# not after a title ("Mr. Green" is one name)
+_SENT_SPLIT_RE = re.compile(
+    r"(?<=[.!?])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bProf\.)"
+    r"\s+(?=[\"'(\[]?[A-Za-z0-9$£€])"
+)
 
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
