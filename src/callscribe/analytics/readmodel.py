@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Column, Table, func, select
 from sqlalchemy import types as sqltypes
@@ -71,17 +71,21 @@ class DuckDBDialect(PGDialect):
 
 DIALECT = DuckDBDialect()
 
+ENGAGEMENTS = cast(Table, Engagement.__table__)
+TURNS = cast(Table, Turn.__table__)
+MINUTES = cast(Table, Minutes.__table__)
 # table -> columns left out (long texts nobody aggregates)
 LEFT_OUT: dict[Table, set[str]] = {
-    Engagement.__table__: {"error", "status_reason", "customer_name", "customer_phone"},  # type: ignore[dict-item]
-    Turn.__table__: {"text", "pii_spans", "speaker"},  # type: ignore[dict-item]
-    Minutes.__table__: {"summary", "overview", "sections", "notes", "subject"},  # type: ignore[dict-item]
-    Transaction.__table__: set(),  # type: ignore[dict-item]
-    Review.__table__: set(),  # type: ignore[dict-item]
-    Tag.__table__: {"description", "auto_error"},  # type: ignore[dict-item]
-    Agent.__table__: set(),  # type: ignore[dict-item]
+    ENGAGEMENTS: {"error", "status_reason", "customer_name", "customer_phone"},
+    TURNS: {"text", "pii_spans", "speaker"},
+    MINUTES: {"summary", "overview", "sections", "notes", "subject"},
+    cast(Table, Transaction.__table__): set(),
+    cast(Table, Review.__table__): set(),
+    cast(Table, Tag.__table__): {"description", "auto_error"},
+    cast(Table, Agent.__table__): set(),
 }
-WHOLE = (Transaction.__table__, Review.__table__, Tag.__table__, Agent.__table__)
+# copied whole at each refresh (small, or without a reliable change mark)
+WHOLE = tuple(t for t in LEFT_OUT if t not in (ENGAGEMENTS, TURNS, MINUTES))
 
 
 def _columns(table: Table) -> list[Column[Any]]:
@@ -177,7 +181,7 @@ class ReadModel:
         mark = self._meta(cur, "watermark")
         since = datetime.fromisoformat(mark) - timedelta(seconds=OVERLAP_S) if mark else None
         copied: dict[str, int] = {}
-        eng = Engagement.__table__
+        eng = ENGAGEMENTS
         cur.execute("BEGIN TRANSACTION")
         try:
             changed = select(eng.c.id)
@@ -186,31 +190,31 @@ class ReadModel:
             new_mark = session.scalar(select(func.max(eng.c.updated_at)))
             changed_ids = None if since is None else list(session.scalars(changed))
             if changed_ids is None:  # first refresh: everything
-                for table in (eng, Turn.__table__, Minutes.__table__):
-                    copied[table.name] = self._copy(cur, session, table, None)  # type: ignore[arg-type]
+                for table in (eng, TURNS, MINUTES):
+                    copied[table.name] = self._copy(cur, session, table, None)
             elif changed_ids:
                 self._stage_ids(cur, changed_ids)
                 for table, key in (
-                    (Turn.__table__, "engagement_id"),
-                    (Minutes.__table__, "engagement_id"),
+                    (TURNS, "engagement_id"),
+                    (MINUTES, "engagement_id"),
                 ):
                     cur.execute(
                         f'DELETE FROM "{table.name}" WHERE "{key}" IN (SELECT id FROM _changed)'
                     )
                 cur.execute('DELETE FROM "engagements" WHERE id IN (SELECT id FROM _changed)')
-                copied["engagements"] = self._copy(cur, session, eng, changed)  # type: ignore[arg-type]
-                for table in (Turn.__table__, Minutes.__table__):
+                copied["engagements"] = self._copy(cur, session, eng, changed)
+                for table in (TURNS, MINUTES):
                     ids = changed.scalar_subquery()
                     copied[table.name] = self._copy(
                         cur,
                         session,
-                        table,  # type: ignore[arg-type]
+                        table,
                         select(table).where(table.c.engagement_id.in_(ids)),
                     )
             self._drop_deleted(cur, session)
             for table in WHOLE:
                 cur.execute(f'DELETE FROM "{table.name}"')
-                copied[table.name] = self._copy(cur, session, table, None)  # type: ignore[arg-type]
+                copied[table.name] = self._copy(cur, session, table, None)
             self._set(cur, "refreshed_at", started.isoformat())
             if new_mark is not None:
                 if new_mark.tzinfo is None:
@@ -233,7 +237,7 @@ class ReadModel:
     def _drop_deleted(self, cur: Any, session: Session) -> None:
         """Engagements deleted in the primary (retention, erasure): when the counts
         differ, drop the copies whose id the primary no longer has, with their rows."""
-        eng = Engagement.__table__
+        eng = ENGAGEMENTS
         theirs = session.scalar(select(func.count()).select_from(eng)) or 0
         ours = cur.execute("SELECT count(*) FROM engagements").fetchone()[0]
         if ours == theirs:
@@ -255,7 +259,7 @@ class ReadModel:
         bind = session.connection()
         compiled = stmt.compile(dialect=bind.dialect)
         params = compiled.construct_params()
-        raw = bind.connection.driver_connection
+        raw: Any = bind.connection.driver_connection
         dbapi_cur = raw.cursor()
         if compiled.positiontup is not None:
             values: Any = [_bind(bind.dialect, params[k]) for k in compiled.positiontup]
