@@ -155,6 +155,16 @@ class ReadModel:
     con: Any  # duckdb.DuckDBPyConnection
     lock: threading.Lock = field(default_factory=threading.Lock)
     served: dict[str, int] = field(default_factory=lambda: {"duckdb": 0, "primary": 0})
+    _local: threading.local = field(default_factory=threading.local)
+    _cursors: threading.Lock = field(default_factory=threading.Lock)  # not during refreshes
+
+    def cursor(self) -> Any:
+        """This thread's own connection to the model (DuckDB's, one per thread)."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            with self._cursors:
+                cur = self._local.cur = self.con.cursor()
+        return cur
 
     # -- state -----------------------------------------------------------------------
     def _meta(self, cur: Any, key: str) -> str | None:
@@ -162,7 +172,7 @@ class ReadModel:
         return None if row is None else str(row[0])
 
     def refreshed_at(self) -> datetime | None:
-        value = self._meta(self.con.cursor(), "refreshed_at")
+        value = self._meta(self.cursor(), "refreshed_at")
         return datetime.fromisoformat(value) if value else None
 
     def fresh(self, max_lag_s: float) -> bool:
@@ -173,11 +183,15 @@ class ReadModel:
     def refresh(self, session: Session) -> dict[str, int]:
         """Copy in what changed since the last refresh; returns rows copied per table."""
         with self.lock:
-            return self._refresh(session)
+            with self._cursors:
+                cur = self.con.cursor()
+            try:
+                return self._refresh(session, cur)
+            finally:
+                cur.close()
 
-    def _refresh(self, session: Session) -> dict[str, int]:
+    def _refresh(self, session: Session, cur: Any) -> dict[str, int]:
         started = datetime.now(UTC)
-        cur = self.con.cursor()
         mark = self._meta(cur, "watermark")
         since = datetime.fromisoformat(mark) - timedelta(seconds=OVERLAP_S) if mark else None
         copied: dict[str, int] = {}
@@ -291,7 +305,7 @@ class ReadModel:
         compiled = stmt.compile(dialect=DIALECT)
         params = compiled.construct_params()
         values = [plain_param(params[k]) for k in compiled.positiontup]
-        rows = self.con.cursor().execute(str(compiled), values).fetchall()
+        rows = self.cursor().execute(str(compiled), values).fetchall()
         return [tuple(r) for r in rows]
 
 
