@@ -60,13 +60,15 @@ NULL = "\\N"  # NULL in the CSV files (an empty field is an empty string)
 
 
 class DuckDBDialect(PGDialect):
-    """PostgreSQL's SQL compiler under the name `duckdb` (for @compiles), `?` params."""
+    """PostgreSQL's SQL compiler under the name `duckdb` (for @compiles), `$n` params:
+    a parameter used twice keeps its number, so DuckDB sees a grouped expression
+    (`attributes ->> $1`) in SELECT and GROUP BY as the same one."""
 
     name = "duckdb"
     supports_statement_cache = True
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__(paramstyle="qmark", **kw)
+        super().__init__(paramstyle="numeric_dollar", **kw)
 
 
 DIALECT = DuckDBDialect()
