@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # seconds a request waits for a free connection before it gets 503 + Retry-After
     DB_POOL_TIMEOUT_S: float = 3
 
+    # analytics: "duckdb" keeps an analytical read model (DATA_DIR/analytics.duckdb) that
+    # run_query serves dashboards from; refreshed every ANALYTICS_REFRESH_S by the worker's
+    # sweep; a query falls back to the primary database when the last refresh is older
+    # than ANALYTICS_MAX_LAG_S (or the model cannot serve it). "" (default): off.
+    ANALYTICS_READ_MODEL: str = ""
+    ANALYTICS_REFRESH_S: float = 30
+    ANALYTICS_MAX_LAG_S: float = 300
+
     MAX_UPLOAD_MB: int = 500  # per recording; the seed contract's default
     PASSWORD_HASH_CONCURRENCY: int = 4  # argon2 hashes at once; each takes 64 MiB
     PASSWORD_HASH_WAIT_S: float = 10  # a sign-in waits this long for a slot, then 503

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from callscribe import events
+from callscribe.analytics import readmodel
 from callscribe.calls import service as calls
 from callscribe.calls.tasks import enqueue_calls, queued_call_ids
 from callscribe.connectors import tasks as connectors_tasks
@@ -87,6 +88,9 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("stalled ingest batches", zipbatch_tasks.sweep_stalled_batches, every_s=60),
     Sweep("unindexed turns", search_tasks.sweep_unindexed, every_s=300),
     Sweep("stalled auto reviews", reviews_tasks.sweep_stalled, every_s=300),
+    # the analytical read model (CALLSCRIBE_ANALYTICS_READ_MODEL=duckdb): every sweep looks,
+    # it refreshes once ANALYTICS_REFRESH_S have passed since the last refresh
+    Sweep("analytics read model", readmodel.refresh_due, every_s=5),
     Sweep("retention", retention_tasks.sweep_retention, every_s=retention_tasks.DAILY_S),
 )
 

@@ -67,8 +67,27 @@ def _at(day: int) -> datetime:
     return datetime(2026, 11, day, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(params=["primary", "duckdb"])
+def read_model(request: pytest.FixtureRequest, app_env: dict[str, str], monkeypatch):  # type: ignore[no-untyped-def]
+    """Every analytics test that builds the world runs twice: on the primary database,
+    and with the DuckDB read model on (refreshed once the world is built), where every
+    run_query must be served by the read model (none may fall back to the primary)."""
+    from callscribe.analytics import readmodel
+    from callscribe.settings import reset_settings
+
+    if request.param == "duckdb":
+        monkeypatch.setenv("CALLSCRIBE_ANALYTICS_READ_MODEL", "duckdb")
+        reset_settings()
+    yield request.param
+    model = readmodel.current()
+    served = dict(model.served) if model is not None else None
+    readmodel.close_all()
+    if request.param == "duckdb":
+        assert served is not None and served["primary"] == 0, served
+
+
 @pytest.fixture
-def world(company: CompanyCtx) -> World:
+def world(company: CompanyCtx, read_model: str) -> World:
     from callscribe.accounts.models import Agent
     from callscribe.calls.models import Conversation, Engagement, Minutes, Turn
     from callscribe.crm.models import Customer, Transaction
@@ -223,7 +242,11 @@ def world(company: CompanyCtx) -> World:
                     status=status.value,
                 )
             )
-        return World(company, dana.id, sam.id, c1.id, c2.id, ids)
+    if read_model == "duckdb":
+        from callscribe.analytics import readmodel
+
+        readmodel.refresh_now()
+    return World(company, dana.id, sam.id, c1.id, c2.id, ids)
 
 
 @pytest.fixture

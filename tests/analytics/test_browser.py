@@ -11,6 +11,10 @@ from tests.analytics.conftest import World
 from tests.conftest import LiveServer
 from tests.web.conftest import create_user, sign_in_page
 
+# the page, not the database path, is the point here (the live server is another
+# process: the read model's file belongs to this one)
+pytestmark = pytest.mark.parametrize("read_model", ["primary"], indirect=True)
+
 
 @pytest.mark.slow
 def test_overview_filter_default_view_and_drill_down_to_the_journey(

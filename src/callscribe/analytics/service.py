@@ -4,6 +4,7 @@ views (per user), favorites and selections. No HTTP here."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from callscribe.accounts.models import Agent
-from callscribe.analytics import builtins
+from callscribe.analytics import builtins, readmodel
 from callscribe.analytics.expression import nodes
 from callscribe.analytics.expression.compiler import compile_value, metric_refs
 from callscribe.analytics.expression.parser import parse
@@ -51,6 +52,9 @@ from callscribe.errors import (
     from_validation,
 )
 from callscribe.kit.filters import EngagementFilter
+from callscribe.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 MAX_GROUPS = 1000  # rows a query answers; a chart of more is unreadable
 MAX_METRICS = 40
@@ -261,6 +265,7 @@ class QueryResult:
     columns: list[str]
     rows: list[list[Any]]
     keys: list[dict[str, Any]]  # per row: the group values a drill-down filters on
+    path: str = "primary"  # where the rows came from: "primary" or "duckdb" (read model)
 
 
 def _group(frame: Frame, name: str) -> tuple[Any, Any]:
@@ -346,8 +351,7 @@ def run_query(
     if groups:
         group_cols = [g[0] for g in groups] + [g[1] for g in groups]
         stmt = stmt.group_by(*dict.fromkeys(group_cols)).limit(MAX_GROUPS)
-    _prepare(session)
-    fetched = session.execute(stmt).all()
+    fetched, path = _execute(session, stmt)
     n = len(groups)
     rows: list[list[Any]] = []
     row_keys: list[dict[str, Any]] = []
@@ -360,7 +364,29 @@ def run_query(
         columns=[*group_by, *metrics],
         rows=[rows[i] for i in order],
         keys=[row_keys[i] for i in order],
+        path=path,
     )
+
+
+def _execute(session: Session, stmt: Select[Any]) -> tuple[list[Any], str]:
+    """Rows of the statement and where they came from: the analytical read model when it
+    is on, fresh and holds what the statement reads, else the primary database."""
+    model = readmodel.current()
+    why = "off"
+    if model is not None:
+        if not readmodel.servable(stmt):
+            why = "not servable"
+        elif not model.fresh(get_settings().ANALYTICS_MAX_LAG_S):
+            why = "stale"
+        else:
+            rows = model.execute(stmt)
+            model.served["duckdb"] += 1
+            log.debug("analytics query: duckdb read model")
+            return rows, "duckdb"
+        model.served["primary"] += 1
+    log.debug("analytics query: primary database (read model %s)", why)
+    _prepare(session)
+    return list(session.execute(stmt).all()), "primary"
 
 
 def _key(value: Any) -> Any:

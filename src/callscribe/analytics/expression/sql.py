@@ -78,6 +78,23 @@ def _epoch_pg(element: epoch_s, compiler: Any, **kw: Any) -> str:
     return f"extract(epoch from {compiler.process(element.clauses, **kw)})"
 
 
+# DuckDB (the analytical read model, naive UTC timestamps): analytics/readmodel.py
+@compiles(median, "duckdb")
+def _median_duckdb(element: median, compiler: Any, **kw: Any) -> str:
+    return f"quantile_cont({compiler.process(element.clauses, **kw)}, 0.5)"
+
+
+@compiles(date_bucket, "duckdb")
+def _bucket_duckdb(element: date_bucket, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"strftime(date_trunc('{element.unit}', {arg}), '%Y-%m-%d')"
+
+
+@compiles(epoch_s, "duckdb")
+def _epoch_duckdb(element: epoch_s, compiler: Any, **kw: Any) -> str:
+    return f"epoch({compiler.process(element.clauses, **kw)})"
+
+
 class _Median:
     def __init__(self) -> None:
         self.values: list[float] = []
