@@ -164,10 +164,21 @@ def test_zip_ingest_upload_url_is_a_presigned_put_and_the_batch_is_processed(
 
 @pytest.mark.slow
 def test_a_presigned_upload_is_transcribed_from_s3(
-    s3_install: dict[str, str], live_server: LiveServer, company: CompanyCtx
+    s3_install: dict[str, str],
+    live_server: LiveServer,
+    company: CompanyCtx,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """End to end with the worker: the recording PUT straight to S3 becomes a completed
-    call with turns (the pipeline reads the audio from the store)."""
+    call with turns, the pipeline's decoder reading it from the store through a
+    presigned GET (ranged reads), never downloading it whole first."""
+    from callscribe.storage.s3 import S3BlobStore
+
+    def whole_read(*_a: object, **_k: object) -> None:
+        raise AssertionError("the recording was read whole through Python")
+
+    monkeypatch.setattr(S3BlobStore, "open", whole_read)
+    monkeypatch.setattr(S3BlobStore, "local_path", whole_read)
     _agent(company)
     with live_server.client(headers=company.headers) as client:
         urls = client.post("/api/v1/recordings/signed-urls", json={}).json()

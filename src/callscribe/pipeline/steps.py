@@ -41,7 +41,7 @@ from callscribe.speech.diarization.base import split_by_speaker
 from callscribe.speech.diarization.roles import assign_speaker_roles
 from callscribe.speech.roles import agent_channel_of, guess_agent_channel
 from callscribe.speech.settings import speech_key
-from callscribe.storage import get_store
+from callscribe.storage import get_store, readable_source
 
 DEFAULT_CHANNEL_ROLES = {"0": TurnRole.AGENT.value, "1": TurnRole.CUSTOMER.value}
 STREAM_EVERY_S = 0.5  # new turns and progress are committed at most this often
@@ -121,7 +121,8 @@ class Transcribe:
                 _update(s, call_id, progress=round(state["progress"], 4), heartbeat_at=utcnow())
             pending.clear()
 
-        with get_store().local_path(ctx.audio_key) as path:
+        # an S3 store: the decoder streams the recording through a presigned GET
+        with readable_source(ctx.audio_key) as path:
             # a mono recording: who spoke when, from the audio, before the words
             diarized = self._diarize(ctx, path)
             for segment in speech.transcribe_file(

@@ -159,10 +159,22 @@ _DEMUXER_FORMATS = {
 }
 
 
+REMOTE_READ_OPTIONS = {
+    "reconnect": "1",
+    "reconnect_on_network_error": "1",
+    "reconnect_delay_max": "10",
+}
+
+
 def _open_audio(path: str | PathLike[str]) -> tuple[InputContainer, Any]:
     """Open a container and pick its first audio stream, or raise a typed error."""
+    remote = str(path).startswith(("http://", "https://"))
     try:
-        container = av.open(str(path), mode="r")
+        # a store's presigned GET: ranged reads as decoding goes, reconnecting (at the
+        # byte it had reached) when the store drops a connection idle during a long window
+        container = av.open(
+            str(path), mode="r", options=REMOTE_READ_OPTIONS if remote else None, timeout=60
+        )
     except av.error.FileNotFoundError:
         raise  # a missing blob is a storage bug, not a user's bad upload
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:

@@ -3,7 +3,10 @@ S3-compatible bucket with CALLSCRIBE_STORAGE_URL=s3://bucket/prefix) and blob ke
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,7 +15,15 @@ from callscribe.settings import get_settings
 from callscribe.storage.base import BlobStore, Capability, Unsupported
 from callscribe.storage.local import LocalBlobStore
 
-__all__ = ["BlobStore", "Capability", "LocalBlobStore", "Unsupported", "get_store", "new_audio_key"]
+__all__ = [
+    "BlobStore",
+    "Capability",
+    "LocalBlobStore",
+    "Unsupported",
+    "get_store",
+    "new_audio_key",
+    "readable_source",
+]
 
 
 def new_audio_key(company_id: uuid.UUID, call_id: uuid.UUID, fmt: str) -> str:
@@ -46,3 +57,19 @@ def _store_for(url: str) -> BlobStore:
 
 def get_store() -> BlobStore:
     return _store_for(get_settings().storage_url)
+
+
+READ_URL_S = 6 * 3600  # a presigned GET the decoder reads through outlives any transcription
+
+
+@contextmanager
+def readable_source(key: str) -> Iterator[str]:
+    """What a decoder (PyAV) opens to read a blob: a presigned GET of a store that can
+    give one — the decoder asks for the byte ranges it needs as it goes, so a worker
+    never downloads the whole recording first — else a local path for the block."""
+    store = get_store()
+    if {Capability.PRESIGNED_GET, Capability.RANGED_OPEN} <= store.capabilities:
+        yield store.presign_get(key, int(time.time()) + READ_URL_S)
+        return
+    with store.local_path(key) as path:
+        yield str(path)
