@@ -10,6 +10,7 @@ import pytest
 from tests.analytics.conftest import World
 from tests.conftest import LiveServer
 from tests.web.conftest import create_user, sign_in_page
+from tests.web.test_browser import _screenshot
 
 # the page, not the database path, is the point here (the live server is another
 # process: the read model's file belongs to this one)
@@ -110,6 +111,9 @@ def test_a_copied_dashboard_is_arranged_by_buttons_and_by_dragging(
         expect(page.get_by_test_id("tile").last).to_have_attribute("data-vis", "ov-times")
         page.reload()  # saved, not just drawn
         expect(page.get_by_test_id("tile").first).to_have_attribute("data-vis", first[5])
+        page.set_viewport_size({"width": 1360, "height": 1500})
+        page.get_by_test_id("arrange").locator("summary").click()
+        _screenshot(page, "dashboard-arrange.png")
         assert not errors, errors
     finally:
         context.close()
