@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_FOUND = "not_found"
     OFFSET_MISMATCH = "offset_mismatch"
+    UPLOAD_BUSY = "upload_busy"  # tus: another PATCH of the upload is being written
     PAYLOAD_TOO_LARGE = "payload_too_large"
     PROVIDER_AUTH_FAILED = "provider_auth_failed"
     PROVIDER_BAD_ANSWER = "provider_bad_answer"

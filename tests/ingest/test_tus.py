@@ -229,3 +229,69 @@ def test_protocol_errors(api_server: LiveServer, company: CompanyCtx) -> None:
             client.patch(url, headers={**patch, "Upload-Offset": "0"}, content=b"abc").status_code
             == 404
         )
+
+
+@pytest.mark.slow
+def test_two_web_processes_never_write_one_upload_at_once(
+    api_server: LiveServer, app_env: dict[str, str], company: CompanyCtx, tmp_path: Path
+) -> None:
+    """GIVEN this process's server and a `callscribe serve` process on the same database
+    and data dir WHEN a slow PATCH streams to one and a PATCH at the same offset reaches
+    the other (a client resuming a connection it thinks dropped) THEN the second waits
+    for the first and is refused with 409 offset_mismatch at the offset the first
+    reached: the bytes were written once, in order."""
+    import threading
+    import time
+
+    from tests.conftest import free_port, start_serve
+
+    port = free_port()
+    other = start_serve(app_env, port, tmp_path / "serve.log", "--no-worker")
+    try:
+        length = 6 * 64 * 1024
+        created = httpx.post(
+            f"{api_server.url}/api/uploads/",
+            headers={**company.headers, **TUS, "Upload-Length": str(length)},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        path = urlsplit(created.headers["Location"]).path
+        patch = {
+            **company.headers,
+            **TUS,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        }
+        first_half = bytes(range(256)) * (length // 2 // 256)
+
+        def slow_body():  # type: ignore[no-untyped-def]
+            for i in range(0, len(first_half), 64 * 1024):
+                yield first_half[i : i + 64 * 1024]
+                time.sleep(0.4)
+
+        answers: dict[str, httpx.Response] = {}
+
+        def slow() -> None:
+            answers["slow"] = httpx.patch(
+                f"{api_server.url}{path}", headers=patch, content=slow_body(), timeout=60
+            )
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        time.sleep(0.5)  # the slow PATCH holds the upload now
+        started = time.monotonic()
+        racing = httpx.patch(
+            f"http://127.0.0.1:{port}{path}", headers=patch, content=b"\xff" * 1000, timeout=60
+        )
+        waited = time.monotonic() - started
+        thread.join(timeout=60)
+        assert answers["slow"].status_code == 204, answers["slow"].text
+        assert answers["slow"].headers["Upload-Offset"] == str(len(first_half))
+        assert racing.status_code == 409, racing.text
+        assert racing.json()["error"]["code"] == "offset_mismatch"
+        assert waited > 0.5  # it waited for the first PATCH instead of writing beside it
+        head = _head(f"http://127.0.0.1:{port}{path}", company.headers)
+        assert head.headers["Upload-Offset"] == str(len(first_half))
+    finally:
+        other.terminate()
+        other.wait(timeout=30)

@@ -50,6 +50,10 @@ class TusUpload(Base):
     part_path: Mapped[str] = mapped_column(String(500))
     upload_meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(12), default="open")  # open|completed|failed
+    # the PATCH writing it now, in any web process (renewed as it streams; a lease older
+    # than tus.LEASE_S is a PATCH whose process died)
+    patch_lease_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    patch_lease_owner: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     engagement_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("engagements.id", ondelete="SET NULL")

@@ -11,36 +11,45 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 import uuid
-from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import or_, select, update
 from starlette.requests import ClientDisconnect
 
 from callscribe.auth.deps import CurrentPrincipal
 from callscribe.auth.principal import Principal
-from callscribe.db import session_scope
+from callscribe.db import session_scope, utcnow
 from callscribe.errors import (
     BadRequest,
     CallscribeError,
     Conflict,
+    ErrorCode,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
 from callscribe.ingest import service
+from callscribe.ingest.models import TusUpload
 from callscribe.settings import get_settings
 
 router = APIRouter(prefix="/uploads", tags=["resumable uploads (tus)"])
 
 TUS_HEADERS = {"Tus-Resumable": service.TUS_VERSION}
-# one PATCH at a time per upload in this process; a resumed client waits for the dropped
-# request to be wound up instead of racing it
-_locks: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+# One PATCH at a time per upload, whichever web process it reaches: a PATCH holds a lease
+# on the upload's row (renewed every LEASE_RENEW_S as it streams; one older than LEASE_S
+# belongs to a process that died). A resumed client's PATCH, or HEAD, waits up to
+# HEAD_WAIT_S for the dropped request to be wound up instead of racing it.
 HEAD_WAIT_S = 10
+LEASE_S = 60
+LEASE_RENEW_S = 10
+LEASE_POLL_S = 0.1
 
 
 class PreconditionFailed(CallscribeError):
@@ -168,12 +177,9 @@ async def tus_head(upload_id: str, request: Request, principal: CurrentPrincipal
     uid, *_ = await run_in_threadpool(_state, principal, upload_id)
     # A PATCH whose connection just dropped may still be writing its last bytes: wait for
     # it (briefly) so the offset we give is the one the next PATCH will be checked against.
-    lock = _locks[uid]
-    try:
-        await asyncio.wait_for(lock.acquire(), timeout=HEAD_WAIT_S)
-        lock.release()
-    except TimeoutError:
-        pass
+    deadline = time.monotonic() + HEAD_WAIT_S
+    while await run_in_threadpool(_leased, uid) and time.monotonic() < deadline:
+        await asyncio.sleep(LEASE_POLL_S)
     _uid, length, offset, _path, status, call_id = await run_in_threadpool(
         _state, principal, upload_id
     )
@@ -241,7 +247,7 @@ async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipa
         raise UnsupportedMediaType("PATCH needs Content-Type: application/offset+octet-stream.")
     client_offset = _int_header(request, "upload-offset")
     uid, *_ = await run_in_threadpool(_state, principal, upload_id)
-    async with _locks[uid]:
+    async with _lease(uid) as renew:
         _uid, length, offset, path, status, call_id = await run_in_threadpool(
             _state, principal, upload_id
         )
@@ -266,14 +272,13 @@ async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipa
                         break
                     fh.write(chunk)
                     written += len(chunk)
+                    await renew()
             except ClientDisconnect:
                 pass  # keep what arrived; the client resumes from HEAD's offset
             fh.flush()
             os.fsync(fh.fileno())
         new_offset = offset + written
         call_id = await run_in_threadpool(_advance, principal, uid, new_offset, length)
-    if call_id:
-        _locks.pop(uid, None)  # done: nothing will PATCH this upload again
     if too_long:
         raise PayloadTooLarge("The PATCH goes past Upload-Length.")
     headers = {**TUS_HEADERS, "Upload-Offset": str(new_offset)}
@@ -282,6 +287,76 @@ async def tus_patch(upload_id: str, request: Request, principal: CurrentPrincipa
     else:
         headers["Upload-Expires"] = _expires_from_now()
     return Response(status_code=204, headers=headers)
+
+
+class UploadBusy(Conflict):
+    code = ErrorCode.UPLOAD_BUSY
+
+
+def _leased(uid: uuid.UUID) -> bool:
+    """A live PATCH (in any process) holds the upload."""
+    with session_scope() as session:
+        at = session.scalar(select(TusUpload.patch_lease_at).where(TusUpload.id == uid))
+    return at is not None and at > utcnow() - timedelta(seconds=LEASE_S)
+
+
+def _claim(uid: uuid.UUID, owner: str) -> bool:
+    now = utcnow()
+    with session_scope() as session:
+        result = session.execute(
+            update(TusUpload)
+            .where(
+                TusUpload.id == uid,
+                or_(
+                    TusUpload.patch_lease_at.is_(None),
+                    TusUpload.patch_lease_at < now - timedelta(seconds=LEASE_S),
+                ),
+            )
+            .values(patch_lease_at=now, patch_lease_owner=owner)
+            .execution_options(synchronize_session=False)
+        )
+        return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def _renew(uid: uuid.UUID, owner: str, release: bool = False) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(TusUpload)
+            .where(TusUpload.id == uid, TusUpload.patch_lease_owner == owner)
+            .values(
+                patch_lease_at=None if release else utcnow(),
+                patch_lease_owner=None if release else owner,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+@asynccontextmanager
+async def _lease(uid: uuid.UUID) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Hold the upload's lease for the block (waiting up to HEAD_WAIT_S for another
+    PATCH to finish, then 409 upload_busy); yields `renew`, which the block calls as it
+    streams (it touches the row at most every LEASE_RENEW_S)."""
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + HEAD_WAIT_S
+    while not await run_in_threadpool(_claim, uid, owner):
+        if time.monotonic() >= deadline:
+            raise UploadBusy(
+                "Another PATCH of this upload is still being written; send HEAD for the "
+                "offset and try again."
+            )
+        await asyncio.sleep(LEASE_POLL_S)
+    last = time.monotonic()
+
+    async def renew() -> None:
+        nonlocal last
+        if time.monotonic() - last >= LEASE_RENEW_S:
+            last = time.monotonic()
+            await run_in_threadpool(_renew, uid, owner)
+
+    try:
+        yield renew
+    finally:
+        await run_in_threadpool(_renew, uid, owner, True)
 
 
 def _advance(principal: Principal, uid: uuid.UUID, new_offset: int, length: int) -> str | None:
@@ -318,5 +393,4 @@ def tus_delete(upload_id: str, request: Request, principal: CurrentPrincipal) ->
         if upload.status == "completed":
             raise Conflict("This upload already became a call.", code="upload_completed")
         service.terminate_tus_upload(session, upload)
-        _locks.pop(upload.id, None)
     return Response(status_code=204, headers=TUS_HEADERS)

@@ -2,7 +2,8 @@
 reviews.turn_id is SET NULL when the turn goes (was CASCADE), and `anchor` keeps where
 the turn was (role, seq, times) so the review is put back on the new turn there;
 and the optional LLM judge of a tag's auto review (tag switch, the judge's cross-validated
-precision/recall per model version, its verdict on each AI review)
+precision/recall per model version, its verdict on each AI review); and the lease a tus
+PATCH holds on its upload, so that two web processes never write one upload at once
 
 Revision ID: 0020
 Revises: 0019
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_type=Text()))
 from sqlalchemy.dialects import postgresql
+
+import callscribe.db
 
 revision: str = "0020"
 down_revision: str | Sequence[str] | None = "0019"
@@ -50,9 +53,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("judge_precision", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("judge_recall", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("judge_model", sa.String(length=200), nullable=True))
+    with op.batch_alter_table("tus_uploads", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("patch_lease_at", callscribe.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("patch_lease_owner", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tus_uploads", schema=None) as batch_op:
+        batch_op.drop_column("patch_lease_owner")
+        batch_op.drop_column("patch_lease_at")
     with op.batch_alter_table("review_auto_models", schema=None) as batch_op:
         batch_op.drop_column("judge_model")
         batch_op.drop_column("judge_recall")
